@@ -1,0 +1,606 @@
+"""The warehouse's shape: schemas, tables, views and their comments, derived from normalize.schema.
+
+Every table's columns come from a Polars schema. The model-backed tables (raw offerings,
+staging offerings and rejects, links, credentials, offering versions, fct_offering) start from
+the Polars schemas in ``normalize/schema.py``. A field added there is added to the tables
+here, and ``ensure_schema`` adds it to an existing warehouse file (``ALTER TABLE ADD COLUMN``)
+so history carries over. Comments come from the pydantic ``Field`` descriptions, with our own
+notes on meaning, unit and vocabulary (``COLUMN_NOTES``).
+
+Layers (dbt naming): ``raw`` keeps every record of every run as landed; ``staging`` holds the
+normalized rows per run plus one ``stg_<source>__offerings`` view per source over its latest
+run; ``intermediate`` keeps the dedup links and the latest credential of each cluster;
+``marts`` is what analysts query: versions (SCD2), current facts and dimensions.
+
+DuckDB cannot take parameters in DDL (``COMMENT ON ... IS ?`` and view bodies are parsed
+without them). Only two kinds of text reach DDL: identifiers checked by
+``validate_identifier`` and comments written in this module, quoted by ``_sql_string``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import duckdb
+import polars as pl
+from pydantic import BaseModel
+
+from normalize.schema import (
+    CREDENTIAL_SCHEMA,
+    JSON_FIELDS,
+    LINK_SCHEMA,
+    OFFERING_SCHEMA,
+    RAW_SCHEMA,
+    REJECT_SCHEMA,
+    Credential,
+    Offering,
+    RawOffering,
+    Reject,
+)
+
+LAYERS: tuple[str, ...] = ("raw", "staging", "intermediate", "marts")
+
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*\Z")
+_SOURCE_NAME = re.compile(r"[a-z0-9_]+\Z")
+
+_UTC = pl.Datetime("us", "UTC")
+
+# --- identifiers and literals -----------------------------------------------------------------
+
+
+def validate_identifier(name: str) -> str:
+    """Return ``name`` if it is a plain lower-case SQL identifier, else raise ValueError."""
+    if not isinstance(name, str) or not _IDENTIFIER.match(name) or len(name) > 63:
+        raise ValueError(f"not a valid identifier: {name!r} (expected [a-z][a-z0-9_]*)")
+    return name
+
+
+def validate_source_name(source: str) -> str:
+    """Return ``source`` if it is a valid source name ([a-z0-9_]+), else raise ValueError.
+
+    Source names become part of view names (``stg_<source>__offerings``), so they are
+    checked before any of them reaches SQL.
+    """
+    if not isinstance(source, str) or not _SOURCE_NAME.match(source) or len(source) > 48:
+        raise ValueError(f"invalid source name: {source!r} (expected [a-z0-9_]+)")
+    return source
+
+
+def quote_identifier(name: str) -> str:
+    """Double-quote an identifier that ``validate_identifier`` accepted."""
+    return '"' + validate_identifier(name) + '"'
+
+
+def _sql_string(text: str) -> str:
+    """A SQL string literal for comment text written in this module (never data)."""
+    if "\x00" in text:
+        raise ValueError("NUL in comment text")
+    return "'" + text.replace("'", "''") + "'"
+
+
+# --- Polars dtype -> DuckDB type ----------------------------------------------------------------
+
+_SIMPLE_TYPES: dict[type[pl.DataType], str] = {
+    pl.String: "VARCHAR",
+    pl.Categorical: "VARCHAR",
+    pl.Enum: "VARCHAR",
+    pl.Boolean: "BOOLEAN",
+    pl.Int8: "TINYINT",
+    pl.Int16: "SMALLINT",
+    pl.Int32: "INTEGER",
+    pl.Int64: "BIGINT",
+    pl.Int128: "HUGEINT",
+    pl.UInt8: "UTINYINT",
+    pl.UInt16: "USMALLINT",
+    pl.UInt32: "UINTEGER",
+    pl.UInt64: "UBIGINT",
+    pl.Float32: "FLOAT",
+    pl.Float64: "DOUBLE",
+    pl.Date: "DATE",
+    pl.Time: "TIME",
+    pl.Duration: "INTERVAL",
+    pl.Binary: "BLOB",
+}
+
+_TIMESTAMP_BY_UNIT = {"ms": "TIMESTAMP_MS", "us": "TIMESTAMP", "ns": "TIMESTAMP_NS"}
+
+
+def duckdb_type(dtype: pl.DataType) -> str:
+    """The DuckDB type of a Polars dtype, nested types included.
+
+    ``Datetime`` with a time zone is ``TIMESTAMPTZ`` (an instant; DuckDB keeps microseconds),
+    without one ``TIMESTAMP`` at its unit; ``List(x)`` is ``x[]``, ``Array(x, n)`` is ``x[n]``
+    and ``Struct`` is ``STRUCT("field" type, ...)``.
+    """
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is not None:
+            return "TIMESTAMPTZ"
+        return _TIMESTAMP_BY_UNIT[dtype.time_unit or "us"]
+    if isinstance(dtype, pl.Decimal):
+        return f"DECIMAL({dtype.precision or 38}, {dtype.scale or 0})"
+    if isinstance(dtype, pl.List):
+        return f"{duckdb_type(dtype.inner)}[]"
+    if isinstance(dtype, pl.Array):
+        return f"{duckdb_type(dtype.inner)}[{dtype.size}]"
+    if isinstance(dtype, pl.Struct):
+        fields = ", ".join(f"{quote_identifier(f.name)} {duckdb_type(f.dtype)}" for f in dtype.fields)
+        return f"STRUCT({fields})"
+    for polars_class, sql_type in _SIMPLE_TYPES.items():
+        if isinstance(dtype, polars_class) or dtype == polars_class:
+            return sql_type
+    raise TypeError(f"no DuckDB type for Polars dtype {dtype!r}")
+
+
+# --- table specifications -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    """One warehouse table: its columns (a Polars schema), key and comments."""
+
+    layer: str
+    name: str
+    columns: pl.Schema
+    comment: str
+    primary_key: tuple[str, ...] = ()
+    models: tuple[type[BaseModel], ...] = ()
+    json_columns: frozenset[str] = frozenset()
+    notes: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def qualified(self) -> str:
+        return f"{quote_identifier(self.layer)}.{quote_identifier(self.name)}"
+
+    def column_type(self, column: str) -> str:
+        if column in self.json_columns:
+            return "JSON"
+        return duckdb_type(self.columns[column])
+
+    def column_comment(self, column: str) -> str:
+        return describe_column(column, self.models, self.notes, self.name)
+
+    def create_sql(self) -> str:
+        defs = [f"{quote_identifier(c)} {self.column_type(c)}" for c in self.columns]
+        if self.primary_key:
+            defs.append(f"PRIMARY KEY ({', '.join(quote_identifier(c) for c in self.primary_key)})")
+        body = ",\n  ".join(defs)
+        return f"CREATE TABLE IF NOT EXISTS {self.qualified} (\n  {body}\n)"
+
+
+def _extend(base: pl.Schema, head: Mapping[str, pl.DataType] | None = None,
+            tail: Mapping[str, pl.DataType] | None = None,
+            drop: tuple[str, ...] = ()) -> pl.Schema:
+    """``head`` columns, then ``base`` (minus those and ``drop``), then ``tail``."""
+    head = dict(head or {})
+    tail = dict(tail or {})
+    cols = dict(head)
+    for name, dtype in base.items():
+        if name not in head and name not in tail and name not in drop:
+            cols[name] = dtype
+    cols.update(tail)
+    return pl.Schema(cols)
+
+
+# Warehouse-owned frame schemas (inputs that no model in normalize/ describes).
+SOURCE_RUN_SCHEMA = pl.Schema(
+    {
+        "source": pl.String(),
+        "run_id": pl.String(),
+        "started_at": _UTC,
+        "finished_at": _UTC,
+        "complete": pl.Boolean(),
+        "pages": pl.Int64(),
+        "items": pl.Int64(),
+        "rejects": pl.Int64(),
+        "offerings": pl.Int64(),
+    }
+)
+SUBJECT_SCHEMA = pl.Schema({"isced_code": pl.String(), "label": pl.String(), "level": pl.String()})
+
+_VERSION_HEAD = {
+    "offering_id": pl.String(),
+    "content_hash": pl.String(),
+    "valid_from": _UTC,
+    "valid_to": _UTC,
+    "is_current": pl.Boolean(),
+    "last_seen_at": _UTC,
+    "last_seen_run_id": pl.String(),
+}
+_FCT_HEAD = {
+    "offering_id": pl.String(),
+    "credential_id": pl.String(),
+    "match_score": pl.Float64(),
+    "awarding_body_id": pl.String(),
+    "platform_id": pl.String(),
+    "version_valid_from": _UTC,
+    "last_seen_at": _UTC,
+    "last_seen_run_id": pl.String(),
+}
+
+RAW_OFFERINGS = Table(
+    "raw", "raw_offerings",
+    _extend(RAW_SCHEMA, tail={"record_seq": pl.Int32()}),
+    "Every raw record of every crawl run, as the spider extracted it (append-only; one row per "
+    "record; reloading a run adds nothing). Key: source, run_id, source_key, record_seq.",
+    primary_key=("source", "run_id", "source_key", "record_seq"),
+    models=(RawOffering,),
+    json_columns=frozenset(JSON_FIELDS & set(RAW_SCHEMA.names())),
+)
+STG_OFFERINGS = Table(
+    "staging", "offerings",
+    OFFERING_SCHEMA,
+    "Normalized offerings of every loaded run (one row per offering per run), mapped onto the "
+    "taxonomy of TAXONOMY.md. A run's rows are replaced as a whole when it is reloaded.",
+    primary_key=("source", "run_id", "offering_id"),
+    models=(Offering,),
+)
+STG_REJECTS = Table(
+    "staging", "rejects",
+    REJECT_SCHEMA,
+    "Raw records that could not become an offering, with the reason (nothing is dropped "
+    "silently). A run's rows are replaced as a whole when it is reloaded.",
+    models=(Reject,),
+    notes={"payload": "The raw record as text; usually JSON, but may be the unparseable line itself"},
+)
+INT_OFFERING_LINKS = Table(
+    "intermediate", "int_offering_links",
+    _extend(LINK_SCHEMA, tail={"linked_at": _UTC}),
+    "Dedup result: the credential each offering belongs to. Kept across runs: an offering not "
+    "in a run's input keeps its previous link.",
+    primary_key=("offering_id",),
+)
+INT_CREDENTIALS = Table(
+    "intermediate", "int_credentials",
+    _extend(CREDENTIAL_SCHEMA, tail={"updated_at": _UTC}),
+    "Latest surviving values of every credential cluster ever built, kept so that credentials "
+    "of sources that were not (re)loaded in a run do not vanish.",
+    primary_key=("credential_id",),
+    models=(Credential, Offering),
+    json_columns=frozenset(JSON_FIELDS & set(CREDENTIAL_SCHEMA.names())),
+)
+OFFERING_VERSIONS = Table(
+    "marts", "offering_versions",
+    _extend(OFFERING_SCHEMA, head=_VERSION_HEAD),
+    "History of every offering (SCD type 2): a new version when its content_hash changes; a "
+    "version is closed (valid_to set, never deleted) when the content changes or the offering "
+    "is missing from a complete crawl of its source. Failed or partial crawls close nothing.",
+    primary_key=("offering_id", "valid_from"),
+    models=(Offering,),
+)
+FCT_OFFERING = Table(
+    "marts", "fct_offering",
+    _extend(OFFERING_SCHEMA, head=_FCT_HEAD),
+    "One row per current offering (the current version of offering_versions) with the "
+    "credential it belongs to. Rebuilt on every load.",
+    primary_key=("offering_id",),
+    models=(Offering,),
+)
+DIM_CREDENTIAL = Table(
+    "marts", "dim_credential",
+    _extend(CREDENTIAL_SCHEMA, tail={"updated_at": _UTC}),
+    "One row per deduplicated credential that has at least one current offering, with the "
+    "surviving value of each field. Membership columns (n_offerings, n_sources, sources, "
+    "platforms, member_offering_ids) are recomputed from fct_offering.",
+    primary_key=("credential_id",),
+    models=(Credential, Offering),
+    json_columns=frozenset(JSON_FIELDS & set(CREDENTIAL_SCHEMA.names())),
+)
+DIM_PROVIDER = Table(
+    "marts", "dim_provider",
+    pl.Schema(
+        {
+            "provider_id": pl.String(),
+            "name": pl.String(),
+            "is_awarding_body": pl.Boolean(),
+            "is_platform": pl.Boolean(),
+            "provider_kind": pl.String(),
+            "country": pl.String(),
+            "n_offerings": pl.Int64(),
+            "n_offerings_awarded": pl.Int64(),
+            "n_offerings_listed": pl.Int64(),
+            "n_credentials": pl.Int64(),
+            "n_sources": pl.Int64(),
+            "sources": pl.List(pl.String()),
+        }
+    ),
+    "One row per organization named by a current offering, as awarding body (owner of the "
+    "credential) or platform (site that lists it), with its kind, country and offering counts.",
+    primary_key=("provider_id",),
+)
+DIM_SUBJECT = Table(
+    "marts", "dim_subject",
+    pl.Schema({"isced_code": pl.String(), "label": pl.String(), "level": pl.String(),
+               "broad_code": pl.String()}),
+    "ISCED-F 2013 fields of education: the reference list when one was loaded, plus every "
+    "code used by a current offering (label null when no reference gave one).",
+    primary_key=("isced_code",),
+)
+BRIDGE_OFFERING_SKILL = Table(
+    "marts", "bridge_offering_skill",
+    pl.Schema({"offering_id": pl.String(), "skill_uri": pl.String()}),
+    "Current offerings x ESCO skills (many-to-many).",
+    primary_key=("offering_id", "skill_uri"),
+)
+BRIDGE_OFFERING_SUBJECT = Table(
+    "marts", "bridge_offering_subject",
+    pl.Schema({"offering_id": pl.String(), "isced_code": pl.String(), "label": pl.String()}),
+    "Current offerings x ISCED-F 2013 fields of education (many-to-many), labelled from "
+    "dim_subject.",
+    primary_key=("offering_id", "isced_code"),
+)
+SOURCE_RUNS = Table(
+    "marts", "source_runs",
+    SOURCE_RUN_SCHEMA,
+    "One row per crawl run of a source, from its crawl stats, with the counts that reconcile "
+    "(items = offerings + rejects).",
+    primary_key=("source", "run_id"),
+)
+
+TABLES: tuple[Table, ...] = (
+    RAW_OFFERINGS,
+    STG_OFFERINGS,
+    STG_REJECTS,
+    INT_OFFERING_LINKS,
+    INT_CREDENTIALS,
+    OFFERING_VERSIONS,
+    FCT_OFFERING,
+    DIM_CREDENTIAL,
+    DIM_PROVIDER,
+    DIM_SUBJECT,
+    BRIDGE_OFFERING_SKILL,
+    BRIDGE_OFFERING_SUBJECT,
+    SOURCE_RUNS,
+)
+
+# --- column comments ----------------------------------------------------------------------------
+
+# Our notes: meaning, unit, vocabulary. Joined with the pydantic Field description where the
+# model has one (see describe_column), so the model stays the first word.
+COLUMN_NOTES: dict[str, str] = {
+    # identity and provenance
+    "offering_id": "Stable id of a listing (first 20 hex chars of SHA-256 of source and source_key)",
+    "source": "Source name from the source registry (scrapers/sources.toml)",
+    "source_key": "The source's own identifier of the record",
+    "url": "URL the record was read from",
+    "run_id": "Crawl run that produced the row",
+    "fetched_at": "When the record was fetched (UTC)",
+    "record_seq": "Ordinal of the record among records of the run sharing its source_key (0 unless the source repeated a key)",
+    "record_kind": "Kind of record",
+    "record_kind_raw": "Kind of record as the source gave it",
+    # content
+    "title": "Title as listed (plain text)",
+    "description": "Description",
+    "learning_outcomes": "Learning outcome statements, one per element (EU Annex I element 6)",
+    "awarding_body": "Organization that owns and awards the credential, as named (EU Annex I element 4)",
+    "platform": "Platform or site that lists the offering (CTDL offeredBy), as named; not the awarding body",
+    "provider_kind": "Kind of organization: university, mooc_platform, professional_association, vendor, government, training_provider, quality_assurance_body",
+    "country": "Country of the awarding body",
+    "language": "Language of instruction",
+    "credential_type": "Type of credential awarded (CTDL credentialType class); null for learning opportunities that award nothing",
+    "credential_type_raw": "Credential type label as the source gave it (e.g. Specialization, XSeries)",
+    "isced_codes": "Fields of education, as ISCED-F 2013 codes",
+    "subjects_raw": "Subject / category names as the source gave them",
+    "subjects": "Subject / category names as the source gave them",
+    "subject_codes_raw": "Classification codes as the source gave them (CIP 2020, ISCED ...)",
+    "subject_codes": "Classification codes as the source gave them (CIP 2020, ISCED ...)",
+    "skills": "Skills taught, as ESCO skill URIs (http://data.europa.eu/esco/skill/<uuid>)",
+    "skills_raw": "Skill names as the source gave them",
+    "audience_level": "Audience level (CTDL audienceLevel: BeginnerLevel, IntermediateLevel, AdvancedLevel, ProfessionalLevel, ...)",
+    "level_raw": "Level as the source gave it",
+    "eqf_level": "European Qualifications Framework level (1-8; EQF 5-8 = QF-EHEA short, first, second, third cycle)",
+    "workload_hours_min": "Notional learner workload, lower bound, in hours of effort (EU Annex I element 7)",
+    "workload_hours_max": "Notional learner workload, upper bound, in hours of effort",
+    "workload_raw": "Workload as the source gave it",
+    "duration_weeks_min": "Calendar duration, lower bound, in weeks",
+    "duration_weeks_max": "Calendar duration, upper bound, in weeks",
+    "duration_raw": "Calendar length as the source gave it",
+    "credits": "Credits as given by the source, in credit_unit",
+    "credit_unit": "Unit of credits (CTDL creditUnit: ECTS, ClockHour, ContinuingEducationUnit, SemesterHour, DegreeCredit ...)",
+    "credits_raw": "Credits as the source gave them",
+    "credit_unit_raw": "Credit unit as the source gave it",
+    "ects": "Workload in ECTS credits (1 ECTS = 25-30 hours of work)",
+    "ects_derived": "ECTS provenance flag",
+    "modality": "Form of participation (EU Annex I element 10; CTDL deliveryType)",
+    "modality_raw": "Form of participation as the source gave it",
+    "timing": "Learning schedule",
+    "timing_raw": "Learning schedule as the source gave it",
+    "prices": "All prices: amount, ISO 4217 currency, CTDL costType",
+    "price_amount": "Main price amount",
+    "price_currency": "Currency of price_amount (ISO 4217)",
+    "price_usd": "Main price converted to US dollars with the project's dated rate table",
+    "is_free": "True when the offering costs nothing",
+    "is_free_raw": "Free flag as the source gave it",
+    "free_to_audit": "True when the content can be followed for free and only the credential costs",
+    "assessment_type": "Type of assessment (EU Annex I element 9)",
+    "assessment_raw": "Assessment as the source gave it",
+    "quality_assurance": "Type of quality assurance used (EU Annex I element 11)",
+    "quality_assurance_raw": "Quality assurance as the source gave it",
+    "prerequisites": "Prerequisites, plain text",
+    "prerequisites_raw": "Prerequisites as the source gave them",
+    "start_dates": "Announced start dates",
+    "start_dates_raw": "Start dates as the source gave them",
+    "rating": "Average learner rating as published by the source (the source's scale)",
+    "rating_raw": "Rating as the source gave it",
+    "rating_count": "Number of ratings behind rating",
+    "rating_count_raw": "Number of ratings as the source gave it",
+    "enrolment": "Number of enrolled learners as published by the source",
+    "enrolment_raw": "Enrolment as the source gave it",
+    "status": "Listing status",
+    "status_raw": "Status as the source gave it",
+    "is_test": "True for test / placeholder records published by the source",
+    "content_hash": "Hash of the mapped content; a change opens a new version",
+    "eu_completeness": "EU completeness score",
+    "mapping_notes": "Values that could not be mapped, as 'field: reason'",
+    "language_raw": "Language as the source gave it",
+    "country_raw": "Country as the source gave it",
+    "page_defects": "Defects of the page the record came from",
+    "payload": "The source's whole record as JSON",
+    # credentials and links
+    "credential_id": "Id of the deduplicated credential (cluster of offerings of one credential)",
+    "match_score": "Dedup match score of the offering to its credential (0-1, 1 = certain)",
+    "linked_at": "Run time at which this link was last set or changed (UTC)",
+    "platforms": "Platforms listing the credential",
+    "price_usd_min": "Lowest price among the credential's offerings, in US dollars",
+    "price_usd_max": "Highest price among the credential's offerings, in US dollars",
+    "n_offerings": "Number of current offerings",
+    "n_sources": "Number of distinct sources listing it",
+    "sources": "Sources listing it",
+    "member_offering_ids": "offering_id of each member offering",
+    "field_sources": "Provenance of each surviving value, as JSON",
+    "updated_at": "Run time at which these values last changed (UTC)",
+    # versions and facts
+    "valid_from": "Run time from which this version holds (UTC, inclusive)",
+    "valid_to": "Run time at which this version stopped holding (UTC, exclusive); null while current",
+    "is_current": "True for the version that holds now (valid_to is null)",
+    "last_seen_at": "fetched_at of the latest crawl that saw this offering with this content (UTC)",
+    "last_seen_run_id": "run_id of the latest crawl that saw this offering with this content",
+    "version_valid_from": "valid_from of the current version: since when the offering has had this content (UTC)",
+    "awarding_body_id": "provider_id of the awarding body in dim_provider",
+    "platform_id": "provider_id of the platform in dim_provider",
+    # providers
+    "provider_id": "Id of the organization: first 16 hex chars of SHA-256 of its lower-cased, trimmed name",
+    "name": "Name of the organization, in its most frequent spelling",
+    "is_awarding_body": "True when some current offering names it as awarding body",
+    "is_platform": "True when some current offering names it as platform",
+    "n_offerings_awarded": "Number of current offerings it awards",
+    "n_offerings_listed": "Number of current offerings it lists as platform",
+    "n_credentials": "Number of distinct credentials among its current offerings",
+    # subjects and skills
+    "isced_code": "ISCED-F 2013 field of education code (2 digits broad, 3 narrow, 4 detailed)",
+    "label": "Name of the ISCED-F 2013 field (null when no reference list gave one)",
+    "level": "ISCED-F 2013 level of the code: broad | narrow | detailed",
+    "broad_code": "The 2-digit ISCED-F broad field the code belongs to",
+    "skill_uri": "ESCO skill URI (http://data.europa.eu/esco/skill/<uuid>)",
+    # source runs
+    "started_at": "When the crawl started (UTC)",
+    "finished_at": "When the crawl finished (UTC); null if it never finished",
+    "complete": "True only when the crawl finished normally with no page it could not fetch; only complete crawls close offerings",
+    "pages": "Pages fetched by the crawl",
+    "items": "Raw records the crawl produced",
+    "rejects": "Raw records of the run that became rejects",
+    "offerings": "Raw records of the run that became offerings",
+    "reason": "Reject reason code",
+    "detail": "What exactly was wrong",
+}
+
+# Where a column means something else in one table, or needs a unit the shared note lacks.
+_TABLE_NOTES: dict[tuple[str, str], str] = {
+    ("dim_credential", "n_offerings"): "Number of current offerings linked to the credential",
+    ("dim_credential", "member_offering_ids"): "offering_id of each current offering linked to the credential",
+    ("dim_credential", "sources"): "Sources of the current offerings linked to the credential",
+    ("dim_credential", "platforms"): "Platforms of the current offerings linked to the credential",
+    ("dim_provider", "n_offerings"): "Number of current offerings naming the organization (either role)",
+    ("dim_provider", "sources"): "Sources whose current offerings name the organization",
+    ("dim_provider", "provider_kind"): "Kind of organization, most frequent among offerings it awards (university, mooc_platform, professional_association ...); null for platforms only",
+    ("dim_provider", "country"): "Country of the organization, most frequent among offerings it awards (ISO 3166-1 alpha-2); null for platforms only",
+    ("source_runs", "source"): "Source name from the source registry (scrapers/sources.toml)",
+    ("source_runs", "run_id"): "Id of the crawl run",
+}
+
+
+def describe_column(column: str, models: tuple[type[BaseModel], ...] = (),
+                    notes: Mapping[str, str] | None = None, table: str | None = None) -> str:
+    """The comment of a column: our note, then the model's Field description, joined."""
+    parts: list[str] = []
+    note = (notes or {}).get(column) or _TABLE_NOTES.get((table or "", column)) or COLUMN_NOTES.get(column)
+    if note:
+        parts.append(note)
+    for model in models:
+        info = model.model_fields.get(column)
+        if info is not None and info.description and info.description not in parts:
+            parts.append(info.description)
+            break
+    if not parts:
+        # A field added to normalize/schema.py without a description still gets a comment.
+        owner = next((m.__name__ for m in models if column in m.model_fields), "warehouse")
+        parts.append(f"{owner}.{column} (undocumented)")
+    text = ". ".join(p.rstrip(".") for p in parts)
+    return text if text.endswith(".") else text + "."
+
+
+# --- ensure -------------------------------------------------------------------------------------
+
+
+def _existing_columns(con: duckdb.DuckDBPyConnection, layer: str, name: str) -> list[str]:
+    rows = con.execute(
+        "SELECT column_name FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? "
+        "ORDER BY column_index",
+        [layer, name],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def ensure_table(con: duckdb.DuckDBPyConnection, table: Table) -> list[str]:
+    """Create ``table`` if missing and add columns the schema gained; return added columns."""
+    con.execute(table.create_sql())
+    existing = set(_existing_columns(con, table.layer, table.name))
+    added = []
+    for column in table.columns:
+        if column not in existing:
+            con.execute(
+                f"ALTER TABLE {table.qualified} ADD COLUMN {quote_identifier(column)} "
+                f"{table.column_type(column)}"
+            )
+            added.append(column)
+    con.execute(f"COMMENT ON TABLE {table.qualified} IS {_sql_string(table.comment)}")
+    for column in table.columns:
+        con.execute(
+            f"COMMENT ON COLUMN {table.qualified}.{quote_identifier(column)} "
+            f"IS {_sql_string(table.column_comment(column))}"
+        )
+    return added
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Create every schema and table (idempotent) and comment them; return columns added.
+
+    Safe to run on every load: existing tables keep their rows, new model fields become new
+    (null) columns, comments are rewritten from the current models.
+    """
+    for layer in LAYERS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(layer)}")
+    added: dict[str, list[str]] = {}
+    for table in TABLES:
+        cols = ensure_table(con, table)
+        if cols:
+            added[f"{table.layer}.{table.name}"] = cols
+    return added
+
+
+def source_view_name(source: str) -> str:
+    """``stg_<source>__offerings`` for a validated source name."""
+    return validate_identifier(f"stg_{validate_source_name(source)}__offerings")
+
+
+def ensure_source_view(con: duckdb.DuckDBPyConnection, source: str) -> str:
+    """Create or replace ``staging.stg_<source>__offerings``: the source's latest run.
+
+    The latest run is the one with the most recent fetched_at among the source's staged runs
+    (staging knows nothing of marts.source_runs; a run that produced no offering leaves the
+    previous one in view). The source name is validated ([a-z0-9_]+) before it is written
+    into the view, which cannot take parameters.
+    """
+    view = source_view_name(source)
+    qualified = f"{quote_identifier('staging')}.{quote_identifier(view)}"
+    literal = _sql_string(source)
+    con.execute(
+        f"CREATE OR REPLACE VIEW {qualified} AS\n"
+        f"SELECT o.* FROM {STG_OFFERINGS.qualified} AS o\n"
+        f"WHERE o.source = {literal} AND o.run_id = (\n"
+        f"  SELECT arg_max(run_id, fetched_at) FROM {STG_OFFERINGS.qualified}"
+        f" WHERE source = {literal})"
+    )
+    con.execute(
+        f"COMMENT ON VIEW {qualified} IS "
+        + _sql_string(f"Normalized offerings of the latest run of source {source}.")
+    )
+    for column in STG_OFFERINGS.columns:
+        con.execute(
+            f"COMMENT ON COLUMN {qualified}.{quote_identifier(column)} "
+            f"IS {_sql_string(STG_OFFERINGS.column_comment(column))}"
+        )
+    return view
+

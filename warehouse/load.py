@@ -1,0 +1,670 @@
+"""Load one pipeline run into a DuckDB work file: idempotent, transactional, historied.
+
+``build`` starts the work file as a copy of the published warehouse (so history carries
+over), loads the run's frames in ONE transaction and rebuilds the marts from the current
+versions. Nothing is published here: ``warehouse.publish.publish`` swaps the file in.
+
+Rules (DESIGN.md, "Warehouse and publication"):
+
+* raw rows are keyed by (source, run_id, source_key, record_seq) and only inserted when new,
+  so loading the same run twice changes nothing; staging rows of a run are replaced as a
+  whole (delete-then-insert of the run's partition; an empty input deletes nothing).
+* ``marts.offering_versions`` is SCD2: a new version only when content_hash changed (the old
+  one gets valid_to = run time, is_current = false); an offering missing from a COMPLETE
+  crawl of its source is closed, never deleted; a source whose run is incomplete, failed,
+  absent from ``source_runs``, or older than a run already loaded closes nothing. A complete
+  run that yields no offering at all also closes nothing (fail closed: an empty crawl is far
+  more often a broken parser than a catalog that vanished).
+* An offering counts as seen by a crawl when its record is in the run's offerings, rejects or
+  raw records: a record the normalizer rejected this time keeps its previous version.
+* Links and credentials are upserted, never truncated: the inputs cover the offerings passed
+  in, and offerings of sources that did not run keep their previous link and credential.
+  The marts (fct_offering, dim_*, bridges) are rebuilt from current versions + links, and
+  dim_credential's membership columns are recomputed from them, so they always agree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from normalize.schema import (
+    CREDENTIAL_SCHEMA,
+    LINK_SCHEMA,
+    OFFERING_SCHEMA,
+    RAW_SCHEMA,
+    REJECT_SCHEMA,
+)
+from warehouse import ddl
+from warehouse.ddl import (
+    BRIDGE_OFFERING_SKILL,
+    BRIDGE_OFFERING_SUBJECT,
+    DIM_CREDENTIAL,
+    DIM_PROVIDER,
+    DIM_SUBJECT,
+    FCT_OFFERING,
+    INT_CREDENTIALS,
+    INT_OFFERING_LINKS,
+    OFFERING_VERSIONS,
+    RAW_OFFERINGS,
+    SOURCE_RUN_SCHEMA,
+    SOURCE_RUNS,
+    STG_OFFERINGS,
+    STG_REJECTS,
+    SUBJECT_SCHEMA,
+    TABLES,
+    quote_identifier,
+    validate_source_name,
+)
+
+WAREHOUSE_ALIAS = "warehouse"
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """The frames of one pipeline run, as the layers before the warehouse produced them.
+
+    ``raw`` (RAW_SCHEMA), ``offerings`` (OFFERING_SCHEMA), ``rejects`` (REJECT_SCHEMA),
+    ``links`` (LINK_SCHEMA) and ``credentials`` (CREDENTIAL_SCHEMA) are the normalize/dedup
+    outputs; ``source_runs`` has SOURCE_RUN_SCHEMA (one row per crawl run, from stats.json);
+    ``subjects`` is an optional ISCED-F reference list (isced_code, label, level).
+    ``run_started_at`` (timezone-aware) is the time every version change of this run carries.
+    """
+
+    run_started_at: datetime
+    raw: pl.DataFrame
+    offerings: pl.DataFrame
+    rejects: pl.DataFrame
+    links: pl.DataFrame
+    credentials: pl.DataFrame
+    source_runs: pl.DataFrame
+    subjects: pl.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class _SourcePlan:
+    source: str
+    run_id: str | None
+    complete: bool
+    stale: bool
+    n_offerings: int
+
+    @property
+    def applies(self) -> bool:
+        """Whether this run's offerings may open versions (not an older run than one loaded)."""
+        return not self.stale
+
+    @property
+    def closes(self) -> bool:
+        """Whether offerings missing from this run are closed."""
+        return self.complete and not self.stale and self.n_offerings > 0
+
+
+# --- input checks -------------------------------------------------------------------------------
+
+
+def _conform(frame: pl.DataFrame, schema: pl.Schema, name: str) -> pl.DataFrame:
+    """The frame with exactly the schema's columns, in order, cast to the schema's dtypes."""
+    missing = [c for c in schema.names() if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name}: missing columns {missing}")
+    try:
+        return frame.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
+    except pl.exceptions.PolarsError as exc:
+        raise ValueError(f"{name}: does not match its schema: {exc}") from exc
+
+
+def _require_unique(frame: pl.DataFrame, keys: list[str], name: str) -> None:
+    if frame.height and frame.select(keys).is_duplicated().any():
+        dupes = frame.filter(frame.select(keys).is_duplicated()).select(keys).head(3).rows()
+        raise ValueError(f"{name}: duplicate {keys}: {dupes}")
+
+
+def _require_not_null(frame: pl.DataFrame, columns: list[str], name: str) -> None:
+    for column in columns:
+        if frame[column].null_count():
+            raise ValueError(f"{name}: null {column}")
+
+
+def _check_sources(frames: Mapping[str, pl.DataFrame]) -> list[str]:
+    sources: set[str] = set()
+    for name, frame in frames.items():
+        for source in frame["source"].unique().to_list():
+            if source is None:
+                raise ValueError(f"{name}: null source")
+            validate_source_name(source)
+            sources.add(source)
+    return sorted(sources)
+
+
+@dataclass(frozen=True)
+class _Frames:
+    raw: pl.DataFrame
+    offerings: pl.DataFrame
+    rejects: pl.DataFrame
+    links: pl.DataFrame
+    credentials: pl.DataFrame
+    source_runs: pl.DataFrame
+    subjects: pl.DataFrame | None
+    sources: list[str]
+
+
+def _prepare(inputs: RunInputs) -> _Frames:
+    """Check and conform every input before anything touches the warehouse."""
+    if inputs.run_started_at.tzinfo is None:
+        raise ValueError("run_started_at must be timezone-aware")
+    raw = _conform(inputs.raw, RAW_SCHEMA, "raw")
+    offerings = _conform(inputs.offerings, OFFERING_SCHEMA, "offerings")
+    rejects = _conform(inputs.rejects, REJECT_SCHEMA, "rejects")
+    links = _conform(inputs.links, LINK_SCHEMA, "links")
+    credentials = _conform(inputs.credentials, CREDENTIAL_SCHEMA, "credentials")
+    source_runs = _conform(inputs.source_runs, SOURCE_RUN_SCHEMA, "source_runs")
+    subjects = None
+    if inputs.subjects is not None and inputs.subjects.height:
+        subjects = _conform(
+            inputs.subjects.with_columns(pl.col("level").cast(pl.String))
+            if "level" in inputs.subjects.columns
+            else inputs.subjects.with_columns(level=pl.lit(None, pl.String)),
+            SUBJECT_SCHEMA,
+            "subjects",
+        ).filter(pl.col("isced_code").is_not_null())
+        _require_unique(subjects, ["isced_code"], "subjects")
+
+    sources = _check_sources(
+        {"raw": raw, "offerings": offerings, "rejects": rejects, "source_runs": source_runs}
+    )
+    _require_not_null(raw, ["run_id", "source_key"], "raw")
+    _require_not_null(offerings, ["offering_id", "source_key", "run_id", "content_hash"], "offerings")
+    _require_not_null(rejects, ["run_id"], "rejects")
+    _require_not_null(links, ["offering_id"], "links")
+    _require_not_null(credentials, ["credential_id"], "credentials")
+    _require_not_null(source_runs, ["run_id"], "source_runs")
+    _require_unique(offerings, ["offering_id"], "offerings")
+    _require_unique(links, ["offering_id"], "links")
+    _require_unique(credentials, ["credential_id"], "credentials")
+    _require_unique(source_runs, ["source", "run_id"], "source_runs")
+
+    # A source may repeat a key within a run (normalize rejects the repeats); keep every record.
+    raw = raw.with_columns(
+        record_seq=pl.int_range(pl.len(), dtype=pl.Int32).over("source", "run_id", "source_key")
+    )
+    return _Frames(raw, offerings, rejects, links, credentials, source_runs, subjects, sources)
+
+
+# --- connection helpers -------------------------------------------------------------------------
+
+
+def connect_writable(path: Path) -> duckdb.DuckDBPyConnection:
+    """A connection to the warehouse file at ``path``, attached as the default database.
+
+    ATTACH through a fresh in-memory connection rather than ``duckdb.connect(path)``: the
+    latter reuses a database instance cached by path inside this process, which after a
+    publish (rename) may be the old file.
+    """
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"ATTACH ? AS {quote_identifier(WAREHOUSE_ALIAS)}", [str(path)])
+        con.execute(f"USE {quote_identifier(WAREHOUSE_ALIAS)}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+@contextlib.contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, frames: Mapping[str, pl.DataFrame]) -> Iterator[None]:
+    for name, frame in frames.items():
+        con.register(name, frame)
+    try:
+        yield
+    finally:
+        for name in frames:
+            con.unregister(name)
+
+
+@contextlib.contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.begin()
+    try:
+        yield
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> int:
+    row = con.execute(sql, params).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _write(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> int:
+    """Run an INSERT/UPDATE/DELETE and return the number of rows it changed."""
+    return _count(con, sql, params)
+
+
+def _cols(names: list[str], alias: str | None = None) -> str:
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(prefix + quote_identifier(n) for n in names)
+
+
+def _input_select(table: ddl.Table, frame: str, schema: pl.Schema) -> str:
+    """SELECT of an input frame's columns for ``table``; JSON columns that are not valid JSON
+    are stored as a JSON string of their text (one bad payload never fails a load)."""
+    exprs = []
+    for name in schema.names():
+        col = quote_identifier(name)
+        if name in table.json_columns:
+            exprs.append(
+                f"CASE WHEN {col} IS NULL OR json_valid({col}) THEN {col} "
+                f"ELSE to_json({col}) END AS {col}"
+            )
+        else:
+            exprs.append(col)
+    return f"SELECT {', '.join(exprs)} FROM {frame}"
+
+
+# --- steps --------------------------------------------------------------------------------------
+
+
+def _load_raw(con: duckdb.DuckDBPyConnection) -> int:
+    key = ["source", "run_id", "source_key", "record_seq"]
+    on = " AND ".join(f"r.{quote_identifier(k)} = i.{quote_identifier(k)}" for k in key)
+    return _write(
+        con,
+        f"INSERT INTO {RAW_OFFERINGS.qualified} BY NAME "
+        f"SELECT * FROM ({_input_select(RAW_OFFERINGS, '_in_raw', RAW_OFFERINGS.columns)}) AS i "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {RAW_OFFERINGS.qualified} AS r WHERE {on})",
+    )
+
+
+def _replace_run_partitions(con: duckdb.DuckDBPyConnection, table: ddl.Table, frame: str) -> int:
+    """Delete-then-insert the (source, run_id) partitions present in ``frame``.
+
+    Partitions come from the input, so an empty input deletes nothing (fails closed).
+    """
+    con.execute(
+        f"DELETE FROM {table.qualified} AS t WHERE EXISTS (SELECT 1 FROM {frame} AS i "
+        "WHERE i.source = t.source AND i.run_id = t.run_id)"
+    )
+    return _write(con, f"INSERT INTO {table.qualified} BY NAME SELECT * FROM {frame}")
+
+
+def _plan_sources(con: duckdb.DuckDBPyConnection, frames: _Frames) -> dict[str, _SourcePlan]:
+    """Per source: which run this is, whether it is complete, and whether it is stale."""
+    loaded = con.execute(
+        f"SELECT source, run_id, started_at FROM {SOURCE_RUNS.qualified}"
+    ).fetchall()
+    offering_counts = dict(frames.offerings.group_by("source").len().iter_rows())
+    plans: dict[str, _SourcePlan] = {}
+    for source in sorted(set(frames.offerings["source"]) | set(frames.source_runs["source"])):
+        runs = frames.source_runs.filter(pl.col("source") == source).sort(
+            "started_at", descending=True, nulls_last=True
+        )
+        n_offerings = int(offering_counts.get(source, 0))
+        if runs.height == 0:
+            plans[source] = _SourcePlan(source, None, False, False, n_offerings)
+            continue
+        run = runs.row(0, named=True)
+        newer_loaded = [
+            started
+            for src, run_id, started in loaded
+            if src == source and run_id != run["run_id"] and started is not None
+            and run["started_at"] is not None and started > run["started_at"]
+        ]
+        plans[source] = _SourcePlan(
+            source, run["run_id"], bool(run["complete"]), bool(newer_loaded), n_offerings
+        )
+    return plans
+
+
+def _check_clock(con: duckdb.DuckDBPyConnection, run_time: datetime) -> None:
+    latest = con.execute(
+        f"SELECT max(greatest(valid_from, coalesce(valid_to, valid_from))) "
+        f"FROM {OFFERING_VERSIONS.qualified}"
+    ).fetchone()[0]
+    if latest is not None and run_time < latest:
+        raise ValueError(
+            f"run_started_at {run_time.isoformat()} is earlier than the warehouse's latest "
+            f"version change {latest.isoformat()}: history only moves forward"
+        )
+
+
+def _apply_versions(con: duckdb.DuckDBPyConnection, run_time: datetime,
+                    plans: dict[str, _SourcePlan]) -> dict[str, int]:
+    """SCD2 on marts.offering_versions; returns counts."""
+    versions = OFFERING_VERSIONS.qualified
+    applying = pl.DataFrame({"source": [p.source for p in plans.values() if p.applies]},
+                            schema={"source": pl.String()})
+    closing = pl.DataFrame({"source": [p.source for p in plans.values() if p.closes]},
+                           schema={"source": pl.String()})
+    params = {"t": run_time}
+    with _registered(con, {"_applying": applying, "_closing": closing}):
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _delta AS "
+            "SELECT i.offering_id, "
+            "CASE WHEN v.offering_id IS NULL THEN 'new' "
+            "     WHEN v.content_hash IS DISTINCT FROM i.content_hash THEN 'changed' "
+            "     ELSE 'unchanged' END AS change "
+            f"FROM _in_offerings AS i LEFT JOIN {versions} AS v "
+            "  ON v.offering_id = i.offering_id AND v.is_current "
+            "WHERE i.source IN (SELECT source FROM _applying)"
+        )
+        counts = dict(
+            con.execute("SELECT change, count(*) FROM _delta GROUP BY change").fetchall()
+        )
+        # A version opened at this very instant and changed again (the same run time loaded
+        # twice with different content) is replaced, not closed: it never held for any time.
+        replaced = _write(
+            con,
+            f"DELETE FROM {versions} WHERE is_current AND valid_from = $t AND offering_id IN "
+            "(SELECT offering_id FROM _delta WHERE change = 'changed')",
+            params,
+        )
+        closed_changed = _write(
+            con,
+            f"UPDATE {versions} SET valid_to = $t, is_current = false WHERE is_current AND "
+            "offering_id IN (SELECT offering_id FROM _delta WHERE change = 'changed')",
+            params,
+        )
+        opened = _write(
+            con,
+            f"INSERT INTO {versions} BY NAME "
+            "SELECT i.*, $t AS valid_from, NULL::TIMESTAMPTZ AS valid_to, true AS is_current, "
+            "i.fetched_at AS last_seen_at, i.run_id AS last_seen_run_id "
+            "FROM _in_offerings AS i JOIN _delta AS d USING (offering_id) "
+            "WHERE d.change IN ('new', 'changed')",
+            params,
+        )
+        _write(
+            con,
+            f"UPDATE {versions} AS v SET last_seen_at = i.fetched_at, last_seen_run_id = i.run_id "
+            "FROM _in_offerings AS i "
+            "WHERE v.is_current AND v.offering_id = i.offering_id "
+            "AND i.offering_id IN (SELECT offering_id FROM _delta WHERE change = 'unchanged') "
+            "AND (v.last_seen_at IS NULL OR i.fetched_at >= v.last_seen_at) "
+            "AND (v.last_seen_at IS DISTINCT FROM i.fetched_at "
+            "     OR v.last_seen_run_id IS DISTINCT FROM i.run_id)",
+        )
+        # Seen by the crawl: offered, rejected or merely landed raw this run.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _seen AS "
+            "SELECT DISTINCT source, source_key FROM ("
+            "  SELECT source, source_key FROM _in_offerings UNION ALL "
+            "  SELECT source, source_key FROM _in_rejects WHERE source_key IS NOT NULL UNION ALL "
+            "  SELECT source, source_key FROM _in_raw"
+            ") WHERE source IN (SELECT source FROM _closing)"
+        )
+        closed_missing = _write(
+            con,
+            f"UPDATE {versions} AS v SET valid_to = $t, is_current = false "
+            "WHERE v.is_current AND v.source IN (SELECT source FROM _closing) "
+            "AND NOT EXISTS (SELECT 1 FROM _seen AS s "
+            "                WHERE s.source = v.source AND s.source_key = v.source_key)",
+            params,
+        )
+        con.execute("DROP TABLE _delta")
+        con.execute("DROP TABLE _seen")
+    return {
+        "versions_opened": opened,
+        "versions_new_offerings": int(counts.get("new", 0)),
+        "versions_closed_changed": closed_changed - replaced,
+        "versions_replaced_same_instant": replaced,
+        "versions_closed_missing": closed_missing,
+        "versions_closed": closed_changed - replaced + closed_missing,
+        "unchanged": int(counts.get("unchanged", 0)),
+    }
+
+
+def _upsert_changed(con: duckdb.DuckDBPyConnection, table: ddl.Table, frame: str,
+                    key: str, stamp_column: str, run_time: datetime) -> int:
+    """Replace the rows of ``table`` whose values differ from the input; stamp them.
+
+    Rows equal to the input keep their stamp, so reloading a run changes nothing.
+    """
+    value_cols = [c for c in table.columns.names() if c != stamp_column]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _changed AS "
+        f"SELECT * FROM ({_input_select(table, frame, pl.Schema({c: table.columns[c] for c in value_cols}))}) "
+        f"EXCEPT SELECT {_cols(value_cols)} FROM {table.qualified}"
+    )
+    k = quote_identifier(key)
+    con.execute(f"DELETE FROM {table.qualified} WHERE {k} IN (SELECT {k} FROM _changed)")
+    changed = _write(
+        con,
+        f"INSERT INTO {table.qualified} BY NAME "
+        f"SELECT *, $t AS {quote_identifier(stamp_column)} FROM _changed",
+        {"t": run_time},
+    )
+    con.execute("DROP TABLE _changed")
+    return changed
+
+
+def _provider_key(column: str) -> str:
+    col = quote_identifier(column)
+    return f"substr(sha256(lower(trim(nullif(trim({col}), '')))), 1, 16)"
+
+
+def _rebuild_marts(con: duckdb.DuckDBPyConnection, run_time: datetime,
+                   subjects_given: bool) -> None:
+    for table in (FCT_OFFERING, DIM_CREDENTIAL, DIM_PROVIDER, BRIDGE_OFFERING_SKILL,
+                  BRIDGE_OFFERING_SUBJECT):
+        con.execute(f"DELETE FROM {table.qualified}")
+
+    con.execute(
+        f"INSERT INTO {FCT_OFFERING.qualified} BY NAME "
+        "SELECT v.* EXCLUDE (valid_from, valid_to, is_current), "
+        "v.valid_from AS version_valid_from, l.credential_id, l.match_score, "
+        f"{_provider_key('awarding_body')} AS awarding_body_id, "
+        f"{_provider_key('platform')} AS platform_id "
+        f"FROM {OFFERING_VERSIONS.qualified} AS v "
+        f"LEFT JOIN {INT_OFFERING_LINKS.qualified} AS l USING (offering_id) "
+        "WHERE v.is_current"
+    )
+
+    membership = ["n_offerings", "n_sources", "sources", "platforms", "member_offering_ids"]
+    con.execute(
+        f"INSERT INTO {DIM_CREDENTIAL.qualified} BY NAME "
+        "SELECT c.* EXCLUDE (credential_id, title, updated_at, "
+        f"{_cols(membership)}), "
+        "m.credential_id, coalesce(c.title, m.any_title) AS title, "
+        "coalesce(c.updated_at, $t) AS updated_at, "
+        "m.n_offerings, m.n_sources, m.sources, m.platforms, m.member_offering_ids "
+        "FROM ("
+        "  SELECT credential_id, count(*) AS n_offerings, count(DISTINCT source) AS n_sources, "
+        "  list(DISTINCT source ORDER BY source) AS sources, "
+        "  coalesce(list(DISTINCT platform ORDER BY platform) FILTER (WHERE platform IS NOT NULL), "
+        "           []::VARCHAR[]) AS platforms, "
+        "  list(offering_id ORDER BY offering_id) AS member_offering_ids, "
+        "  first(title ORDER BY offering_id) AS any_title "
+        f"  FROM {FCT_OFFERING.qualified} WHERE credential_id IS NOT NULL GROUP BY credential_id"
+        f") AS m LEFT JOIN {INT_CREDENTIALS.qualified} AS c USING (credential_id)",
+        {"t": run_time},
+    )
+
+    con.execute(
+        f"INSERT INTO {DIM_PROVIDER.qualified} BY NAME SELECT * FROM ("
+        "WITH roles AS ("
+        f"  SELECT {_provider_key('awarding_body')} AS provider_id, trim(awarding_body) AS name, "
+        "  true AS awarding, offering_id, source, credential_id, provider_kind, country "
+        f"  FROM {FCT_OFFERING.qualified} WHERE nullif(trim(awarding_body), '') IS NOT NULL "
+        "  UNION ALL "
+        f"  SELECT {_provider_key('platform')}, trim(platform), false, offering_id, source, "
+        "  credential_id, NULL, NULL "
+        f"  FROM {FCT_OFFERING.qualified} WHERE nullif(trim(platform), '') IS NOT NULL"
+        "), names AS ("
+        "  SELECT provider_id, first(name ORDER BY n DESC, name) AS name FROM ("
+        "    SELECT provider_id, name, count(*) AS n FROM roles GROUP BY ALL) GROUP BY provider_id"
+        "), kinds AS ("
+        "  SELECT provider_id, first(provider_kind ORDER BY n DESC, provider_kind) AS provider_kind "
+        "  FROM (SELECT provider_id, provider_kind, count(*) AS n FROM roles "
+        "        WHERE awarding AND provider_kind IS NOT NULL GROUP BY ALL) GROUP BY provider_id"
+        "), countries AS ("
+        "  SELECT provider_id, first(country ORDER BY n DESC, country) AS country "
+        "  FROM (SELECT provider_id, country, count(*) AS n FROM roles "
+        "        WHERE awarding AND country IS NOT NULL GROUP BY ALL) GROUP BY provider_id"
+        "), agg AS ("
+        "  SELECT provider_id, bool_or(awarding) AS is_awarding_body, "
+        "  bool_or(NOT awarding) AS is_platform, "
+        "  count(DISTINCT offering_id) AS n_offerings, "
+        "  count(DISTINCT offering_id) FILTER (WHERE awarding) AS n_offerings_awarded, "
+        "  count(DISTINCT offering_id) FILTER (WHERE NOT awarding) AS n_offerings_listed, "
+        "  count(DISTINCT credential_id) AS n_credentials, "
+        "  count(DISTINCT source) AS n_sources, "
+        "  list(DISTINCT source ORDER BY source) AS sources "
+        "  FROM roles GROUP BY provider_id"
+        ") SELECT * FROM agg JOIN names USING (provider_id) "
+        "LEFT JOIN kinds USING (provider_id) LEFT JOIN countries USING (provider_id))"
+    )
+
+    # dim_subject: the reference list given now, else the one kept from earlier loads, plus
+    # every code in use. Read the kept reference before clearing the table.
+    level = ("CASE length({c}) WHEN 2 THEN 'broad' WHEN 3 THEN 'narrow' "
+             "WHEN 4 THEN 'detailed' END")
+    if subjects_given:
+        con.execute("CREATE OR REPLACE TEMP TABLE _subject_ref AS "
+                    "SELECT isced_code, label, level FROM _in_subjects")
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE _subject_ref AS "
+                    f"SELECT isced_code, label, level FROM {DIM_SUBJECT.qualified} "
+                    "WHERE label IS NOT NULL")
+    con.execute(f"DELETE FROM {DIM_SUBJECT.qualified}")
+    con.execute(
+        f"INSERT INTO {DIM_SUBJECT.qualified} BY NAME "
+        f"SELECT isced_code, label, coalesce(level, {level.format(c='isced_code')}) AS level, "
+        "left(isced_code, 2) AS broad_code FROM _subject_ref "
+        "UNION ALL "
+        f"SELECT code, NULL, {level.format(c='code')}, left(code, 2) FROM ("
+        f"  SELECT DISTINCT unnest(isced_codes) AS code FROM {FCT_OFFERING.qualified}"
+        ") WHERE code IS NOT NULL AND code NOT IN (SELECT isced_code FROM _subject_ref)"
+    )
+    con.execute("DROP TABLE _subject_ref")
+
+    con.execute(
+        f"INSERT INTO {BRIDGE_OFFERING_SKILL.qualified} BY NAME "
+        "SELECT DISTINCT offering_id, skill_uri FROM ("
+        f"  SELECT offering_id, unnest(skills) AS skill_uri FROM {FCT_OFFERING.qualified}"
+        ") WHERE skill_uri IS NOT NULL"
+    )
+    con.execute(
+        f"INSERT INTO {BRIDGE_OFFERING_SUBJECT.qualified} BY NAME "
+        "SELECT b.offering_id, b.isced_code, s.label FROM ("
+        "  SELECT DISTINCT offering_id, isced_code FROM ("
+        f"    SELECT offering_id, unnest(isced_codes) AS isced_code FROM {FCT_OFFERING.qualified}"
+        "  ) WHERE isced_code IS NOT NULL"
+        f") AS b LEFT JOIN {DIM_SUBJECT.qualified} AS s USING (isced_code)"
+    )
+
+
+def _upsert_source_runs(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        f"DELETE FROM {SOURCE_RUNS.qualified} AS t WHERE EXISTS (SELECT 1 FROM _in_source_runs "
+        "AS i WHERE i.source = t.source AND i.run_id = t.run_id)"
+    )
+    con.execute(f"INSERT INTO {SOURCE_RUNS.qualified} BY NAME SELECT * FROM _in_source_runs")
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows per warehouse table, keyed 'layer.name'."""
+    return {
+        f"{t.layer}.{t.name}": _count(con, f"SELECT count(*) FROM {t.qualified}") for t in TABLES
+    }
+
+
+def load(con: duckdb.DuckDBPyConnection, inputs: RunInputs) -> dict[str, Any]:
+    """Load one run into the warehouse behind ``con`` in one transaction; return stats.
+
+    Every input is checked before the transaction starts; any error rolls the run back.
+    """
+    return _load(con, _prepare(inputs), inputs.run_started_at)
+
+
+def _load(con: duckdb.DuckDBPyConnection, frames: _Frames, run_time: datetime) -> dict[str, Any]:
+    registered: dict[str, pl.DataFrame] = {
+        "_in_raw": frames.raw,
+        "_in_offerings": frames.offerings,
+        "_in_rejects": frames.rejects,
+        "_in_links": frames.links,
+        "_in_credentials": frames.credentials,
+        "_in_source_runs": frames.source_runs,
+    }
+    if frames.subjects is not None:
+        registered["_in_subjects"] = frames.subjects
+
+    stats: dict[str, Any] = {"run_started_at": run_time.isoformat()}
+    with _registered(con, registered), _transaction(con):
+        stats["columns_added"] = ddl.ensure_schema(con)
+        _check_clock(con, run_time)
+        plans = _plan_sources(con, frames)
+
+        stats["raw_inserted"] = _load_raw(con)
+        stats["staging_offerings_loaded"] = _replace_run_partitions(con, STG_OFFERINGS, "_in_offerings")
+        stats["staging_rejects_loaded"] = _replace_run_partitions(con, STG_REJECTS, "_in_rejects")
+        stats.update(_apply_versions(con, run_time, plans))
+        stats["links_changed"] = _upsert_changed(
+            con, INT_OFFERING_LINKS, "_in_links", "offering_id", "linked_at", run_time
+        )
+        stats["credentials_changed"] = _upsert_changed(
+            con, INT_CREDENTIALS, "_in_credentials", "credential_id", "updated_at", run_time
+        )
+        _upsert_source_runs(con)
+        _rebuild_marts(con, run_time, frames.subjects is not None)
+        stats["views"] = [ddl.ensure_source_view(con, s) for s in frames.sources]
+        stats["sources"] = {
+            p.source: {"run_id": p.run_id, "complete": p.complete, "stale": p.stale,
+                       "offerings": p.n_offerings, "closes_missing": p.closes}
+            for p in plans.values()
+        }
+        stats["offerings_without_credential"] = _count(
+            con, f"SELECT count(*) FROM {FCT_OFFERING.qualified} WHERE credential_id IS NULL"
+        )
+        stats["rows"] = table_counts(con)
+    return stats
+
+
+def _reset_work_file(work_path: Path, published_path: Path | None) -> None:
+    """Start the work file as a copy of the published file, or empty if there is none.
+
+    A work file left by an earlier build that was never published is discarded: only the
+    published file carries history.
+    """
+    if published_path is not None and work_path.resolve() == published_path.resolve():
+        raise ValueError("work_path and published_path must differ")
+    for stale in (work_path, work_path.with_name(work_path.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    work_path.parent.mkdir(parents=True, exist_ok=True)
+    if published_path is not None and published_path.exists():
+        if published_path.with_name(published_path.name + ".wal").exists():
+            raise RuntimeError(f"{published_path} has a WAL file: it was written in place")
+        shutil.copyfile(published_path, work_path)
+
+
+def build(work_path: Path, published_path: Path | None, inputs: RunInputs) -> dict[str, Any]:
+    """Build the warehouse for one run into ``work_path``; return load stats.
+
+    The work file is first reset to a copy of ``published_path`` when that file exists, so
+    history carries over, else to an empty warehouse. Nothing is written to the published
+    file. The work file is checkpointed and closed on return, ready for
+    ``warehouse.publish.publish``.
+    """
+    work_path = Path(work_path)
+    published_path = Path(published_path) if published_path is not None else None
+    frames = _prepare(inputs)  # fail on bad inputs before touching any file
+    _reset_work_file(work_path, published_path)
+    con = connect_writable(work_path)
+    try:
+        stats = _load(con, frames, inputs.run_started_at)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    stats["work_path"] = str(work_path)
+    return stats
