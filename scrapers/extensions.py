@@ -1,0 +1,67 @@
+"""Writes the crawl's stats beside its items when the spider closes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from scrapy import signals
+
+from scrapers.pipelines import landing_dir
+
+
+def summarize(stats: dict, reason: str, source: str, run_id: str) -> dict:
+    """The crawl stats credcat keeps, from Scrapy's stats dict."""
+    status_counts = {
+        k.rsplit("/", 1)[-1]: v for k, v in stats.items() if k.startswith("downloader/response_status_count/")
+    }
+    failed_pages = int(stats.get("credcat/failed_pages", 0))
+    spider_exc = sum(v for k, v in stats.items() if k.startswith("spider_exceptions/") and isinstance(v, int))
+    defects = {k.rsplit("/", 1)[-1]: v for k, v in stats.items() if k.startswith("credcat/page_defects/")}
+    started = stats.get("start_time")
+    return {
+        "source": source,
+        "run_id": run_id,
+        "started_at": started.isoformat() if hasattr(started, "isoformat") else None,
+        "finished_at": datetime.now(UTC).isoformat(),
+        "finish_reason": reason,
+        # Complete: finished normally, every page fetched, no spider crash. Only a complete
+        # crawl may close offerings that went missing.
+        "complete": reason == "finished" and failed_pages == 0 and spider_exc == 0,
+        "pages": int(stats.get("response_received_count", 0)),
+        "items": int(stats.get("credcat/landed_items", 0)),
+        "invalid_items": int(stats.get("credcat/invalid_items", 0)),
+        "retries": int(stats.get("retry/count", 0)),
+        "throttled": int(stats.get("credcat/throttled", 0)),
+        "failed_pages": failed_pages,
+        "errors": failed_pages + spider_exc,
+        "bytes": int(stats.get("downloader/response_bytes", 0)),
+        "status_counts": status_counts,
+        "page_defects": defects,
+        "failed_urls": list(stats.get("credcat/failed_urls", [])),
+        "robots_forbidden": int(stats.get("robotstxt/forbidden", 0)),
+        "offsite_filtered": int(stats.get("offsite/filtered", 0)),
+    }
+
+
+class CrawlStatsWriter:
+    def __init__(self, crawler) -> None:  # type: ignore[no-untyped-def]
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):  # type: ignore[no-untyped-def]
+        ext = cls(crawler)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def spider_closed(self, spider, reason: str) -> None:  # type: ignore[no-untyped-def]
+        settings = self.crawler.settings
+        run_id = settings.get("CREDCAT_RUN_ID") or "adhoc"
+        source = getattr(spider, "source_name", spider.name)
+        out = landing_dir(settings.get("CREDCAT_LANDING_DIR"), source, run_id)
+        out.mkdir(parents=True, exist_ok=True)
+        summary = summarize(self.crawler.stats.get_stats(), reason, source, run_id)
+        tmp = Path(out) / "stats.json.tmp"
+        tmp.write_text(json.dumps(summary, indent=1, default=str))
+        tmp.replace(Path(out) / "stats.json")

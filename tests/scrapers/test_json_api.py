@@ -1,0 +1,175 @@
+"""Kind json_api: results, next pages (relative, absolute, page numbers), guards, broken records."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from scrapers.base.json_api import JsonApiSpider
+from scrapers.testing import fake_response, offline_spider, split
+
+REGISTRY = """
+[sources.demo_api]
+spider = "demo_api"
+kind = "json_api"
+format = "test API"
+provider_kind = "mooc_platform"
+platform = "DemoPlatform"
+start_urls = ["https://api.example.org/v1/courses?page=1"]
+allowed_domains = ["api.example.org"]
+"""
+
+
+class DemoApiSpider(JsonApiSpider):
+    name = "demo_api"
+    results_path = "results"
+    next_path = "next"
+    field_map = {"title": "title"}
+
+
+@pytest.fixture
+def registry(tmp_path):
+    def write(extra: str = "") -> str:
+        path = tmp_path / f"sources_{abs(hash(extra))}.toml"
+        path.write_text(REGISTRY + extra)
+        return str(path)
+    return write
+
+
+def page(results: list[Any], **rest: Any) -> str:
+    return json.dumps({"results": results, **rest})
+
+
+def test_records_become_items_with_provenance_and_payload(registry):
+    spider = offline_spider(DemoApiSpider, registry=registry())
+    url = "https://api.example.org/v1/courses?page=1"
+    items, _ = split(spider.parse(fake_response(url, page([{"id": 7, "title": "Robotics", "x": [1]}]))))
+    assert len(items) == 1
+    item = items[0]
+    assert item["source"] == "demo_api" and item["source_key"] == "7" and item["url"] == url
+    assert item["title"] == "Robotics" and item["platform"] == "DemoPlatform"
+    assert item["payload"] == {"id": 7, "title": "Robotics", "x": [1]}
+
+
+@pytest.mark.parametrize(
+    ("next_value", "expected"),
+    [
+        ("https://api.example.org/v1/courses?page=2", "https://api.example.org/v1/courses?page=2"),
+        ("/v1/courses?page=2", "https://api.example.org/v1/courses?page=2"),
+        ("?page=2", "https://api.example.org/v1/courses?page=2"),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_next_page_urls_absolute_or_relative(registry, next_value, expected):
+    spider = offline_spider(DemoApiSpider, registry=registry())
+    url = "https://api.example.org/v1/courses?page=1"
+    _, requests = split(spider.parse(fake_response(url, page([{"id": 1}], next=next_value))))
+    assert [r.url for r in requests] == ([expected] if expected else [])
+    if requests:
+        assert requests[0].errback == spider.on_error  # a lost page is counted
+
+
+def test_a_next_link_back_to_a_page_already_read_ends_the_crawl(registry):
+    spider = offline_spider(DemoApiSpider, registry=registry())
+    p1, p2 = "https://api.example.org/v1/courses?page=1", "https://api.example.org/v1/courses?page=2"
+    spider.page_request(p1)
+    _, requests = split(spider.parse(fake_response(p1, page([{"id": 1}], next=p2))))
+    assert [r.url for r in requests] == [p2]
+    _, requests = split(spider.parse(fake_response(p2, page([{"id": 2}], next=p1))))  # loops back
+    assert requests == []
+    assert spider.crawler.stats.get_value("credcat/page_defects/pagination_loop") == 1
+
+
+def test_the_page_cap_stops_the_crawl_and_marks_it_incomplete(registry):
+    spider = offline_spider(DemoApiSpider, registry=registry('options = { max_pages = 2 }\n'))
+    base = "https://api.example.org/v1/courses?page="
+    spider.page_request(base + "1")
+    _, requests = split(spider.parse(fake_response(base + "1", page([{"id": 1}], next=base + "2"))))
+    assert len(requests) == 1
+    _, requests = split(spider.parse(fake_response(base + "2", page([{"id": 2}], next=base + "3"))))
+    assert requests == []
+    assert spider.crawler.stats.get_value("credcat/failed_pages") == 1
+
+
+def test_page_number_pagination_with_a_page_count(registry):
+    options = 'options = { next_path = "", page_param = "page", page_count_path = "meta.pages" }\n'
+    spider = offline_spider(DemoApiSpider, registry=registry(options))
+    url = "https://api.example.org/v1/courses?page=2&per_page=10"
+    body = page([{"id": 1}], meta={"pages": 3})
+    _, requests = split(spider.parse(fake_response(url, body)))
+    assert [r.url for r in requests] == ["https://api.example.org/v1/courses?per_page=10&page=3"]
+    _, requests = split(spider.parse(fake_response(requests[0].url, body)))
+    assert requests == []  # page 3 of 3
+
+
+def test_page_number_pagination_with_a_record_count_and_without_the_param_on_page_one(registry):
+    options = 'options = { next_path = "", page_param = "p", record_count_path = "count", page_size = 2 }\n'
+    spider = offline_spider(DemoApiSpider, registry=registry(options))
+    _, requests = split(spider.parse(fake_response("https://api.example.org/c", page([{"id": 1}, {"id": 2}], count=5))))
+    assert [r.url for r in requests] == ["https://api.example.org/c?p=2"]
+
+
+def test_page_number_pagination_without_counts_stops_at_an_empty_page(registry):
+    spider = offline_spider(DemoApiSpider, registry=registry('options = { next_path = "", page_param = "page" }\n'))
+    _, more = split(spider.parse(fake_response("https://api.example.org/c?page=4", page([{"id": 1}]))))
+    _, done = split(spider.parse(fake_response("https://api.example.org/c?page=5", page([]))))
+    assert [r.url for r in more] == ["https://api.example.org/c?page=5"] and done == []
+
+
+def test_several_results_paths_udacity_style(registry):
+    options = 'options = { results_path = ["courses", "degrees"], next_path = "" }\n'
+    spider = offline_spider(DemoApiSpider, registry=registry(options + 'field_map = { title = "title" }\n'))
+    body = json.dumps({"courses": [{"key": "ud120", "title": "Intro to ML"}],
+                       "degrees": [{"key": "nd009", "title": "ML Engineer Nanodegree"}], "tracks": []})
+    spider.key_path = "key"
+    items, _ = split(spider.parse(fake_response("https://api.example.org/catalog", body)))
+    assert [(i["source_key"], i["title"]) for i in items] == [("ud120", "Intro to ML"), ("nd009", "ML Engineer Nanodegree")]
+
+
+def test_a_body_without_results_or_not_json_is_a_failed_page(registry):
+    spider = offline_spider(DemoApiSpider, registry=registry())
+    items, requests = split(spider.parse(fake_response("https://api.example.org/c", '{"detail": "Throttled"}')))
+    assert items == [] and requests == []
+    items, _ = split(spider.parse(fake_response("https://api.example.org/c", "<html>502 Bad Gateway</html>")))
+    assert items == []
+    stats = spider.crawler.stats
+    assert stats.get_value("credcat/failed_pages") == 2
+    assert stats.get_value("credcat/page_defects/results_missing") == 1
+    assert stats.get_value("credcat/page_defects/invalid_json_body") == 1
+
+
+class BrittleSpider(DemoApiSpider):
+    def record(self, response, obj):
+        fields = super().record(response, obj)
+        fields["prices"] = [{"amount": obj["price"]["amount"]}]  # KeyError on some records
+        return fields
+
+
+def test_a_record_the_hook_cannot_read_is_kept_with_its_key_and_payload(registry):
+    spider = offline_spider(BrittleSpider, registry=registry())
+    body = page([{"id": 1, "title": "A", "price": {"amount": 9}}, {"id": 2, "title": "B"}, "not an object"])
+    items, _ = split(spider.parse(fake_response("https://api.example.org/c", body)))
+    assert [i["source_key"] for i in items] == ["1", "2", None]
+    assert items[0]["prices"] == [{"amount": 9}] and "page_defects" not in items[0]
+    assert items[1]["page_defects"] == ["unreadable_record"] and items[1]["payload"]["title"] == "B"
+    assert items[2]["payload"] == {"value": "not an object"}  # lands in invalid.jsonl: no key
+    assert spider.crawler.stats.get_value("credcat/page_defects/unreadable_record") == 2
+
+
+def test_registry_options_and_field_map_configure_the_kind(registry):
+    extra = 'field_map = { description = "summary" }\noptions = { results_path = "data.items", key_path = "uuid" }\n'
+    spider = offline_spider(DemoApiSpider, registry=registry(extra))
+    assert spider.field_map == {"title": "title", "description": "summary"}
+    body = json.dumps({"data": {"items": [{"uuid": "u-1", "title": "T", "summary": "<p>S</p>"}]}})
+    items, _ = split(spider.parse(fake_response("https://api.example.org/c", body)))
+    assert (items[0]["source_key"], items[0]["description"]) == ("u-1", "<p>S</p>")
+
+
+def test_unknown_options_and_fields_fail_at_start(registry):
+    with pytest.raises(ValueError, match="resuls_path"):
+        offline_spider(DemoApiSpider, registry=registry('options = { resuls_path = "x" }\n'))
+    with pytest.raises(ValueError, match="colour"):
+        offline_spider(DemoApiSpider, registry=registry('field_map = { colour = "x" }\n'))
