@@ -1,0 +1,141 @@
+"""The ``credcat`` command: what is not a click in the Dagster UI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.runtime import PROJECT_ROOT, DataPaths
+
+app = typer.Typer(help="credcat: micro-credential catalogs, crawled, normalized, deduplicated, published.",
+                  no_args_is_help=True)
+console = Console()
+
+
+def _dagster_home() -> None:
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+
+
+def run_job(select: list[str] | None = None) -> tuple[bool, dict]:
+    """Run the full-refresh job (or a selection) in process on the persistent instance.
+
+    Returns success and, per asset key, the metadata of its materialization.
+    """
+    _dagster_home()
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    job = defs.resolve_job_def("credcat_full_refresh")
+    selection = None
+    if select:
+        selection = dg.AssetSelection.from_coercible(select).resolve(defs.resolve_asset_graph())
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False, asset_selection=selection)
+    meta: dict[str, dict] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        meta[mat.asset_key.to_user_string()] = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+    return result.success, meta
+
+
+def summary_table(meta: dict, wall: float) -> Table:
+    raws = {k: v for k, v in meta.items() if k.startswith("raw/")}
+    stagings = {k: v for k, v in meta.items() if k.startswith("staging/")}
+    links = meta.get("intermediate/offering_links", {})
+    exports = meta.get("exports/parquet", {})
+    warehouse = meta.get("marts/warehouse", {})
+    table = Table(title="credcat run summary", show_header=False)
+    complete = sum(1 for v in raws.values() if v.get("complete"))
+    table.add_row("sources crawled", f"{len(raws)} ({complete} complete)")
+    table.add_row("raw records", str(sum(v.get("raw_records", 0) for v in stagings.values())))
+    table.add_row("offerings", str(sum(v.get("offerings", 0) for v in stagings.values())))
+    table.add_row("rejects", str(sum(v.get("rejects", 0) for v in stagings.values())))
+    table.add_row("credentials", str(links.get("credentials", "-")))
+    if "truth_f1" in links:
+        table.add_row("dedup pairwise F1 (vs demo truth)",
+                      f"{links['truth_f1']:.3f} (P {links.get('truth_precision', 0):.3f}, R {links.get('truth_recall', 0):.3f})")
+    table.add_row("warehouse", f"{warehouse.get('path', '-')} ({warehouse.get('rows_fct_offering', '-')} current offerings)")
+    table.add_row("files exported", f"{exports.get('files', 0)} in {exports.get('dir', '-')}")
+    table.add_row("wall time", f"{wall:.1f} s")
+    return table
+
+
+@app.command()
+def demo() -> None:
+    """Run the whole pipeline on the embedded demo catalog and print a summary."""
+    started = time.monotonic()
+    with console.status("crawling, normalizing, resolving, publishing ..."):
+        ok, meta = run_job()
+    console.print(summary_table(meta, time.monotonic() - started))
+    if not ok:
+        console.print("[red]the run failed: see the Dagster UI (make ui) or dagster_home logs[/red]")
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    select: Annotated[list[str] | None, typer.Option("--select", "-s", help="Asset keys, e.g. 'raw/opencourse_api'")] = None,
+) -> None:
+    """Run the full-refresh job, or a selection of its assets."""
+    started = time.monotonic()
+    ok, meta = run_job(select)
+    console.print(summary_table(meta, time.monotonic() - started))
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def sources() -> None:
+    """List the sources of the registry."""
+    from scrapers.registry import load_sources
+
+    table = Table("source", "kind", "format", "provider", "cadence")
+    for s in load_sources().values():
+        table.add_row(s.name, s.kind, s.format, s.provider_kind, s.cadence)
+    console.print(table)
+
+
+@app.command()
+def query(sql: str, limit: int = typer.Option(50, help="Rows to show")) -> None:
+    """Run read-only SQL against the published warehouse."""
+    import duckdb
+
+    path = DataPaths.from_env().warehouse
+    if not path.exists():
+        console.print(f"[red]no warehouse at {path}: run `make demo` first[/red]")
+        raise typer.Exit(2)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rel = con.sql(sql)
+        frame = rel.pl() if rel is not None else None
+    finally:
+        con.close()
+    if frame is None:
+        return
+    table = Table(*frame.columns)
+    for row in frame.head(limit).iter_rows():
+        table.add_row(*["" if v is None else str(v) for v in row])
+    console.print(table)
+    if frame.height > limit:
+        console.print(f"({frame.height} rows, {limit} shown)")
+
+
+@app.command()
+def ui(port: int = 3000) -> None:
+    """Open the Dagster UI on 127.0.0.1 (dagster dev, DAGSTER_HOME=dagster_home)."""
+    _dagster_home()
+    cmd = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)]
+    raise typer.Exit(subprocess.call(cmd, cwd=Path(PROJECT_ROOT)))
+
+
+if __name__ == "__main__":
+    app()
