@@ -1,0 +1,204 @@
+"""Kind ``courseleaf``: CourseLeaf catalogs (the catalog platform of many US colleges).
+
+A CourseLeaf catalog has a subject index (``/courses/`` or ``/coursesaz/``) linking one page
+per subject, and each subject page lists its courses as ``div.courseblock``::
+
+    <p class="courseblocktitle"><strong>ACCT 101. Principles of Accounting I. 3 Credits.</strong></p>
+    <p class="courseblockdesc">...</p>
+    <p class="courseblockextra"><strong>Prerequisite:</strong> ...</p>
+
+Title lines differ between installations ("CHEM 090  Introduction to Chemistry  3 Credit
+Hours", "(1-3 Credits)", "3 Units", ``&#160;`` between code and number) and newer themes split
+them into spans (``.detail-code``, ``.detail-title``, ``.detail-hours_html``); both are read.
+Program pages (certificates, degrees) hang under a programs index (``program_index_pattern``)
+and are read by declared selectors plus their labelled facts.
+
+Links are followed from an index to the pages one level below it, so the kind needs no
+per-site link selector. Declaration: start URLs, and where a site departs from the usual
+markup, the ``*_css`` attributes and ``facts_map`` (label of a fact -> RawOffering field).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, ClassVar
+from urllib.parse import urldefrag, urlsplit
+
+import scrapy
+from parsel import Selector
+from scrapy.http import Response
+
+from scrapers.base.guard import guarded
+from scrapers.base.html_fields import (
+    Fact,
+    element_text,
+    extract_first,
+    facts_payload,
+    fields_from_css,
+    fields_from_facts,
+    inner_html,
+    label_key,
+    label_values,
+    present,
+    squash,
+)
+from scrapers.base.spider import CredcatSpider
+
+_HOURS = (r"(?P<hours>\d+(?:\.\d+)?(?:\s*(?:-|–|to|or)\s*\d+(?:\.\d+)?)?)\s*"
+          r"(?P<unit>(?:semester |quarter |contact )?(?:credit hours?|credits?|units?|hours?|hrs?|ceus?)\.?)")
+COURSE_TITLE = re.compile(
+    rf"^(?P<code>[A-Z][A-Z&]{{1,6}}[ -]?\d{{2,4}}[A-Z]{{0,2}})[.:]?\s+(?P<title>.*?)[.\s]*(?:\(?{_HOURS}\)?\.?)?$",
+    re.I,
+)
+HOURS_ONLY = re.compile(rf"^\(?{_HOURS}\)?\.?$", re.I)
+_LABEL_LINE = re.compile(r"^(?P<label>[A-Z][\w ()/&'-]{1,48}?)\s*:\s*(?P<value>.+)$", re.S)
+
+# Labels CourseLeaf sites use in course extras and program facts, as RawOffering fields.
+COURSELEAF_FACTS: dict[str, str] = {
+    "prerequisite": "prerequisites_raw", "prerequisites": "prerequisites_raw",
+    "prerequisite(s)": "prerequisites_raw", "prereq": "prerequisites_raw",
+    "prerequisites/corequisites": "prerequisites_raw",
+    "instruction method": "modality_raw", "delivery": "modality_raw", "delivery method": "modality_raw",
+    "format": "modality_raw", "mode of instruction": "modality_raw",
+    "course length": "duration_raw", "duration": "duration_raw", "program length": "duration_raw",
+    "length": "duration_raw",
+    "contact hours": "workload_raw", "weekly hours": "workload_raw",
+    "award": "credential_type_raw", "credential": "credential_type_raw", "award type": "credential_type_raw",
+    "estimated cost": "prices", "estimated program cost": "prices", "program cost": "prices",
+    "tuition": "prices", "cost": "prices", "course fee": "prices", "fee": "prices",
+    "total credits": "credits_raw", "total credit hours": "credits_raw",
+    "schedule": "timing_raw", "start dates": "start_dates_raw", "starts": "start_dates_raw",
+    "language": "language_raw", "language of instruction": "language_raw", "accreditation": "quality_assurance_raw",
+    "department": "subjects", "area of study": "subjects", "subject": "subjects",
+}
+
+
+class CourseLeafSpider(CredcatSpider):
+    kind = "courseleaf"
+
+    program_index_pattern: ClassVar[str] = r"/(programs|certificates|degrees)/?$"
+    index_link_css: ClassVar[str] = "a::attr(href)"
+    subject_css: ClassVar[str] = "h1.page-title, h1"
+    courseblock_css: ClassVar[str] = "div.courseblock"
+    block_title_css: ClassVar[str] = ".courseblocktitle"
+    block_code_css: ClassVar[str] = ".courseblockcode, .detail-code"
+    block_name_css: ClassVar[str] = ".detail-title"
+    block_hours_css: ClassVar[str] = ".courseblockhours, .detail-hours_html, .detail-credits"
+    block_desc_css: ClassVar[str] = ".courseblockdesc"
+    block_extra_css: ClassVar[str] = ".courseblockextra"
+    program_field_css: ClassVar[dict[str, str | tuple[str, ...]]] = {
+        "title": ("h1.page-title", "h1"),
+        # the overview's paragraphs, not its "<strong>Label:</strong> value" lines
+        "description": ('//*[@id="overviewtextcontainer" or @id="textcontainer"]/p'
+                        '[not((strong or b) and starts-with(normalize-space(.), normalize-space((strong|b)[1])))]',),
+        "learning_outcomes": ('//h2[contains(., "Outcomes")]/following-sibling::ul[1]/li',),
+        "credits_raw": ("table.sc_courselist tr.listsum td.hourscol::text",),
+    }
+    program_facts_css: ClassVar[str] = "#overviewtextcontainer, #textcontainer"
+    page_field_css: ClassVar[dict[str, str | tuple[str, ...]]] = {
+        "awarding_body": ('meta[property="og:site_name"]::attr(content)',),
+        "language_raw": ("html::attr(lang)",),
+    }
+    facts_map: ClassVar[dict[str, str]] = COURSELEAF_FACTS
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        """Start callback: a subject page is read; an index page leads one level down."""
+        if response.css(self.courseblock_css):
+            yield from self.parse_subject(response)
+            return
+        is_programs = re.search(self.program_index_pattern, urlsplit(response.url).path) is not None
+        callback = self.parse_program if is_programs else self.parse_subject
+        for url in self.child_links(response):
+            yield scrapy.Request(url, callback=callback, errback=self.on_error)
+
+    def child_links(self, response: Response) -> list[str]:
+        """Links to the pages one level below this index page (subject or program pages)."""
+        base = urlsplit(response.url)
+        prefix = base.path if base.path.endswith("/") else base.path.rsplit("/", 1)[0] + "/"
+        seen: dict[str, None] = {}
+        for href in response.css(self.index_link_css).getall():
+            url = urldefrag(response.urljoin(href.strip())).url
+            parts = urlsplit(url)
+            rest = parts.path[len(prefix):] if parts.path.startswith(prefix) else ""
+            if parts.netloc == base.netloc and not parts.query and re.fullmatch(r"[^/]+/?", rest):
+                seen.setdefault(url)
+        return list(seen)
+
+    # --- subject pages: course blocks ------------------------------------------------------
+
+    def parse_subject(self, response: Response) -> Iterator[dict[str, Any]]:
+        sel = Selector(text=response.text)
+        page = fields_from_css(sel, self.page_field_css)
+        subject = extract_first(sel, self.subject_css)
+        blocks = sel.css(self.courseblock_css)
+        if not blocks:
+            self.page_defect(response, "no_courseblocks", "subject page without courses")
+        for position, block in enumerate(blocks):
+            yield guarded(self, response, f"{urlsplit(response.url).path}#{position}", {"html": block.get()},
+                          lambda b=block, i=position: self.course(response, b, i, subject, page))
+
+    def course(self, response: Response, block: Selector, position: int, subject: str | None,
+               page: dict[str, Any]) -> dict[str, Any]:
+        defects: list[str] = []
+        head = self.title_parts(block)
+        if head.get("code") is None:
+            defects.append(self.page_defect(response, "unparsed_course_title", head.get("title_line") or ""))
+        desc_el = block.css(self.block_desc_css)
+        description = inner_html(desc_el[0]) if desc_el else None
+        extras = self.extra_facts(block)
+        key = head.get("code") or f"{urlsplit(response.url).path}#{position}"
+        payload = {"title_line": head.get("title_line"), "code": head.get("code"), "subject": subject,
+                   "description": description, "extras": facts_payload(extras)}
+        fields: dict[str, Any] = {
+            "record_kind_raw": "course", "title": head.get("title"), "description": description,
+            "credits_raw": head.get("hours"), "credit_unit_raw": head.get("unit"),
+            "subjects": [subject] if subject else [],
+        }
+        for name, value in {**page, **fields_from_facts(extras, self.facts_map)}.items():
+            if fields.get(name) in (None, "", []):
+                fields[name] = value
+        return self.offering(response, key, payload, page_defects=defects, **present(fields))
+
+    def title_parts(self, block: Selector) -> dict[str, str | None]:
+        """Code, title, hours and unit of a course block (spans where the theme has them)."""
+        line = extract_first(block, self.block_title_css)
+        code = extract_first(block, self.block_code_css)
+        if code:
+            hours_text = extract_first(block, self.block_hours_css) or ""
+            hours = HOURS_ONLY.match(hours_text)
+            title = extract_first(block, self.block_name_css)
+            return {"title_line": line, "code": code, "title": title.rstrip(". ") if title else None,
+                    "hours": hours and hours["hours"], "unit": hours and hours["unit"].rstrip(".")}
+        m = COURSE_TITLE.match(line or "")
+        if not m:
+            return {"title_line": line, "code": None, "title": line, "hours": None, "unit": None}
+        return {"title_line": line, "code": m["code"], "title": m["title"] or None,
+                "hours": m["hours"], "unit": m["unit"].rstrip(".") if m["unit"] else None}
+
+    def extra_facts(self, block: Selector) -> dict[str, Fact]:
+        """The block's extra lines as facts: '<strong>Prerequisite:</strong> ...' or 'Prerequisite: ...'."""
+        facts = label_values(block, self.block_extra_css)
+        for p in block.css(self.block_extra_css):
+            m = _LABEL_LINE.match(element_text(p) or "")
+            if m and label_key(m["label"]) not in facts:
+                facts[label_key(m["label"])] = Fact(label=m["label"], text=squash(m["value"]))
+        return facts
+
+    # --- program pages ---------------------------------------------------------------------
+
+    def parse_program(self, response: Response) -> Iterator[dict[str, Any]]:
+        yield guarded(self, response, urlsplit(response.url).path, {"url": response.url}, lambda: self.program(response))
+
+    def program(self, response: Response) -> dict[str, Any]:
+        sel = Selector(text=response.text)
+        fields = fields_from_css(sel, self.program_field_css)
+        facts = label_values(sel, self.program_facts_css)
+        # the page's own selectors, then its labelled facts, then what every page of the site says
+        for name, value in [*fields_from_facts(facts, self.facts_map).items(), *fields_from_css(sel, self.page_field_css).items()]:
+            fields.setdefault(name, value)
+        defects = [] if fields.get("title") else [self.page_defect(response, "no_title", "program page without h1")]
+        payload = {"facts": facts_payload(facts), **{k: v for k, v in fields.items() if k != "prices"}}
+        return self.offering(response, urlsplit(response.url).path, payload, record_kind_raw="program",
+                             page_defects=defects, **present(fields))
+

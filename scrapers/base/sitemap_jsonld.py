@@ -1,0 +1,293 @@
+"""Kind ``sitemap_jsonld``: a site's sitemap leads to pages that describe offerings in JSON-LD.
+
+The start URL is a sitemap (an index of sitemaps, or a urlset; gzipped or not) or a site's
+robots.txt (its ``Sitemap:`` lines). Nested sitemaps matching ``sitemap_follow`` are followed,
+and page URLs matching ``page_url_pattern`` are read. A page's JSON-LD blocks are decoded one
+by one (scrapers.base.jsonld: broken blocks get one repair pass, what stays broken is a page
+defect and the rest of the page is still used), ``@graph`` is flattened, references resolve
+across blocks, and the nodes of ``item_types`` become offerings; a node that another picked
+node points to (a Course in a program's ``hasCourse``) is a part of it, not an offering.
+
+Declaration: ``page_url_pattern``, ``item_types``, ``one_offering_per_page`` and, where a
+site departs from schema.org habits, ``field_paths`` (RawOffering field -> property paths
+tried in order) or the ``map_item`` hook. When a page yields no item because its JSON-LD is
+broken (or, for one-offering pages, absent), the record is read from the page itself:
+``fallback_css`` selectors and the labelled facts under ``facts_css`` (``facts_map``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import scrapy
+from parsel import Selector
+from scrapy.http import Response
+from scrapy.utils.gz import gunzip
+from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+
+from scrapers.base.fields import LIST_FIELDS
+from scrapers.base.guard import guarded
+from scrapers.base.html_fields import (
+    facts_payload,
+    fields_from_css,
+    fields_from_facts,
+    label_values,
+    present,
+)
+from scrapers.base.jsonld import (
+    JsonLdBlock,
+    as_list,
+    has_type,
+    index_by_id,
+    is_reference,
+    jsonld_blocks,
+    path_values,
+    resolve,
+    text_of,
+    texts_of,
+    top_nodes,
+    types_of,
+)
+from scrapers.base.spider import CredcatSpider
+
+# schema.org properties of EducationalOccupationalProgram / Course / EducationalOccupationalCredential
+# as the RawOffering fields they feed, most specific first.
+SCHEMA_ORG_PATHS: dict[str, tuple[str, ...]] = {
+    "title": ("name", "headline"),
+    "description": ("description", "abstract"),
+    "awarding_body": ("provider.name", "creator.name", "publisher.name", "recognizedBy.name"),
+    "country_raw": ("provider.address.addressCountry", "provider.location.address.addressCountry"),
+    "credential_type_raw": ("educationalCredentialAwarded.credentialCategory", "educationalCredentialAwarded",
+                            "credentialCategory", "occupationalCredentialAwarded.credentialCategory",
+                            "occupationalCredentialAwarded", "programType"),
+    "level_raw": ("educationalLevel", "educationalCredentialAwarded.educationalLevel"),
+    "duration_raw": ("timeToComplete", "timeRequired", "hasCourseInstance.courseSchedule.duration",
+                     "hasCourseInstance.duration"),
+    "workload_raw": ("courseWorkload", "hasCourseInstance.courseWorkload"),
+    "credits_raw": ("numberOfCredits.value", "numberOfCredits"),
+    "credit_unit_raw": ("numberOfCredits.unitText", "numberOfCredits.unitCode"),
+    "modality_raw": ("educationalProgramMode", "courseMode", "hasCourseInstance.courseMode"),
+    "timing_raw": ("timeOfDay", "hasCourseInstance.courseSchedule.repeatFrequency"),
+    "language_raw": ("inLanguage", "availableLanguage"),
+    "prerequisites_raw": ("programPrerequisites", "coursePrerequisites"),
+    "quality_assurance_raw": ("educationalCredentialAwarded.recognizedBy.name", "recognizedBy.name"),
+    "is_free_raw": ("isAccessibleForFree",),
+    "rating_raw": ("aggregateRating.ratingValue",),
+    "rating_count_raw": ("aggregateRating.ratingCount", "aggregateRating.reviewCount"),
+    "enrolment_raw": ("totalHistoricalEnrollment",),
+    "start_dates_raw": ("startDate", "hasCourseInstance.startDate"),
+    "subjects": ("about",),
+    "subject_codes": ("about.termCode", "about.codeValue"),
+    "skills": ("educationalCredentialAwarded.competencyRequired", "competencyRequired"),
+    "learning_outcomes": ("teaches",),
+}
+
+ORGANIZATION_TYPES = ("CollegeOrUniversity", "EducationalOrganization", "Organization", "Corporation")
+
+
+class SitemapJsonLdSpider(CredcatSpider):
+    kind = "sitemap_jsonld"
+
+    page_url_pattern: ClassVar[str] = ""  # regex on page URLs of the urlsets ("" = all)
+    sitemap_follow: ClassVar[str] = ""  # regex on nested sitemap URLs ("" = all)
+    item_types: ClassVar[tuple[str, ...]] = (
+        "EducationalOccupationalProgram", "Course", "EducationalOccupationalCredential",
+    )
+    one_offering_per_page: ClassVar[bool] = False  # True: each page is one offering, keyed by its URL path
+    site_org_is_provider: ClassVar[bool] = False  # the page's Organization node is the awarding body
+    field_paths: ClassVar[dict[str, tuple[str, ...]]] = SCHEMA_ORG_PATHS
+    price_paths: ClassVar[tuple[str, ...]] = ("offers",)
+    source_key_paths: ClassVar[tuple[str, ...]] = ("identifier.value", "identifier", "courseCode", "@id")
+    fallback_css: ClassVar[dict[str, str | tuple[str, ...]]] = {
+        "title": ('meta[property="og:title"]::attr(content)', "h1", "title::text"),
+        "description": ('meta[name="description"]::attr(content)', 'meta[property="og:description"]::attr(content)'),
+        "language_raw": ("html::attr(lang)",),
+    }
+    facts_css: ClassVar[str | None] = None  # where the page's labelled facts are (for the fallback)
+    facts_map: ClassVar[dict[str, str]] = {}
+
+    # --- sitemaps --------------------------------------------------------------------------
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        """Start callback: a robots.txt, a sitemap (index or urlset) or, failing both, a page."""
+        if urlsplit(response.url).path.endswith("/robots.txt"):
+            for url in sitemap_urls_from_robots(response.body, base_url=response.url):
+                yield scrapy.Request(url, callback=self.parse, errback=self.on_error)
+            return
+        sitemap = self.sitemap_of(response)
+        if sitemap is None:
+            if b"<html" in response.body[:2048].lower():
+                yield from self.parse_page(response)
+            else:
+                self.page_defect(response, "invalid_sitemap", response.text[:200])
+                self.failed_page(response.url, "neither a sitemap nor a page")
+            return
+        follow = re.compile(self.sitemap_follow) if sitemap.type == "sitemapindex" else re.compile(self.page_url_pattern)
+        for entry in sitemap:
+            loc = entry.get("loc")
+            if not loc or not follow.search(loc):
+                continue
+            if sitemap.type == "sitemapindex":
+                yield scrapy.Request(loc, callback=self.parse, errback=self.on_error)
+            else:
+                yield scrapy.Request(loc, callback=self.parse_page, errback=self.on_error,
+                                     cb_kwargs={"lastmod": entry.get("lastmod")})
+
+    def sitemap_of(self, response: Response) -> Sitemap | None:
+        body = response.body
+        if body[:2] == b"\x1f\x8b":
+            try:
+                body = gunzip(body, max_size=self.settings.getint("DOWNLOAD_MAXSIZE"))
+            except OSError:
+                return None
+        head = body[:4096].lower()
+        if b"<urlset" not in head and b"<sitemapindex" not in head:
+            return None
+        try:
+            sitemap = Sitemap(body)
+        except Exception:  # lxml raises several kinds on garbage
+            return None
+        return sitemap if sitemap.type in ("urlset", "sitemapindex") else None
+
+    # --- pages -----------------------------------------------------------------------------
+
+    def parse_page(self, response: Response, lastmod: str | None = None) -> Iterator[dict[str, Any]]:
+        sel = Selector(text=response.text)
+        blocks = jsonld_blocks(sel)
+        defects = self.block_defects(response, blocks)
+        nodes = [n for b in blocks if b.data is not None for n in top_nodes(b.data)]
+        index = index_by_id(nodes)
+        items = self.pick_items(nodes)
+        if len(items) > 1 and self.one_offering_per_page:
+            defects.append(self.page_defect(response, "extra_jsonld_items", f"{len(items)} items"))
+            items = items[:1]
+        site_org = next((n for n in nodes if has_type(n, ORGANIZATION_TYPES)), None)
+        org = resolve(site_org, index) if site_org is not None else None
+        for i, node in enumerate(items):
+            resolved = resolve(node, index)
+            payload = {"jsonld": resolved, "lastmod": lastmod} if lastmod else {"jsonld": resolved}
+            key = self.source_key(response, resolved, i)
+            yield guarded(self, response, key, payload, lambda r=resolved, p=payload, k=key: self.item(
+                response, k, p, r, org, defects))
+        if items:
+            return
+        broken = [b for b in blocks if b.status == "invalid"]
+        if not (self.one_offering_per_page or broken):
+            return  # a page of the site that describes no offering
+        if not broken:
+            defects.append(self.page_defect(response, "no_jsonld_item", "no node of the configured types"))
+        yield self.page_record(response, sel, org, broken, defects, lastmod)
+
+    def item(self, response: Response, key: str, payload: dict[str, Any], node: dict[str, Any],
+             org: dict[str, Any] | None, defects: list[str]) -> dict[str, Any]:
+        fields = {**self.provider_fields(org), **present(self.map_item(node, response))}
+        return self.offering(response, key, payload, page_defects=sorted(set(defects)), **present(fields))
+
+    def provider_fields(self, org: dict[str, Any] | None) -> dict[str, Any]:
+        """The page's own organization as the awarding body, on sites where it is (``site_org_is_provider``)."""
+        if not self.site_org_is_provider or org is None:
+            return {}
+        return present({"awarding_body": text_of(org.get("name")),
+                        "country_raw": text_of(path_values(org, "address.addressCountry"))})
+
+    def block_defects(self, response: Response, blocks: list[JsonLdBlock]) -> list[str]:
+        defects = []
+        for b in blocks:
+            if b.status == "invalid":
+                defects.append(self.page_defect(response, "invalid_jsonld", f"block {b.index}: {b.error}"))
+            elif b.status == "repaired":
+                defects.append(self.page_defect(response, "repaired_jsonld", f"block {b.index}: {b.error}"))
+        return defects
+
+    def pick_items(self, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Nodes of the configured types that no other picked node points to, by type preference."""
+        picked = [n for n in nodes if has_type(n, self.item_types)]
+        parts: set[str] = set()
+        for node in picked:
+            own = node.get("@id")
+            for value in node.values():
+                parts.update(_ids_in(value) - {own})
+        items = [n for n in picked if n.get("@id") not in parts]
+        rank = {t: i for i, t in enumerate(self.item_types)}
+        return sorted(items, key=lambda n: min((rank[t] for t in types_of(n) if t in rank), default=len(rank)))
+
+    def map_item(self, node: dict[str, Any], response: Response) -> dict[str, Any]:
+        """The hook: one JSON-LD node (references resolved) -> RawOffering fields."""
+        fields: dict[str, Any] = {"record_kind_raw": text_of(as_list(node.get("@type"))[:1])}
+        for name, paths in self.field_paths.items():
+            for path in paths:
+                values = path_values(node, path)
+                value = texts_of(values) if name in LIST_FIELDS else text_of(values)
+                if value:
+                    fields[name] = value
+                    break
+        fields["prices"] = [p for offer in self._offers(node) if (p := self.price_of(offer))]
+        return fields
+
+    def _offers(self, node: dict[str, Any]) -> Iterator[Any]:
+        for path in self.price_paths:
+            for offer in path_values(node, path):
+                if isinstance(offer, dict) and "offers" in offer and "price" not in offer:
+                    yield from as_list(offer["offers"])  # AggregateOffer
+                else:
+                    yield offer
+
+    @staticmethod
+    def price_of(offer: Any) -> dict[str, Any] | None:
+        if not isinstance(offer, dict):
+            return {"text": text_of(offer)} if text_of(offer) else None
+        spec = offer.get("priceSpecification")
+        spec = spec[0] if isinstance(spec, list) and spec else spec
+        spec = spec if isinstance(spec, dict) else {}
+        amount = next((v for v in (offer.get("price"), spec.get("price"), offer.get("lowPrice")) if v not in (None, "")), None)
+        price = {
+            "amount": text_of(amount),
+            "currency": text_of(offer.get("priceCurrency") or spec.get("priceCurrency")),
+            "label": text_of(offer.get("category") or offer.get("name") or spec.get("name")),
+        }
+        return price if price["amount"] is not None or price["currency"] is not None else None
+
+    def source_key(self, response: Response, node: dict[str, Any], position: int) -> str:
+        path = urlsplit(response.url).path or "/"
+        if self.one_offering_per_page:
+            return path
+        for key_path in self.source_key_paths:
+            if value := text_of(path_values(node, key_path)[:1]):
+                return value
+        return f"{path}#{position}"
+
+    # --- the page itself, when its JSON-LD gave nothing ------------------------------------
+
+    def page_record(self, response: Response, sel: Selector, site_org: dict[str, Any] | None,
+                    broken: list[JsonLdBlock], defects: list[str], lastmod: str | None) -> dict[str, Any]:
+        facts = label_values(sel, self.facts_css) if self.facts_css else {}
+        fields = fields_from_facts(facts, self.facts_map)  # the page's own facts before page-wide guesses
+        for name, value in [*fields_from_css(sel, self.fallback_css).items(), *self.provider_fields(site_org).items()]:
+            fields.setdefault(name, value)
+        payload = {
+            "page": {"facts": facts_payload(facts), **{k: v for k, v in fields.items() if k != "prices"}},
+            # the blocks that would not decode, as written, so a later reader can try again
+            "invalid_jsonld": [b.text[:20000] for b in broken],
+            **({"lastmod": lastmod} if lastmod else {}),
+        }
+        return self.offering(response, urlsplit(response.url).path or "/", payload,
+                             page_defects=sorted(set(defects)), **present(fields))
+
+
+def _ids_in(value: Any) -> set[str]:
+    """``@id``s a value refers to or embeds (nested nodes included)."""
+    found: set[str] = set()
+    for item in as_list(value):
+        if isinstance(item, dict):
+            if isinstance(item.get("@id"), str):
+                found.add(item["@id"])
+            if not is_reference(item):
+                for v in item.values():
+                    found |= _ids_in(v)
+        elif isinstance(item, list):
+            for v in item:
+                found |= _ids_in(v)
+    return found
