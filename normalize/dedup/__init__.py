@@ -1,0 +1,227 @@
+"""Entity resolution: which offerings are the same credential, and its golden record.
+
+    prepare (matching keys) -> block (candidate pairs, never a cross product)
+      -> compare (a level per comparison) -> score (Fellegi-Sunter weights)
+      -> cluster (strong links, then average linkage; cannot-link constraints)
+      -> credential ids -> survivorship (one Credential per cluster)
+
+Public API (docs/contracts.md):
+
+- ``resolve(offerings) -> links`` [offering_id, credential_id, match_score], one row per offering.
+  ``match_score`` is the best match probability linking the offering to another member of its
+  credential; it is **null for singletons**: nothing linked them, and 1.0 would claim a
+  certainty no comparison produced (a singleton's credential is still its own).
+- ``resolve_report(offerings)`` the same plus candidate pairs with levels and scores, blocking
+  statistics and step timings.
+- ``build_credentials(offerings, links) -> credentials`` (CREDENTIAL_SCHEMA).
+- ``evaluate(links, truth) -> dict`` pairwise and B-cubed precision/recall/F1.
+- ``candidate_pairs(offerings)`` and ``fit_weights(pairs_with_levels, truth)`` to refit weights.
+
+Credential ids: ``credential_id(anchor)`` hashes the cluster's smallest member offering_id, so a
+cluster keeps its id across runs as long as that member stays in it; unrelated offerings never
+move it. Trade-off: when a member with a smaller offering_id joins (ids are hash-random, so a
+cluster of k gaining one member changes anchor with probability 1/(k+1)), or the anchor
+leaves, the id would change. Pass the previous run's links as ``previous_links`` and each
+new cluster instead keeps the old id it shares most members with (mutual best overlap), so
+growth, merges and splits keep the id of their main part; only truly new clusters get an
+anchor id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+# Submodules are imported as modules (not their same-named functions), so that
+# ``normalize.dedup.compare`` & co. stay the modules; only ``evaluate`` is the function, as
+# docs/contracts.md promises.
+from normalize.dedup import blocking, cluster, compare, prepare, scoring, survivorship
+from normalize.dedup.evaluate import evaluate
+from normalize.dedup.scoring import fit_weights, save_weights
+from normalize.dedup.settings import DedupSettings, Weights, default_settings, load_settings
+from normalize.schema import CREDENTIAL_SCHEMA, LINK_SCHEMA
+
+__all__ = [
+    "DedupSettings",
+    "blocking",
+    "cluster",
+    "compare",
+    "prepare",
+    "scoring",
+    "survivorship",
+    "Resolution",
+    "Weights",
+    "build_credentials",
+    "candidate_pairs",
+    "credential_id",
+    "default_settings",
+    "evaluate",
+    "fit_weights",
+    "load_settings",
+    "resolve",
+    "resolve_report",
+    "save_weights",
+]
+
+
+@dataclass
+class Resolution:
+    """Everything one resolve run produced, for checks, metadata and tuning.
+
+    ``pairs`` are the scored candidate pairs by row id (rid_l, rid_r; comparisons a pair was
+    pruned from are null); ``offering_ids[rid]`` names them, see ``named_pairs``.
+    """
+
+    links: pl.DataFrame
+    pairs: pl.DataFrame
+    offering_ids: pl.Series = field(default_factory=lambda: pl.Series("offering_id", [], dtype=pl.String))
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def named_pairs(self) -> pl.DataFrame:
+        """``pairs`` with offering_id_l / offering_id_r (costly for millions of pairs)."""
+        return self.pairs.with_columns(
+            offering_id_l=self.offering_ids.gather(self.pairs["rid_l"]),
+            offering_id_r=self.offering_ids.gather(self.pairs["rid_r"]),
+        )
+
+
+def credential_id(anchor_offering_id: str) -> str:
+    """Id of the credential anchored at an offering (its cluster's smallest offering_id)."""
+    return "cred-" + hashlib.sha256(f"credential\x1f{anchor_offering_id}".encode()).hexdigest()[:20]
+
+
+def _check_input(offerings: pl.DataFrame) -> None:
+    if offerings.height and offerings["offering_id"].is_duplicated().any():
+        dupes = offerings.filter(pl.col("offering_id").is_duplicated())["offering_id"].unique().head(5).to_list()
+        raise ValueError(f"offering_id must be unique; duplicated e.g. {dupes}")
+
+
+def _scored_pairs(
+    offerings: pl.DataFrame, settings: DedupSettings, stats: dict[str, Any], prune: bool = True
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    timings = stats.setdefault("seconds", {})
+    t0 = time.perf_counter()
+    prepared = prepare.prepare(offerings, settings.text)
+    t1 = time.perf_counter()
+    pairs, blocking_stats = blocking.block(
+        prepared, settings.blocking, exclude_same_source=not settings.cluster.allow_same_source
+    )
+    t2 = time.perf_counter()
+    bounds = (
+        scoring.pruning(settings.comparisons, settings.weights, settings.cluster.link_probability) if prune else None
+    )
+    compared = compare.compare(prepared, pairs, settings.comparisons, bounds)
+    t3 = time.perf_counter()
+    scored = scoring.score(compared, settings.comparisons, settings.weights)
+    t4 = time.perf_counter()
+    timings.update(prepare=t1 - t0, block=t2 - t1, compare=t3 - t2, score=t4 - t3)
+    stats["blocking"] = blocking_stats.as_dict()
+    stats["pairs_compared"] = scored.height
+    last = compare.gamma_column(settings.comparisons[-1]) if settings.comparisons else None
+    stats["pairs_pruned"] = scored[last].null_count() if last else 0
+    return prepared, scored
+
+
+def candidate_pairs(offerings: pl.DataFrame, settings: DedupSettings | None = None) -> pl.DataFrame:
+    """Every candidate pair with its levels and scores, named by offering_id (for fitting and review)."""
+    settings = settings or default_settings()
+    _check_input(offerings)
+    # Every comparison for every pair: fitting needs unpruned levels.
+    prepared, scored = _scored_pairs(offerings, settings, {}, prune=False)
+    ids = prepared["offering_id"]
+    return scored.with_columns(
+        offering_id_l=ids.gather(scored["rid_l"]), offering_id_r=ids.gather(scored["rid_r"])
+    )
+
+
+def _assign_ids(labels: pl.DataFrame, previous_links: pl.DataFrame | None) -> pl.DataFrame:
+    """labels [offering_id, cluster] -> [offering_id, cluster, credential_id]."""
+    anchors = labels.group_by("cluster").agg(anchor=pl.col("offering_id").min())
+    anchors = anchors.with_columns(
+        default_id=pl.Series([credential_id(a) for a in anchors["anchor"].to_list()], dtype=pl.String)
+    )
+    if previous_links is None or previous_links.is_empty():
+        ids = anchors.select("cluster", credential_id="default_id")
+        return labels.join(ids, on="cluster", how="left", maintain_order="left")
+    overlap = (
+        labels.join(previous_links.select("offering_id", old_id="credential_id"), on="offering_id")
+        .group_by("cluster", "old_id")
+        .agg(n=pl.len())
+    )
+    # Mutual best overlap: the old id's best new cluster, which in turn has it as its best old id.
+    best_new = overlap.sort(["old_id", "n", "cluster"], descending=[False, True, False]).group_by("old_id").first()
+    best_old = overlap.sort(["cluster", "n", "old_id"], descending=[False, True, False]).group_by("cluster").first()
+    kept = best_new.join(best_old, on=["cluster", "old_id"], how="inner").select("cluster", "old_id")
+    taken = set(kept["old_id"].to_list())
+    ids = anchors.join(kept, on="cluster", how="left").with_columns(
+        credential_id=pl.coalesce("old_id", "default_id")
+    )
+    # A fresh cluster whose anchor id is still held by a carried-over cluster (a split) gets
+    # an id from all its members instead, so ids stay unique.
+    clash = ids.filter(pl.col("old_id").is_null() & pl.col("default_id").is_in(list(taken)))
+    if clash.height:
+        members = labels.filter(pl.col("cluster").is_in(clash["cluster"].implode())).group_by("cluster").agg(
+            pl.col("offering_id").sort().str.join(",")
+        )
+        fresh = {c: credential_id(m) for c, m in members.iter_rows()}
+        ids = ids.with_columns(
+            credential_id=pl.when(pl.col("cluster").is_in(list(fresh)))
+            .then(pl.col("cluster").replace_strict(fresh, default=None, return_dtype=pl.String))
+            .otherwise(pl.col("credential_id"))
+        )
+    return labels.join(ids.select("cluster", "credential_id"), on="cluster", how="left", maintain_order="left")
+
+
+def resolve_report(
+    offerings: pl.DataFrame,
+    settings: DedupSettings | None = None,
+    previous_links: pl.DataFrame | None = None,
+) -> Resolution:
+    """Resolve and keep the working: scored pairs, blocking statistics, timings."""
+    settings = settings or default_settings()
+    _check_input(offerings)
+    stats: dict[str, Any] = {"n_offerings": offerings.height}
+    if offerings.is_empty():
+        return Resolution(links=pl.DataFrame(schema=LINK_SCHEMA), pairs=pl.DataFrame(), stats=stats)
+    prepared, scored = _scored_pairs(offerings, settings, stats)
+    t0 = time.perf_counter()
+    clusters = cluster.cluster(prepared, scored, settings.cluster)
+    labels = clusters.with_columns(offering_id=prepared["offering_id"].gather(clusters["rid"]))
+    with_ids = _assign_ids(labels.select("offering_id", "cluster"), previous_links)
+    links = (
+        labels.select("offering_id", "match_score")
+        .join(with_ids.select("offering_id", "credential_id"), on="offering_id", how="left", maintain_order="left")
+        .select([pl.col(c).cast(t) for c, t in LINK_SCHEMA.items()])
+    )
+    stats["seconds"]["cluster"] = time.perf_counter() - t0
+    sizes = links.group_by("credential_id").agg(n=pl.len())["n"]
+    stats.update(
+        pairs_linked=int((scored["match_probability"] >= settings.cluster.link_probability).sum()),
+        n_credentials=sizes.len(),
+        n_multi_member_credentials=int((sizes > 1).sum()),
+        largest_credential=int(sizes.max() or 0),
+    )
+    return Resolution(links=links, pairs=scored, offering_ids=prepared["offering_id"], stats=stats)
+
+
+def resolve(
+    offerings: pl.DataFrame,
+    settings: DedupSettings | None = None,
+    previous_links: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Links (LINK_SCHEMA), one row per offering: which credential it belongs to and how surely."""
+    return resolve_report(offerings, settings, previous_links).links
+
+
+def build_credentials(
+    offerings: pl.DataFrame, links: pl.DataFrame, settings: DedupSettings | None = None
+) -> pl.DataFrame:
+    """One Credential row (CREDENTIAL_SCHEMA) per credential_id of ``links``."""
+    settings = settings or default_settings()
+    if links.is_empty():
+        return pl.DataFrame(schema=CREDENTIAL_SCHEMA)
+    return survivorship.golden_records(offerings, links, settings.survivorship, settings.text, settings.source_kinds)

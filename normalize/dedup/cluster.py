@@ -1,0 +1,175 @@
+"""Clustering scored pairs into credentials, without letting weak links chain.
+
+Plain connected components over every link above a threshold chain: A~B and B~C put A and
+C together even when A and C are plainly different ('Introduction to Python' by two
+universities, each weakly linked to a third listing). Two passes instead:
+
+1. Strong links (probability >= ``strong_probability``), strongest first, union two clusters
+   (constrained connected components).
+2. Weak links (``link_probability`` <= p < strong) never merge on their own: two clusters
+   merge only when the *average* probability over all their cross pairs reaches
+   ``average_linkage`` (pairs never scored count as 0: blocking judged them too different to
+   compare). Best average first, recomputed after each merge (average-linkage
+   agglomeration over the sparse link graph).
+
+Both passes obey cannot-link constraints checked on whole clusters, so they cannot be
+bypassed through a third record: a test offering never joins a real one; two listings of the
+same source with different keys stay apart (a source lists a credential once; configurable
+for sources that list course runs separately); two known, different languages stay apart
+(configurable).
+
+The loops are plain Python over edges above the link threshold (a few per offering), with
+union-find; everything per pair or per offering around them is Polars/numpy.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import polars as pl
+
+from normalize.dedup.settings import ClusterConfig
+
+CLUSTER_SCHEMA = pl.Schema({"rid": pl.UInt32(), "cluster": pl.UInt32(), "match_score": pl.Float64()})
+
+
+class _Clusters:
+    """Union-find with per-cluster constraint state (sources, language, test flag)."""
+
+    def __init__(self, sources: list[str], languages: list[str | None], is_test: list[bool], config: ClusterConfig):
+        n = len(sources)
+        self.parent = list(range(n))
+        self.size = [1] * n
+        self.config = config
+        self.source = sources
+        # Per root: the set of sources (only materialized once a cluster has two members).
+        self.sources: dict[int, set[str]] = {}
+        self.language = list(languages)
+        self.is_test = is_test
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]  # path halving
+            x = parent[x]
+        return x
+
+    def _sources(self, root: int) -> set[str]:
+        return self.sources.get(root) or {self.source[root]}
+
+    def compatible(self, a: int, b: int) -> bool:
+        if self.is_test[a] != self.is_test[b]:
+            return False
+        if not self.config.allow_cross_language:
+            la, lb = self.language[a], self.language[b]
+            if la is not None and lb is not None and la != lb:
+                return False
+        return self.config.allow_same_source or self._sources(a).isdisjoint(self._sources(b))
+
+    def union(self, a: int, b: int) -> tuple[int, int]:
+        """Merge roots a and b; returns (surviving root, absorbed root)."""
+        if self.size[a] < self.size[b] or (self.size[a] == self.size[b] and b < a):
+            a, b = b, a
+        self.parent[b] = a
+        self.size[a] += self.size[b]
+        merged = self.sources.get(a)
+        if merged is None:
+            merged = self.sources[a] = {self.source[a]}
+        merged |= self.sources.pop(b, None) or {self.source[b]}
+        if self.language[a] is None:
+            self.language[a] = self.language[b]
+        return a, b
+
+
+def _average_linkage(clusters: _Clusters, weak: list[tuple[int, int, float]], threshold: float) -> None:
+    """Agglomerate clusters joined by links, best average first, while the average >= threshold."""
+    adj: dict[int, dict[int, float]] = {}
+    for a, b, p in weak:
+        ra, rb = clusters.find(a), clusters.find(b)
+        if ra == rb:
+            continue
+        row_a, row_b = adj.setdefault(ra, {}), adj.setdefault(rb, {})
+        row_a[rb] = row_a.get(rb, 0.0) + p
+        row_b[ra] = row_b.get(ra, 0.0) + p
+    size = clusters.size
+    heap = [(-s / (size[a] * size[b]), a, b) for a, nbrs in adj.items() for b, s in nbrs.items() if a < b]
+    heapq.heapify(heap)
+    while heap:
+        neg_avg, a, b = heapq.heappop(heap)
+        if clusters.parent[a] != a or clusters.parent[b] != b:
+            continue  # one side was absorbed: a fresher entry exists for its new cluster
+        total = adj.get(a, {}).get(b)
+        if total is None:
+            continue
+        avg = total / (size[a] * size[b])
+        if abs(avg + neg_avg) > 1e-12:
+            continue  # stale entry
+        if avg < threshold:
+            # Averages only fall as clusters grow, so no later entry can pass either.
+            break
+        if not clusters.compatible(a, b):
+            continue  # constraints only tighten as clusters grow: this pair is done
+        root, gone = clusters.union(a, b)
+        merged = adj.setdefault(root, {})
+        for x, s in adj.pop(gone, {}).items():
+            if x == root:
+                continue
+            merged[x] = merged.get(x, 0.0) + s
+            nbrs = adj[x]
+            nbrs.pop(gone, None)
+            nbrs[root] = merged[x]
+        merged.pop(gone, None)
+        for x, s in merged.items():
+            heapq.heappush(heap, (-s / (size[root] * size[x]), min(root, x), max(root, x)))
+
+
+def cluster(nodes: pl.DataFrame, scored: pl.DataFrame, config: ClusterConfig) -> pl.DataFrame:
+    """Cluster labels and match scores per row id.
+
+    ``nodes``: the prepared frame (rid == row index, source, language, is_test).
+    ``scored``: candidate pairs with rid_l, rid_r, match_probability.
+    Returns [rid, cluster, match_score]: ``cluster`` is the smallest rid of the cluster;
+    ``match_score`` is the best probability linking the row to another member, null for
+    singletons.
+    """
+    links = (
+        scored.lazy()
+        .filter(pl.col("match_probability") >= config.link_probability)
+        .select("rid_l", "rid_r", p="match_probability")
+        .sort(["p", "rid_l", "rid_r"], descending=[True, False, False])
+        .collect()
+    )
+    clusters = _Clusters(
+        nodes["source"].to_list(), nodes["language"].to_list(), nodes["is_test"].to_list(), config
+    )
+    edges = list(zip(links["rid_l"].to_list(), links["rid_r"].to_list(), links["p"].to_list(), strict=True))
+    weak: list[tuple[int, int, float]] = []
+    for a, b, p in edges:
+        if p < config.strong_probability:
+            weak.append((a, b, p))
+            continue
+        ra, rb = clusters.find(a), clusters.find(b)
+        if ra != rb and clusters.compatible(ra, rb):
+            clusters.union(ra, rb)
+        elif ra != rb:
+            weak.append((a, b, p))  # blocked now; still counts toward average linkage
+    _average_linkage(clusters, weak, config.average_linkage)
+
+    roots = pl.Series("root", [clusters.find(i) for i in range(nodes.height)], dtype=pl.UInt32)
+    labels = pl.DataFrame({"rid": nodes["rid"], "root": roots}).with_columns(
+        cluster=pl.col("rid").min().over("root")
+    )
+    root_of = labels["cluster"]
+    internal = links.filter(
+        root_of.gather(links["rid_l"]) == root_of.gather(links["rid_r"])
+    )
+    best = (
+        pl.concat([internal.select(rid="rid_l", p="p"), internal.select(rid="rid_r", p="p")])
+        .group_by("rid")
+        .agg(match_score=pl.col("p").max())
+    )
+    return (
+        labels.select("rid", "cluster")
+        .join(best, on="rid", how="left", maintain_order="left")
+        .cast({"rid": pl.UInt32, "cluster": pl.UInt32, "match_score": pl.Float64})
+    )

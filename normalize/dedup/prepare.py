@@ -1,0 +1,293 @@
+"""Matching keys: the prepared frame that blocking, comparisons and clustering read.
+
+Keys are for matching only, never for display: lowercase, accents and punctuation gone,
+synonyms folded, provider prefixes/suffixes and generic words ("Specialization",
+"Professional Certificate", "(Online)") removed. All of it is Polars expressions over the
+whole column, so the cost is a few passes over the frame whatever its size.
+
+Rows are sorted by ``offering_id`` and numbered (``rid``) in that order: every later step works
+on integer row ids (cheap joins and gathers), and ties are broken by ``rid``, which makes the
+result independent of the input row order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+
+import polars as pl
+
+from normalize.dedup.settings import TextRules
+
+# Columns of the prepared frame (besides the offering's own identity columns).
+KEY_COLUMNS = (
+    "title_norm",
+    "title_key",
+    "title_sorted",
+    "title_core",
+    "title_prefix",
+    "rare_key",
+    "body_key",
+    "body_sorted",
+    "platform_key",
+    "credential_type",
+    "language",
+    "workload_hours",
+    "duration_weeks",
+    "price_usd",
+    "url_key",
+    "description_sorted",
+)
+
+_TRACKING_PARAMS = r"utm_[a-z]+|gclid|fbclid|mc_cid|mc_eid|ref|referrer|affiliate|aff_id|trk"
+
+
+def sorted_tokens(expr: pl.Expr) -> pl.Expr:
+    """Tokens in alphabetical order: rapidfuzz's token_sort_ratio is ``ratio`` on exactly this.
+
+    Sorting once per record (not once per pair inside the scorer) makes token-sort scoring
+    about 4x cheaper, so comparisons use ``ratio`` on ``*_sorted`` columns.
+    """
+    return expr.str.split(" ").list.sort().list.join(" ")
+
+
+def fold_text(expr: pl.Expr) -> pl.Expr:
+    """Unicode-fold and lowercase: 'Crème' -> 'creme', 'ISC²' -> 'isc2'."""
+    return expr.str.normalize("NFKD").str.replace_all(r"\p{Mn}+", "").str.to_lowercase().str.strip_chars()
+
+
+def _null_if_empty(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr.str.len_chars() > 0).then(expr).otherwise(None)
+
+
+def clean_text(expr: pl.Expr, rules: TextRules) -> pl.Expr:
+    """Folded text with punctuation replaced by single spaces ('C++ & Java' -> 'cplusplus and java').
+
+    Apostrophes are dropped rather than spaced ("master's" -> "masters") so possessives do not
+    become a stray 's' token. Expects already folded text.
+    """
+    protected = rules.protected_tokens
+    out = expr.str.replace_many(list(protected), list(protected.values()))
+    out = out.str.replace_all(r"['’`]", "").str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
+    return _null_if_empty(out)
+
+
+def _map_tokens(expr: pl.Expr, mapping: Mapping[str, str], drop: Iterable[str] = ()) -> pl.Expr:
+    """Replace (or drop) whole tokens of space-separated text.
+
+    Aho-Corasick over the text padded with spaces (``str.replace_many``), which is several
+    times faster than split/eval/join. A match consumes its trailing space, so a token right
+    after a replaced one is missed on the first pass; the second pass catches it (targets are
+    never themselves keys, so two passes reach the fixpoint).
+    """
+    table = dict(mapping) | {token: "" for token in drop}
+    if not table:
+        return expr
+    patterns = [f" {k} " for k in table]
+    replacements = [f" {v} " if v else " " for v in table.values()]
+    padded = pl.concat_str(pl.lit(" "), expr, pl.lit(" "))
+    out = padded.str.replace_many(patterns, replacements).str.replace_many(patterns, replacements)
+    return _null_if_empty(out.str.replace_all(r"\s+", " ").str.strip_chars())
+
+
+def org_key(expr: pl.Expr, rules: TextRules) -> pl.Expr:
+    """Normalized organization name before aliasing ('The Univ. of X, Inc.' -> 'university of x')."""
+    return _map_tokens(clean_text(fold_text(expr), rules), rules.org_abbreviations, rules.org_noise_tokens)
+
+
+def alias_table(rules: TextRules) -> dict[str, str]:
+    """org key of every alias -> org key of its canonical name."""
+    frame = pl.DataFrame(
+        {"alias": list(rules.org_aliases), "canonical": list(rules.org_aliases.values())},
+        schema={"alias": pl.String, "canonical": pl.String},
+    ).select(a=org_key(pl.col("alias"), rules), c=org_key(pl.col("canonical"), rules))
+    return {a: c for a, c in frame.iter_rows() if a and c and a != c}
+
+
+def org_keys(names: pl.Series, rules: TextRules) -> dict[str, str]:
+    """Distinct raw organization name -> aliased org key (computed once per distinct name)."""
+    aliases = alias_table(rules)
+    frame = names.drop_nulls().unique().to_frame("name").with_columns(
+        key=org_key(pl.col("name"), rules).replace(aliases)
+    )
+    return {n: k for n, k in frame.iter_rows() if k is not None}
+
+
+def _generic_patterns(rules: TextRules) -> tuple[str, str]:
+    # Longest phrase first so 'professional certificate' wins over 'certificate'.
+    phrases = sorted(rules.generic_title_phrases, key=len, reverse=True)
+    generic = "(?:" + "|".join(re.escape(p) for p in phrases) + ")"
+    connectors = "(?:" + "|".join(re.escape(c) for c in rules.generic_title_connectors) + ")"
+    leading = rf"^(?:{generic}\s+)+{connectors}\s+"
+    trailing = rf"(?:\s+{generic})+$"
+    return leading, trailing
+
+
+def title_key(expr: pl.Expr, rules: TextRules) -> pl.Expr:
+    """Cleaned title with synonyms folded and generic credential words stripped.
+
+    'Professional Certificate in Data Analytics' and 'Data Analytics Specialization' both give
+    'data analytics'. A title made only of generic words keeps them (never an empty key).
+    """
+    leading, trailing = _generic_patterns(rules)
+    folded = _map_tokens(expr, rules.title_synonyms)
+    stripped = folded.str.replace(leading, "").str.replace(trailing, "").str.strip_chars()
+    return pl.when(stripped.str.len_chars() > 0).then(stripped).otherwise(folded)
+
+
+def _org_vocabulary(org_keys: pl.Series, aliases: Mapping[str, str]) -> list[str]:
+    """Names that count as a provider when they prefix or suffix a title.
+
+    The corpus's own awarding bodies and platforms plus every canonical name of the alias
+    table. Keys under 3 characters are left out: too likely to be a real word of a title.
+    """
+    vocab = set(org_keys.drop_nulls().unique().to_list()) | set(aliases.values())
+    return sorted(k for k in vocab if len(k) >= 3)
+
+
+def _rare_keys(frame: pl.DataFrame, stopwords: Iterable[str]) -> pl.DataFrame:
+    """title_key -> the two rarest of its tokens (by how many offerings hold them), sorted, joined.
+
+    Two rare tokens survive most title variations (extra words, reordering, generic words)
+    while keeping blocks small; ties on frequency break alphabetically for determinism.
+    Worked out once per distinct title key, weighted by how many offerings carry it.
+    """
+    keys = frame.group_by("title_key").agg(n=pl.len()).drop_nulls("title_key")
+    tokens = (
+        keys.select("title_key", "n", token=pl.col("title_key").str.split(" ").list.unique())
+        .explode("token")
+        .filter(pl.col("token").is_not_null() & (pl.col("token") != "") & ~pl.col("token").is_in(list(stopwords)))
+    )
+    freq = tokens.group_by("token").agg(df=pl.col("n").sum())
+    return (
+        tokens.join(freq, on="token")
+        .sort(["title_key", "df", "token"])
+        .group_by("title_key", maintain_order=True)
+        .agg(pl.col("token").head(2).sort().str.join(" ").alias("rare_key"))
+    )
+
+
+def _on_unique(values: pl.Series, build: Callable[[pl.Expr], dict[str, pl.Expr]]) -> pl.DataFrame:
+    """Derive columns once per distinct value: awarding bodies, platforms and titles repeat a lot.
+
+    Returns a frame keyed by ``value`` (the raw string) with the built columns.
+    """
+    distinct = values.drop_nulls().unique().to_frame("value")
+    return distinct.with_columns(**build(pl.col("value")))
+
+
+def _providers(candidates: pl.Series, org: Callable[[pl.Expr], pl.Expr], vocab: list[str]) -> list[str]:
+    """The distinct candidate strings (title prefixes or suffixes) that name a provider."""
+    distinct = candidates.drop_nulls().unique().to_frame("value")
+    return distinct.filter(org(pl.col("value")).is_in(vocab))["value"].to_list()
+
+
+def _title_keys(titles: pl.DataFrame, rules: TextRules, org: Callable[[pl.Expr], pl.Expr], vocab: list[str]) -> pl.DataFrame:
+    """From distinct raw titles (``title_raw``) to title_norm / title_key / title_core / ....
+
+    Titles keep their separators until provider prefixes/suffixes ('NorthfieldX: ...',
+    '... - NFU') and subtitles are cut; only then is punctuation dropped.
+    """
+    folded = titles.with_columns(
+        _folded=fold_text(pl.col("title_raw")).str.replace(r"(?:\s*\([^()]*\))+\s*$", "")
+    ).with_columns(
+        _prefix=pl.col("_folded").str.extract(r"^(.{1,80}?)\s*[:|]\s+\S", 1),
+        _after_prefix=pl.col("_folded").str.replace(r"^.{1,80}?\s*[:|]\s+", ""),
+    )
+    prefixes = _providers(folded["_prefix"], org, vocab)
+    folded = folded.with_columns(
+        _t1=pl.when(pl.col("_prefix").is_in(prefixes)).then(pl.col("_after_prefix")).otherwise(pl.col("_folded"))
+    ).with_columns(
+        _suffix=pl.col("_t1").str.extract(r"\s[-–—|]\s+([^-–—|:]+)$", 1),
+        _before_suffix=pl.col("_t1").str.replace(r"\s[-–—|]\s+[^-–—|:]+$", ""),
+    )
+    suffixes = _providers(folded["_suffix"], org, vocab)
+    return (
+        folded.with_columns(
+            _t2=pl.when(pl.col("_suffix").is_in(suffixes)).then(pl.col("_before_suffix")).otherwise(pl.col("_t1"))
+        )
+        .with_columns(
+            title_norm=clean_text(pl.col("_t2"), rules),
+            # The core drops a subtitle ('Machine Learning: Essentials' -> 'machine learning').
+            _core_norm=clean_text(pl.col("_t2").str.replace(r"\s*:\s.*$", ""), rules),
+        )
+        .with_columns(
+            title_key=title_key(pl.col("title_norm"), rules),
+            title_core=title_key(pl.col("_core_norm"), rules),
+        )
+        .with_columns(
+            title_prefix=pl.col("title_key").str.slice(0, 8),
+            title_sorted=sorted_tokens(pl.col("title_key")),
+        )
+        .select("title_raw", "title_norm", "title_key", "title_core", "title_prefix", "title_sorted")
+    )
+
+
+def prepare(offerings: pl.DataFrame, rules: TextRules) -> pl.DataFrame:
+    """The prepared frame: identity, constraint columns and matching keys, one row per offering."""
+    aliases = alias_table(rules)
+
+    def org(expr: pl.Expr) -> pl.Expr:
+        return org_key(expr, rules).replace(aliases)
+
+    orgs = _on_unique(
+        pl.concat([offerings["awarding_body"], offerings["platform"]]),
+        lambda v: {"org": org(v)},
+    ).with_columns(org_sorted=sorted_tokens(pl.col("org")))
+    vocab = _org_vocabulary(orgs["org"], aliases)
+
+    titles = _title_keys(offerings["title"].drop_nulls().unique().to_frame("title_raw"), rules, org, vocab)
+
+    prepared = (
+        offerings.lazy()
+        .select(
+            "offering_id",
+            "source",
+            "source_key",
+            "fetched_at",
+            "awarding_body",
+            "platform",
+            is_test=pl.col("is_test").fill_null(False),
+            title_raw=pl.col("title"),
+            credential_type=_null_if_empty(pl.col("credential_type").str.strip_chars()),
+            language=fold_text(pl.col("language")).str.extract(r"^([a-z]{2,3})\b", 1),
+            workload_hours=pl.mean_horizontal("workload_hours_min", "workload_hours_max"),
+            duration_weeks=pl.mean_horizontal("duration_weeks_min", "duration_weeks_max"),
+            price_usd=pl.col("price_usd"),
+            url_key=_url_key(pl.col("url")),
+            # Descriptions are a soft signal: a cheap clean (no Unicode folding) of the first
+            # 600 characters bounds the cost of long ones.
+            description_sorted=sorted_tokens(
+                _null_if_empty(
+                    pl.col("description").str.slice(0, 600).str.to_lowercase()
+                    .str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
+                )
+            ),
+        )
+        .join(orgs.lazy().select(awarding_body="value", body_key="org", body_sorted="org_sorted"), on="awarding_body", how="left")
+        .join(orgs.lazy().select(platform="value", platform_key="org"), on="platform", how="left")
+        .join(titles.lazy(), on="title_raw", how="left")
+        .sort("offering_id")
+        .with_row_index("rid")
+        .collect()
+    )
+    rare = _rare_keys(prepared, rules.stopwords)
+    return prepared.join(rare, on="title_key", how="left", maintain_order="left").select(
+        "rid", "offering_id", "source", "source_key", "fetched_at", "is_test", *KEY_COLUMNS
+    )
+
+
+def _url_key(url: pl.Expr) -> pl.Expr:
+    """Canonical URL: no scheme, no 'www.', no fragment, no tracking parameters, no trailing '/'."""
+    out = (
+        url.str.strip_chars()
+        .str.to_lowercase()
+        .str.replace(r"^[a-z][a-z0-9+.-]*://", "")
+        .str.replace(r"^www\.", "")
+        .str.replace(r"#.*$", "")
+        .str.replace_all(rf"[?&](?:{_TRACKING_PARAMS})=[^&]*", "")
+        .str.replace(r"^([^?]*)&", "$1?")
+        .str.replace(r"[?&]+$", "")
+        .str.replace(r"/+$", "")
+    )
+    return _null_if_empty(out)

@@ -1,0 +1,127 @@
+"""Comparison levels, table-driven: left record, right record, the level each comparison lands on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+import pytest
+from dedup_fixtures import offerings
+
+from normalize.dedup import compare, prepare
+from normalize.dedup.settings import default_settings
+
+SETTINGS = default_settings()
+
+
+def levels_of(left: dict[str, Any], right: dict[str, Any]) -> dict[str, str]:
+    """Level label per comparison for one pair of offerings."""
+    frame = offerings([{"source": "a", "source_key": "1", **left}, {"source": "b", "source_key": "2", **right}])
+    prepared = prepare.prepare(frame, SETTINGS.text)
+    pairs = pl.DataFrame({"rid_l": [0], "rid_r": [1]}, schema={"rid_l": pl.UInt32, "rid_r": pl.UInt32})
+    compared = compare.compare(prepared, pairs, SETTINGS.comparisons)
+    return {c.name: compared[compare.gamma_column(c)][0] for c in SETTINGS.comparisons}
+
+
+CASES = [
+    # title: generic words, provider prefixes, case, '&', parentheses all fold to one key
+    ("title", {"title": "Machine Learning"}, {"title": "Machine Learning Specialization"}, "exact"),
+    ("title", {"title": "Machine Learning", "awarding_body": "Northfield University"},
+     {"title": "Northfield: Machine Learning", "awarding_body": "Northfield University"}, "exact"),
+    ("title", {"title": "NFU: Machine Learning"}, {"title": "MACHINE LEARNING (Online)"}, "exact"),
+    ("title", {"title": "Leadership and Management"}, {"title": "Leadership & Management"}, "exact"),
+    ("title", {"title": "Intro to Data Science"}, {"title": "Introduction to Data Science"}, "exact"),
+    ("title", {"title": "Professional Certificate in Data Analytics"}, {"title": "Data Analytics Professional Certificate"}, "exact"),
+    ("title", {"title": "Machine Learning: Essentials"}, {"title": "Machine Learning"}, "core_exact"),
+    ("title", {"title": "Management and Leadership"}, {"title": "Leadership and Management"}, "token_sort_92"),
+    ("title", {"title": "Data Visualisation with Python"}, {"title": "Data Visualization in Python"}, "token_sort_80"),
+    ("title", {"title": "Machine Learning"}, {"title": "Contract Law"}, "else"),
+    # awarding body: aliases, abbreviations, legal suffixes
+    ("awarding_body", {"awarding_body": "MIT"}, {"awarding_body": "Massachusetts Institute of Technology"}, "exact"),
+    ("awarding_body", {"awarding_body": "Cloudcraft Inc."}, {"awarding_body": "Cloudcraft"}, "exact"),
+    ("awarding_body", {"awarding_body": "The Univ. of Springfield"}, {"awarding_body": "University of Springfield"}, "exact"),
+    ("awarding_body", {"awarding_body": "University of Springfeld"}, {"awarding_body": "University of Springfield"}, "token_sort_90"),
+    ("awarding_body", {"awarding_body": "Harbourview University"}, {"awarding_body": "Kestrel Polytechnic"}, "else"),
+    ("awarding_body", {"awarding_body": None}, {"awarding_body": "Kestrel Polytechnic"}, "null"),
+    # platform
+    ("platform", {"platform": "OpenCourse"}, {"platform": "opencourse"}, "exact"),
+    ("platform", {"platform": "OpenCourse"}, {"platform": "LearnWave"}, "else"),
+    ("platform", {"platform": None}, {"platform": "LearnWave"}, "null"),
+    # credential type
+    ("credential_type", {"credential_type": "MicroCredential"}, {"credential_type": "MicroCredential"}, "exact"),
+    ("credential_type", {"credential_type": "MicroCredential"}, {"credential_type": "Certification"}, "else"),
+    # workload and duration: relative closeness of the range midpoints
+    ("workload", {"workload_hours_min": 30.0, "workload_hours_max": 50.0}, {"workload_hours_min": 40.0, "workload_hours_max": 40.0}, "within_10pct"),
+    ("workload", {"workload_hours_min": 40.0}, {"workload_hours_min": 30.0}, "within_35pct"),
+    ("workload", {"workload_hours_min": 10.0}, {"workload_hours_min": 120.0}, "else"),
+    ("duration", {"duration_weeks_min": 26.0}, {"duration_weeks_min": 26.07}, "within_10pct"),
+    ("duration", {"duration_weeks_min": None}, {"duration_weeks_min": 4.0}, "null"),
+    # price in USD: free equals free
+    ("price", {"price_usd": 0.0}, {"price_usd": 0.0}, "within_5pct"),
+    ("price", {"price_usd": 99.0}, {"price_usd": 107.6}, "within_25pct"),
+    ("price", {"price_usd": 49.0}, {"price_usd": 450.0}, "else"),
+    # language: BCP 47 primary subtag
+    ("language", {"language": "en-US"}, {"language": "en"}, "exact"),
+    ("language", {"language": "en"}, {"language": "de"}, "else"),
+    ("language", {"language": None}, {"language": "de"}, "null"),
+    # url: canonical form
+    ("url", {"url": "https://www.example.org/c/1/?utm_source=x"}, {"url": "http://example.org/c/1"}, "exact"),
+    ("url", {"url": "https://example.org/c/1"}, {"url": "https://example.org/c/2"}, "else"),
+    # description: token order does not matter
+    ("description", {"description": "Learn statistics. Build models."}, {"description": "Build models. Learn statistics."}, "token_sort_90"),
+    ("description", {"description": "Learn statistics and build models"}, {"description": "An introduction to contract law"}, "else"),
+]
+
+
+@pytest.mark.parametrize(("comparison", "left", "right", "expected"), CASES)
+def test_level(comparison: str, left: dict[str, Any], right: dict[str, Any], expected: str) -> None:
+    base = {"title": "Some Title"}
+    assert levels_of({**base, **left}, {**base, **right})[comparison] == expected
+
+
+@pytest.mark.parametrize(("comparison", "left", "right", "expected"), CASES)
+def test_level_is_symmetric(comparison: str, left: dict[str, Any], right: dict[str, Any], expected: str) -> None:
+    base = {"title": "Some Title"}
+    assert levels_of({**base, **right}, {**base, **left})[comparison] == expected
+
+
+def test_every_comparison_ends_with_else() -> None:
+    for comparison in SETTINGS.comparisons:
+        assert comparison.levels[-1].test == "else"
+        assert all(level.test != "else" for level in comparison.levels[:-1])
+
+
+def test_fuzzy_scores_are_only_computed_for_undecided_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+    real = compare.fuzzy_scores
+
+    def spy(left: list[str], right: list[str], scorer: str, workers: int = -1):  # type: ignore[no-untyped-def]
+        seen.append(len(left))
+        return real(left, right, scorer, workers)
+
+    monkeypatch.setattr(compare, "fuzzy_scores", spy)
+    levels_of({"title": "Machine Learning", "description": None}, {"title": "Machine Learning", "description": None})
+    # Titles equal and bodies / descriptions missing: no pair reaches a fuzzy scorer.
+    assert sum(seen) == 0
+
+
+def test_pruning_only_skips_pairs_that_could_never_link() -> None:
+    from dedup_fixtures import synthetic_catalog
+
+    from normalize.dedup import blocking, scoring
+
+    frame, _ = synthetic_catalog(3_000, seed=9)
+    prepared = prepare.prepare(frame, SETTINGS.text)
+    pairs, _ = blocking.block(prepared, SETTINGS.blocking)
+    bounds = scoring.pruning(SETTINGS.comparisons, SETTINGS.weights, SETTINGS.cluster.link_probability)
+    full = scoring.score(compare.compare(prepared, pairs, SETTINGS.comparisons), SETTINGS.comparisons, SETTINGS.weights)
+    pruned = scoring.score(
+        compare.compare(prepared, pairs, SETTINGS.comparisons, bounds), SETTINGS.comparisons, SETTINGS.weights
+    )
+    was_pruned = pruned[compare.gamma_column(SETTINGS.comparisons[-1])].is_null()
+    assert 0 < was_pruned.sum() < pairs.height
+    # Every pruned pair is below the link threshold when fully compared ...
+    assert (full.filter(was_pruned)["match_probability"] < SETTINGS.cluster.link_probability).all()
+    # ... and every other pair is scored exactly as without pruning.
+    kept = ~was_pruned
+    assert full.filter(kept)["match_weight"].equals(pruned.filter(kept)["match_weight"])
