@@ -3,11 +3,13 @@
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
-from normalize.dedup import build_credentials, evaluate, resolve
+from normalize.dedup import build_credentials, evaluate, resolve_report
+from normalize.dedup.settings import DedupSettings, load_settings
 from normalize.schema import offering_id
 from pipelines.defs.sources import raw_key, staging_key
 from pipelines.resources import CredcatSettings, DemoCatalog
@@ -24,6 +26,22 @@ EXPORTS = dg.AssetKey(["exports", "parquet"])
 
 def all_offerings(staged: dict[str, dict[str, pl.DataFrame]]) -> pl.DataFrame:
     return pl.concat([s["offerings"] for s in staged.values()], how="vertical")
+
+
+def dedup_settings(settings: CredcatSettings) -> DedupSettings:
+    """Dedup rules and weights (data files), told which sources are awarding bodies' own sites."""
+    return load_settings(source_kinds={name: s.provider_kind for name, s in settings.sources().items()})
+
+
+def previous_links(path: Path) -> pl.DataFrame | None:
+    """The links of the published warehouse, so unchanged clusters keep their credential_id."""
+    if not path.exists():
+        return None
+    con = open_readonly(path)
+    try:
+        return con.sql("select offering_id, credential_id, match_score from intermediate.int_offering_links").pl()
+    finally:
+        con.close()
 
 
 def demo_truth(demo: DemoCatalog) -> pl.DataFrame | None:
@@ -50,10 +68,12 @@ def build_catalog_assets() -> list[dg.AssetsDefinition]:
         check_specs=[dg.AssetCheckSpec("one_link_per_offering", asset=LINKS, blocking=True,
                                        description="Every offering has exactly one credential_id.")],
     )
-    def offering_links(context: dg.AssetExecutionContext, demo: DemoCatalog, **staged):
+    def offering_links(context: dg.AssetExecutionContext, settings: CredcatSettings, demo: DemoCatalog, **staged):
         offerings = all_offerings(staged)
-        links = resolve(offerings)
-        meta: dict = {"offerings": offerings.height, "credentials": links["credential_id"].n_unique()}
+        report = resolve_report(offerings, dedup_settings(settings), previous_links(settings.paths().warehouse))
+        links = report.links
+        meta: dict = {"offerings": offerings.height, "credentials": links["credential_id"].n_unique(),
+                      "blocking": dg.MetadataValue.json(json.loads(json.dumps(report.stats, default=str)))}
         truth = demo_truth(demo)
         if truth is not None:
             scores = evaluate(links, truth)
@@ -69,8 +89,9 @@ def build_catalog_assets() -> list[dg.AssetsDefinition]:
         kinds={"polars"}, owners=["team:credcat-data"],
         description="Golden records: one Credential per cluster, each field's surviving value and the offering it came from.",
     )
-    def credentials(context: dg.AssetExecutionContext, links: pl.DataFrame, **staged) -> dg.Output:
-        creds = build_credentials(all_offerings(staged), links)
+    def credentials(context: dg.AssetExecutionContext, settings: CredcatSettings, links: pl.DataFrame,
+                    **staged) -> dg.Output:
+        creds = build_credentials(all_offerings(staged), links, dedup_settings(settings))
         return dg.Output(creds, metadata={"credentials": creds.height,
                                           "multi_source": int((creds["n_sources"] > 1).sum())})
 
