@@ -1,0 +1,965 @@
+"""Landing files -> raw frame -> Offering rows and rejects.
+
+``read_landing`` reads the spiders' run folders; ``normalize`` maps every raw row onto the
+taxonomy (shared/TAXONOMY.md) as a chain of ``LazyFrame -> LazyFrame`` steps, collected once
+at the edge. Every raw row ends as exactly one offering or one reject (the counts reconcile).
+List fields (prices, subjects, outcomes, start dates) are mapped in long form, one row per
+element, in branches that join back on the row number.
+
+Mapping rules worth knowing (each also stated where it is applied):
+- A raw value that cannot be mapped leaves the field null and adds ``"field: reason 'value'"``
+  to ``mapping_notes``; nothing is guessed.
+- Test records ("TEST", "TestCourse", "DO NOT USE" ...; data/test_markers.csv) stay offerings
+  with ``is_test`` and status "test".
+- Units decide meaning: hour quantities are workload, calendar quantities are duration,
+  whichever raw field they came in ("Approx. 40 hours" in a duration field is effort, "P4W"
+  in an effort field is a length). Effort per week is multiplied by the duration in weeks;
+  without a duration the total is unknown (null, noted).
+- ECTS: credits whose unit is ECTS are taken as they are; otherwise ECTS is derived from the
+  workload (midpoint of min/max hours / 27.5, the middle of the 25-30 h range, rounded to
+  0.5) and flagged ``ects_derived``; below 0.5 ECTS nothing is derived.
+- credential_type is the CTDL class of what is awarded; a course or exam awarding nothing has
+  none (record_kind says learning_opportunity / assessment). Language keeps no region.
+- EQF only from evidence: an explicit "EQF 6", a degree type (Associate 5 ... Doctoral 8) or a
+  degree-level audience (Bachelors Degree Level -> 6). Never from "beginner".
+- The main price is the first price that is not a subscription, preferring AggregateCost,
+  then Tuition, then untyped; a free audit track beside a paid one sets ``free_to_audit``
+  instead, and as the only price makes the offering free. A zero price has no currency. ``price_usd`` uses the dated table
+  data/fx_rates.csv; its date is returned as ``NormalizeResult.fx_rate_date``.
+- ``content_hash`` covers every Offering field except run_id, fetched_at and the hash itself,
+  so re-crawling unchanged content gives the same hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import langcodes
+import polars as pl
+import pycountry
+
+from normalize import taxonomy as tx
+from normalize.expressions import (
+    blank_to_null,
+    clean_text,
+    collapse_whitespace,
+    lookup_exact,
+    map_distinct,
+    marker_text,
+    match_keywords,
+    matches_any,
+    parse_bool,
+    parse_count,
+    parse_credits,
+    parse_date,
+    parse_duration,
+    parse_price,
+    parse_rating,
+    parse_workload,
+)
+from normalize.schema import OFFERING_SCHEMA, RAW_SCHEMA, REJECT_SCHEMA, offering_id
+
+# Source-registry provider kinds that describe a lister, not an organization that awards.
+LISTER_ONLY_KINDS = frozenset({"registry", "aggregator"})
+HOURS_PER_ECTS = 27.5  # middle of the 25-30 hours that one ECTS credit stands for
+NOTE_VALUE_CHARS = 80  # raw values quoted in mapping notes are cut to this length
+
+_RAW_COLUMNS = list(RAW_SCHEMA.names())
+# List columns produced by the long-form branches; offerings without elements get [].
+_PER_ROW_LISTS = ["prices", "_n_prices", "isced_codes", "_n_subjects", "learning_outcomes", "start_dates",
+                  "_n_dates"]
+_LIST_COLUMNS = [n for n, t in RAW_SCHEMA.items() if isinstance(t, pl.List)]
+
+
+@dataclass(frozen=True)
+class NormalizeResult:
+    """The output of ``normalize``: offerings (OFFERING_SCHEMA) and rejects (REJECT_SCHEMA).
+
+    ``fx_rate_date`` is the date of the exchange-rate table behind ``price_usd``.
+    """
+
+    offerings: pl.DataFrame
+    rejects: pl.DataFrame
+    fx_rate_date: date | None = None
+
+
+# --- reading the landing zone -------------------------------------------------------------------
+
+
+def _empty(schema: pl.Schema) -> pl.DataFrame:
+    return pl.DataFrame(schema=schema)
+
+
+def _reject_row(source: str, run_id: str, reason: str, detail: str, payload: str,
+                source_key: str | None = None) -> dict[str, Any]:
+    return {"source": source, "source_key": source_key, "run_id": run_id, "reason": reason,
+            "detail": detail, "payload": payload}
+
+
+def _read_items(path: Path, source: str, run_id: str) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+    """items.jsonl -> RAW_SCHEMA frame. The fast path reads the whole file in Polars; if a
+    line is broken (a crawl killed mid-write, a type the schema refuses), the file is read
+    line by line and each bad line becomes a reject instead of failing the run."""
+    if not path.is_file() or not path.read_bytes().strip():
+        return _empty(RAW_SCHEMA), []
+    try:
+        return pl.read_ndjson(path, schema=RAW_SCHEMA), []
+    except (pl.exceptions.PolarsError, ValueError):
+        pass
+    good: list[pl.DataFrame] = []
+    rejects: list[dict[str, Any]] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            rejects.append(_reject_row(source, run_id, "invalid_json",
+                                       f"{path.name} line {number}: {exc}", line))
+            continue
+        if not isinstance(obj.get("payload", ""), str):
+            obj["payload"] = json.dumps(obj["payload"], ensure_ascii=False)
+        try:
+            good.append(pl.read_ndjson(json.dumps(obj).encode(), schema=RAW_SCHEMA))
+        except (pl.exceptions.PolarsError, ValueError) as exc:
+            rejects.append(_reject_row(
+                str(obj.get("source") or source), str(obj.get("run_id") or run_id),
+                "schema_violation", f"{path.name} line {number}: {exc}"[:500], line,
+                source_key=str(obj["source_key"]) if obj.get("source_key") is not None else None,
+            ))
+    frame = pl.concat(good, how="vertical") if good else _empty(RAW_SCHEMA)
+    return frame, rejects
+
+
+def _read_invalid(path: Path, source: str, run_id: str) -> list[dict[str, Any]]:
+    """invalid.jsonl: items the spider's validation refused. Few lines; read in Python so
+    that any shape of line still becomes a reject."""
+    if not path.is_file():
+        return []
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            rows.append(_reject_row(source, run_id, "invalid_json", f"{path.name} line {number}: {exc}", line))
+            continue
+        payload = obj.get("payload")
+        if not isinstance(payload, str):
+            payload = json.dumps(payload if payload is not None else obj, ensure_ascii=False)
+        key = obj.get("source_key")
+        detail = obj.get("detail")
+        rows.append(_reject_row(
+            str(obj.get("source") or source), str(obj.get("run_id") or run_id),
+            str(obj.get("reason") or "schema_violation"),
+            detail if isinstance(detail, str) else (json.dumps(detail) if detail is not None else None),
+            payload, source_key=str(key) if key is not None else None,
+        ))
+    return rows
+
+
+def read_landing(run_dirs: Sequence[Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Read run folders ``<landing>/<source>/<run_id>/``: items.jsonl -> raw rows
+    (RAW_SCHEMA), invalid.jsonl (and unreadable item lines) -> rejects (REJECT_SCHEMA).
+    Missing or empty files give empty frames with the right schema."""
+    raws: list[pl.DataFrame] = []
+    rejects: list[dict[str, Any]] = []
+    for run_dir in map(Path, run_dirs):
+        source, run_id = run_dir.parent.name, run_dir.name
+        raw, bad = _read_items(run_dir / "items.jsonl", source, run_id)
+        raws.append(raw)
+        rejects.extend(bad)
+        rejects.extend(_read_invalid(run_dir / "invalid.jsonl", source, run_id))
+    raw = pl.concat(raws, how="vertical") if raws else _empty(RAW_SCHEMA)
+    invalid = pl.DataFrame(rejects, schema=REJECT_SCHEMA) if rejects else _empty(REJECT_SCHEMA)
+    return raw, invalid
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+def _note(cond: pl.Expr, field: str, reason: str, value: pl.Expr | None = None) -> pl.Expr:
+    """One mapping note where ``cond`` holds: "field: reason 'value'"."""
+    if value is None:
+        return pl.when(cond).then(pl.lit(f"{field}: {reason}"))
+    quoted = value.cast(pl.String).str.slice(0, NOTE_VALUE_CHARS)
+    return pl.when(cond).then(pl.format(f"{field}: {reason} '{{}}'", quoted))
+
+
+def _notes(step: str, *notes: pl.Expr) -> pl.Expr:
+    """A step's notes as a List[String] column ``_n_<step>``; finalize gathers them all."""
+    return pl.concat_list([n.cast(pl.String) for n in notes]).list.drop_nulls().alias(f"_n_{step}")
+
+
+def _present(col: str) -> pl.Expr:
+    return pl.col(col).str.strip_chars().str.len_chars().fill_null(0) > 0
+
+
+def _lookup(raw: pl.Expr, lookup: tx.Lookup) -> pl.Expr:
+    """Value of the whole string, else of the first keyword in it; "" = recognised-none."""
+    return pl.coalesce(
+        lookup_exact(raw, lookup.exact),
+        match_keywords(raw, lookup.keywords).list.drop_nulls().list.first(),
+    )
+
+
+def _sha256_hex(chars: int) -> Callable[[pl.Series], pl.Series]:
+    """SHA-256 per value. Polars' own ``hash`` is not stable across versions or platforms, and
+    content hashes must survive upgrades (SCD2 history compares them run to run)."""
+
+    def digest(s: pl.Series) -> pl.Series:
+        return pl.Series(
+            s.name,
+            [hashlib.sha256(v.encode()).hexdigest()[:chars] if v is not None else None for v in s],
+            dtype=pl.String,
+        )
+
+    return digest
+
+
+def _fork(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Mark a frame that several branches read (rejects and offerings; the long-form list
+    branches and the main chain).
+
+    Polars' common-subplan elimination cannot prove two branches equal once they hold Python
+    UDF nodes (map_batches), and then re-runs the whole upstream chain per branch (measured
+    15x slower on 20k rows). An explicit cache node runs it once. Branches start from one
+    shared frame and join back once: chained fork-and-join steps double the plan each time,
+    which made even a one-row run take a second to plan.
+    """
+    return lf.cache()
+
+
+def _with_row_positions(lf: pl.LazyFrame, column: str, *keep: str) -> pl.LazyFrame:
+    """Long form of a list column: one row per element with ``_row`` and ``_pos``."""
+    return (
+        lf.select("_row", *keep, column)
+        .with_columns(pl.int_ranges(pl.col(column).list.len()).alias("_pos"))
+        .explode([column, "_pos"])
+        .filter(pl.col(column).is_not_null())
+    )
+
+
+# --- steps --------------------------------------------------------------------------------------
+
+
+def _conform(raw: pl.LazyFrame) -> pl.LazyFrame:
+    """Exactly the RAW_SCHEMA columns and types (absent columns null), empty lists for null
+    lists, and a row number ``_row`` that keeps input order through the long-form steps."""
+    have = raw.collect_schema()
+    cols = [
+        (pl.col(n) if n in have else pl.lit(None)).cast(t).alias(n) for n, t in RAW_SCHEMA.items()
+    ]
+    return (
+        raw.select(cols)
+        .with_columns([pl.col(c).fill_null([]) for c in _LIST_COLUMNS])
+        .with_row_index("_row")
+    )
+
+
+def _classify(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """``_reject``/``_detail`` per row: provenance missing, no key, no title after cleaning, or
+    a source_key seen before in the same source and run (the first valid row is kept)."""
+    lf = lf.with_columns(
+        _key=collapse_whitespace(pl.col("source_key")),
+        _title=clean_text(pl.col("title")),
+    )
+    provenance = pl.col("source").is_null() | pl.col("run_id").is_null() | pl.col("fetched_at").is_null()
+    reason = (
+        pl.when(provenance).then(pl.lit("schema_violation"))
+        .when(pl.col("_key").is_null()).then(pl.lit("missing_source_key"))
+        .when(pl.col("_title").is_null()).then(pl.lit("missing_title"))
+    )
+    detail = (
+        pl.when(provenance).then(pl.lit("source, run_id and fetched_at are required"))
+        .when(pl.col("_key").is_null()).then(pl.lit("source_key is empty"))
+        .when(pl.col("_title").is_null()).then(pl.lit("title is empty after removing markup"))
+    )
+    lf = lf.with_columns(_reject=reason, _detail=detail)
+    group = ["source", "run_id", "_key", pl.col("_reject").is_null().alias("_ok")]
+    first = pl.col("_row").min().over(group)
+    duplicate = pl.col("_reject").is_null() & (pl.col("_row") != first)
+    return lf.with_columns(
+        _reject=pl.when(duplicate).then(pl.lit("duplicate_source_key")).otherwise("_reject"),
+        _detail=pl.when(duplicate)
+        .then(pl.format("source_key '{}' already listed earlier in this source and run; first kept",
+                        pl.col("_key")))
+        .otherwise("_detail"),
+    )
+
+
+def _rejects(lf: pl.LazyFrame) -> pl.LazyFrame:
+    return lf.filter(pl.col("_reject").is_not_null()).select(
+        pl.col("source").fill_null("unknown"),
+        pl.coalesce("_key", "source_key").alias("source_key"),
+        pl.col("run_id").fill_null("unknown"),
+        pl.col("_reject").alias("reason"),
+        pl.col("_detail").alias("detail"),
+        pl.struct(_RAW_COLUMNS).struct.json_encode().alias("payload"),
+    )
+
+
+def _map_text(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Plain text everywhere: no markup, repaired encodings, collapsed whitespace."""
+    return lf.with_columns(
+        description=clean_text(pl.col("description"), multiline=True),
+        awarding_body=clean_text(pl.col("awarding_body")),
+        platform=clean_text(pl.col("platform")),
+        prerequisites=clean_text(pl.col("prerequisites_raw"), multiline=True),
+        # No vocabulary is prescribed for these two EU elements: the source's statement,
+        # cleaned, is the honest value.
+        assessment_type=clean_text(pl.col("assessment_raw")),
+        quality_assurance=clean_text(pl.col("quality_assurance_raw")),
+        url=collapse_whitespace(pl.col("url")),
+        level_raw=collapse_whitespace(pl.col("level_raw")),
+        workload_raw=collapse_whitespace(pl.col("workload_raw")),
+        duration_raw=collapse_whitespace(pl.col("duration_raw")),
+        credential_type_raw=collapse_whitespace(pl.col("credential_type_raw")),
+    )
+
+
+def _map_test_flag(lf: pl.LazyFrame) -> pl.LazyFrame:
+    markers = tx.load_test_markers()
+
+    def patterns(field: str) -> list[str]:
+        return markers.filter(pl.col("field") == field)["pattern"].to_list()
+
+    is_test = (
+        matches_any(marker_text(pl.col("_title")), patterns("title"))
+        | matches_any(pl.col("title"), patterns("title_raw"))
+        | matches_any(marker_text(pl.col("_key")), patterns("source_key"))
+    )
+    return lf.with_columns(is_test=is_test)
+
+
+def _map_kind(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """The CTDL class from the credential label, else from the record kind; credential_type
+    is that class when it is a credential; record_kind its kind; EQF from degree classes."""
+    lookup = tx.load_lookup("credential_type")
+    classes = tx.load_credential_types()
+    kind_of = dict(zip(classes["code"], classes["kind"], strict=True))
+    eqf_of = {c: e for c, e in zip(classes["code"], classes["eqf_level"], strict=True) if e is not None}
+    lf = lf.with_columns(
+        _ct_label=_lookup(pl.col("credential_type_raw"), lookup),
+        _ct_kind=_lookup(pl.col("record_kind_raw"), lookup),
+        _label_given=_present("credential_type_raw"),
+        _kind_given=_present("record_kind_raw"),
+    )
+    # A stated but unknown credential label is not overridden by a generic record kind
+    # ("course"): the offering awards something we could not name.
+    lf = lf.with_columns(
+        _class=pl.when("_label_given").then(blank_to_null(pl.col("_ct_label")))
+        .otherwise(blank_to_null(pl.col("_ct_kind"))),
+        _raw_kind=blank_to_null(pl.col("_ct_kind")).replace_strict(kind_of, default=None,
+                                                                  return_dtype=pl.String),
+    ).with_columns(_class_kind=pl.col("_class").replace_strict(kind_of, default=None, return_dtype=pl.String))
+    return lf.with_columns(
+        # credential_type names what is awarded: a course or an exam that awards nothing
+        # has none (its CTDL class shows in record_kind).
+        credential_type=pl.when(pl.col("_class_kind") == "credential").then("_class"),
+        record_kind=pl.coalesce(
+            "_class_kind",
+            "_raw_kind",
+            pl.when("_label_given").then(pl.lit("credential")),
+            pl.lit("learning_opportunity"),
+        ),
+        _eqf_degree=pl.col("_class").replace_strict(eqf_of, default=None, return_dtype=pl.Int64),
+        _n_kind=_notes(
+            "kind",
+            _note(pl.col("_label_given") & pl.col("_ct_label").is_null(), "credential_type", "unmapped",
+                  pl.col("credential_type_raw")),
+            _note(pl.col("_kind_given") & pl.col("_ct_kind").is_null(), "record_kind", "unmapped",
+                  pl.col("record_kind_raw")),
+            _note(~pl.col("_label_given") & ~pl.col("_kind_given"), "record_kind",
+                  "not stated; learning_opportunity assumed"),
+        ),
+    )
+
+
+_EQF_EXPLICIT = r"(?i)\bEQF\s*(?:-|:)?\s*(?:level\s*)?([1-8])\b|\blevel\s*([1-8])\s*(?:of\s+the\s+)?\(?EQF\)?"
+
+
+def _explicit_eqf(col: str) -> pl.Expr:
+    """An EQF level the text states ("EQF 6", "EQF level 5", "level 7 of the EQF")."""
+    return pl.coalesce(
+        pl.col(col).str.extract(_EQF_EXPLICIT, 1), pl.col(col).str.extract(_EQF_EXPLICIT, 2)
+    ).cast(pl.Int64)
+
+
+def _map_level(lf: pl.LazyFrame) -> pl.LazyFrame:
+    lookup = tx.load_lookup("audience_level")
+    levels = tx.load_vocabulary("audience_levels")
+    eqf_of = {c: e for c, e in zip(levels["code"], levels["eqf_level"], strict=True) if e is not None}
+    lf = lf.with_columns(
+        _level=_lookup(pl.col("level_raw"), lookup),
+        _eqf_level_raw=_explicit_eqf("level_raw"),
+        _eqf_text=pl.coalesce(_explicit_eqf("credential_type_raw"), _explicit_eqf("_title"),
+                              _explicit_eqf("description")),
+    )
+    lf = lf.with_columns(audience_level=blank_to_null(pl.col("_level")))
+    return lf.with_columns(
+        eqf_level=pl.coalesce(
+            "_eqf_level_raw", "_eqf_text", "_eqf_degree",
+            pl.col("audience_level").replace_strict(eqf_of, default=None, return_dtype=pl.Int64),
+        ),
+        _n_level=_notes(
+            "level",
+            _note(_present("level_raw") & pl.col("_level").is_null() & pl.col("_eqf_level_raw").is_null(),
+                  "audience_level", "unmapped", pl.col("level_raw")),
+        ),
+    )
+
+
+def _map_effort(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Workload hours, duration weeks, credits and ECTS (see the module docstring)."""
+    lf = lf.with_columns(
+        parse_workload(pl.col("workload_raw")).alias("_ww"),
+        parse_workload(pl.col("duration_raw")).alias("_wd"),
+        parse_duration(pl.col("duration_raw")).alias("_dd"),
+        parse_duration(pl.col("workload_raw")).alias("_dw"),
+        parse_credits(pl.col("credits_raw")).alias("_cr"),
+    ).unnest("_ww", "_wd", "_dd", "_dw", "_cr", separator="_")
+
+    def found(prefix: str, a: str, b: str) -> pl.Expr:
+        return pl.col(f"{prefix}{a}").is_not_null() | pl.col(f"{prefix}{b}").is_not_null()
+
+    lf = lf.with_columns(
+        # Effort stated as a total (not a rate), per week, or per some other period.
+        [
+            (found(p, "hours_min", "hours_max") & ~pl.col(f"{p}per_week") & ~pl.col(f"{p}other_rate"))
+            .alias(f"{p}total")
+            for p in ("_ww_", "_wd_")
+        ]
+        + [(found(p, "hours_min", "hours_max") & pl.col(f"{p}per_week")).alias(f"{p}weekly")
+           for p in ("_ww_", "_wd_")]
+        + [
+            (found(p, "hours_min", "hours_max") | found(d, "weeks_min", "weeks_max")).alias(f"_parsed_{c}")
+            for c, p, d in (("workload", "_ww_", "_dw_"), ("duration", "_wd_", "_dd_"))
+        ],
+        _from_duration=found("_dd_", "weeks_min", "weeks_max"),
+    )
+    lf = lf.with_columns(
+        [
+            pl.when("_from_duration").then(f"_dd_weeks_{b}").otherwise(f"_dw_weeks_{b}")
+            .alias(f"duration_weeks_{b}")
+            for b in ("min", "max")
+        ]
+    )
+
+    def hours(bound: str) -> pl.Expr:
+        weekly = pl.when("_ww_weekly").then(f"_ww_hours_{bound}").otherwise(f"_wd_hours_{bound}")
+        return (
+            pl.when("_ww_total").then(pl.col(f"_ww_hours_{bound}"))
+            .when("_wd_total").then(pl.col(f"_wd_hours_{bound}"))
+            .when(pl.col("_ww_weekly") | pl.col("_wd_weekly"))
+            .then((weekly * pl.col(f"duration_weeks_{bound}")).round(2))
+        )
+
+    # Credits and their unit; ECTS taken as given or derived from the workload.
+    credit_lookup = tx.load_lookup("credit_unit")
+    lf = lf.with_columns(
+        workload_hours_min=hours("min"),
+        workload_hours_max=hours("max"),
+        credits=pl.col("_cr_credits"),
+        _unit_text=pl.coalesce(collapse_whitespace(pl.col("credit_unit_raw")), pl.col("_cr_unit_text")),
+    ).with_columns(_unit=_lookup(pl.col("_unit_text"), credit_lookup))
+    lf = lf.with_columns(
+        credit_unit=blank_to_null(pl.col("_unit")),
+        _ects_derived=(
+            (pl.mean_horizontal("workload_hours_min", "workload_hours_max") / HOURS_PER_ECTS) * 2
+        ).round(0) / 2,
+    )
+    given = (pl.col("credit_unit") == "ECTS") & pl.col("credits").is_not_null()
+    derivable = (pl.col("_ects_derived") >= 0.5).fill_null(False)
+    weekly_only = ~pl.col("_ww_total") & ~pl.col("_wd_total") & (pl.col("_ww_weekly") | pl.col("_wd_weekly"))
+    no_weeks = pl.col("duration_weeks_min").is_null() & pl.col("duration_weeks_max").is_null()
+    is_range = pl.col("_cr_is_range").fill_null(False)
+    return lf.with_columns(
+        ects=pl.when(given).then("credits").when(derivable).then("_ects_derived"),
+        ects_derived=~given & derivable,
+        _n_effort=_notes(
+            "effort",
+            _note(weekly_only & no_weeks, "workload_hours", "per-week effort without a duration",
+                  pl.col("workload_raw")),
+            _note(pl.col("_ww_other_rate").fill_null(False) & ~pl.col("_wd_total"), "workload_hours",
+                  "effort per day/month cannot become hours", pl.col("workload_raw")),
+            _note(_present("workload_raw") & ~pl.col("_parsed_workload"), "workload_hours", "unparsed",
+                  pl.col("workload_raw")),
+            _note(_present("duration_raw") & ~pl.col("_parsed_duration"), "duration_weeks", "unparsed",
+                  pl.col("duration_raw")),
+            _note(is_range, "credits", "range is not one figure", pl.col("credits_raw")),
+            _note(_present("credits_raw") & pl.col("credits").is_null() & ~is_range, "credits", "unparsed",
+                  pl.col("credits_raw")),
+            _note(pl.col("_unit_text").is_not_null() & pl.col("_unit").is_null(), "credit_unit", "unmapped",
+                  pl.col("_unit_text")),
+        ),
+    )
+
+
+def _map_delivery(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Modality and timing; either raw field may carry either axis ("Online, self-paced")."""
+    modality_lu, timing_lu = tx.load_lookup("modality"), tx.load_lookup("timing")
+    lf = lf.with_columns(
+        _m_own=_lookup(pl.col("modality_raw"), modality_lu),
+        _t_own=_lookup(pl.col("timing_raw"), timing_lu),
+        _m_other=_lookup(pl.col("timing_raw"), modality_lu),
+        _t_other=_lookup(pl.col("modality_raw"), timing_lu),
+    )
+    return lf.with_columns(
+        modality=blank_to_null(pl.coalesce("_m_own", "_m_other")),
+        timing=blank_to_null(pl.coalesce("_t_own", "_t_other")),
+        _n_delivery=_notes(
+            "delivery",
+            _note(_present("modality_raw") & pl.col("_m_own").is_null() & pl.col("_t_other").is_null(),
+                  "modality", "unmapped", pl.col("modality_raw")),
+            _note(_present("timing_raw") & pl.col("_t_own").is_null() & pl.col("_m_other").is_null(),
+                  "timing", "unmapped", pl.col("timing_raw")),
+        ),
+    )
+
+
+_TAG_LIKE = r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$"
+
+
+def _standard_tag(value: str) -> str | None:
+    if not re.fullmatch(_TAG_LIKE, value):
+        return None
+    try:
+        tag = langcodes.standardize_tag(value.replace("_", "-"))
+    except (ValueError, LookupError):
+        return None
+    return tag if langcodes.tag_is_valid(tag) else None
+
+
+def _country_code(value: str) -> str | None:
+    value = value.strip()
+    found = None
+    if len(value) == 2:
+        found = pycountry.countries.get(alpha_2=value.upper())
+    elif len(value) == 3:
+        found = pycountry.countries.get(alpha_3=value.upper())
+    if found is None:
+        try:
+            found = pycountry.countries.lookup(value)
+        except LookupError:
+            return None
+    return found.alpha_2
+
+
+def _currency_by_name(value: str) -> str | None:
+    """ISO 4217 code of a currency written by name ("US Dollar", "Euro")."""
+    if len(value) < 4:  # symbols and codes are resolved by the tables first
+        return None
+    try:
+        return pycountry.currencies.lookup(value).alpha_3
+    except LookupError:
+        return None
+
+
+def _map_place_language(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Language -> BCP 47 language[-script] (names via the curated table, tags via langcodes); country ->
+    ISO 3166-1 alpha-2 (aliases via the table, codes and names via pycountry). When the whole
+    value is not known, its first part is tried ("English, Spanish" -> en, noted); for
+    countries also the last part ("Boston, MA, USA" -> US)."""
+    languages, countries = tx.load_lookup("language"), tx.load_lookup("country")
+    lf = lf.with_columns(
+        _lang=collapse_whitespace(pl.col("language_raw")),
+        _ctry=collapse_whitespace(pl.col("country_raw")),
+    ).with_columns(
+        _lang_first=pl.col("_lang").str.replace(r"(?i)\s+and\s+.*$", "").str.replace(r"[,;/|(].*$", "")
+        .str.strip_chars(),
+        _ctry_last=pl.col("_ctry").str.replace(r"^.*,", "").str.strip_chars(),
+        _ctry_first=pl.col("_ctry").str.replace(r",.*$", "").str.strip_chars(),
+    )
+
+    def language_of(col: str) -> pl.Expr:
+        return pl.coalesce(lookup_exact(pl.col(col), languages.exact),
+                           map_distinct(pl.col(col), _standard_tag, pl.String()))
+
+    def country_of(col: str) -> pl.Expr:
+        return pl.coalesce(lookup_exact(pl.col(col), countries.exact),
+                           map_distinct(pl.col(col), _country_code, pl.String()))
+
+    lf = lf.with_columns(
+        _lang_whole=language_of("_lang"),
+        _lang_part=language_of("_lang_first"),
+        _country=pl.coalesce(country_of("_ctry"), country_of("_ctry_last"), country_of("_ctry_first")),
+    )
+    return lf.with_columns(
+        # Region subtags go: a catalog's "en_US" / "en-GB" names the site's market, not a
+        # variety of the language taught; language (and script, zh-Hant) is what matches.
+        language=blank_to_null(pl.coalesce("_lang_whole", "_lang_part")).str.replace(
+            r"-(?:[A-Z]{2}|\d{3})\b", ""
+        ),
+        country=blank_to_null(pl.col("_country")),
+        _n_place=_notes(
+            "place",
+            _note(pl.col("_lang").is_not_null() & pl.col("_lang_whole").is_null() & pl.col("_lang_part").is_null(),
+                  "language", "unmapped", pl.col("_lang")),
+            _note(pl.col("_lang_whole").is_null() & pl.col("_lang_part").is_not_null(), "language",
+                  "several or qualified; first kept from", pl.col("_lang")),
+            _note(pl.col("_ctry").is_not_null() & pl.col("_country").is_null(), "country", "unmapped",
+                  pl.col("_ctry")),
+            _note(pl.col("_country") == "", "country", "not a country", pl.col("_ctry")),
+        ),
+    )
+
+
+_COST_PRIORITY = {"AggregateCost": 0, "Tuition": 1}
+_AUDIT = r"(?i)\baudit"
+_PER_PERIOD = r"(?i)/\s*(?:mo|month|yr|year)\b"
+
+
+def _price_rows(valid: pl.LazyFrame) -> pl.LazyFrame:
+    """Prices in long form, one row per offering with prices: the price list (amount,
+    ISO 4217 currency with country-aware symbols, CTDL cost type), the main price and notes.
+    Subscriptions and free-audit notes stay out of the list: a subscription is a price
+    model, not a course price (TAXONOMY.md), and auditing is ``free_to_audit``."""
+    cost_lu, model_lu = tx.load_lookup("cost_type"), tx.load_lookup("price_model")
+    symbols = tx.load_currency_symbols()
+    iso = sorted(tx.iso_currencies())
+
+    p = _with_row_positions(valid, "prices", "country").unnest("prices").with_columns(
+        _text=pl.coalesce(
+            collapse_whitespace(pl.col("text")),
+            collapse_whitespace(pl.concat_str(["amount", "currency"], separator=" ", ignore_nulls=True)),
+        ),
+        _label=clean_text(pl.col("label")),
+        _amount_given=collapse_whitespace(pl.col("amount")),
+        _currency_given=collapse_whitespace(pl.col("currency")),
+    )
+    p = p.with_columns(
+        parse_price(pl.col("_text")).alias("_parsed"),
+        parse_price(pl.col("_amount_given")).struct.field("amount").alias("_amount_parsed"),
+        _about=pl.concat_str(["_label", "_text"], separator=" ", ignore_nulls=True),
+    ).with_columns(
+        _amount=pl.coalesce("_amount_parsed", pl.col("_parsed").struct.field("amount")),
+        _cur_text=pl.coalesce("_currency_given", pl.col("_parsed").struct.field("currency_text")),
+        _cost=pl.coalesce(_lookup(pl.col("_label"), cost_lu),
+                          match_keywords(pl.col("_text"), cost_lu.keywords).list.first()),
+        _subscription=(match_keywords(pl.col("_about"), model_lu.keywords).list.len() > 0)
+        | pl.col("_text").str.contains(_PER_PERIOD).fill_null(False),
+        _audit=pl.col("_about").str.contains(_AUDIT).fill_null(False),
+    ).with_columns(
+        _cur_key=pl.col("_cur_text").str.to_lowercase(),
+        _cur_upper=pl.col("_cur_text").str.to_uppercase(),
+    )
+    local = symbols.lazy().filter(pl.col("country") != "").rename({"currency": "_cur_local"})
+    anywhere = symbols.lazy().filter(pl.col("country") == "").drop("country").rename({"currency": "_cur_any"})
+    p = (
+        p.join(local, left_on=["_cur_key", "country"], right_on=["key", "country"], how="left")
+        .join(anywhere, left_on="_cur_key", right_on="key", how="left")
+        .with_columns(
+            _currency=pl.coalesce(pl.when(pl.col("_cur_upper").is_in(iso)).then("_cur_upper"),
+                                  "_cur_local", "_cur_any",
+                                  map_distinct(pl.col("_cur_text"), _currency_by_name, pl.String())),
+            _cost_type=blank_to_null(pl.col("_cost")),
+            _priced=~pl.col("_subscription") & pl.col("_amount").is_not_null(),
+        )
+        # A free audit track beside a paid one is "free to audit"; as the only price it is
+        # simply the price (0: the offering is free).
+        .with_columns(_paid_track=(pl.col("_priced") & ~pl.col("_audit")).any().over("_row"))
+        .with_columns(
+            _keep=pl.col("_priced") & (~pl.col("_audit") | ~pl.col("_paid_track")),
+            _audit_beside_paid=pl.col("_audit") & pl.col("_paid_track"),
+        )
+    )
+    p = p.with_columns(
+        # Main-price preference: AggregateCost, Tuition, untyped, then any other cost type.
+        _priority=pl.when(pl.col("_cost_type").is_null()).then(2)
+        .otherwise(pl.col("_cost_type").replace_strict(_COST_PRIORITY, default=3, return_dtype=pl.Int64)),
+        _price_notes=_notes(
+            "price",
+            _note(pl.col("_amount").is_null() & pl.col("_text").is_not_null(), "prices", "unparsed",
+                  pl.col("_text")),
+            _note(pl.col("_keep") & (pl.col("_amount") > 0) & pl.col("_currency").is_null(), "prices",
+                  "unknown currency in", pl.col("_text")),
+            _note(pl.col("_subscription"), "prices", "subscription is a price model, not a course price",
+                  pl.col("_text")),
+            _note(pl.col("_keep") & pl.col("_label").is_not_null() & pl.col("_cost").is_null(),
+                  "prices", "unmapped cost type", pl.col("_label")),
+        ),
+    )
+    price = pl.struct(amount="_amount", currency="_currency", cost_type="_cost_type")
+    by_preference = ["_priority", "_pos"]
+    return p.sort("_row", "_pos").group_by("_row").agg(
+        prices=price.filter("_keep"),  # rows keep their order within a group
+        _main=price.sort_by(by_preference).filter(pl.col("_keep").sort_by(by_preference)).first(),
+        _any_audit=pl.col("_audit_beside_paid").any(),
+        _n_prices=pl.col("_price_notes").list.explode(keep_nulls=False, empty_as_null=False),
+    )
+
+
+def _map_price_fields(lf: pl.LazyFrame) -> tuple[pl.LazyFrame, date]:
+    """Main price, its USD value (dated rate table) and the free / free-to-audit flags."""
+    fx = tx.load_fx_rates()
+    bools = tx.load_lookup("boolean")
+    lf = lf.with_columns(
+        price_amount=pl.col("_main").struct.field("amount"),
+        # A price of nothing is in no currency.
+        price_currency=pl.when(pl.col("_main").struct.field("amount") != 0)
+        .then(pl.col("_main").struct.field("currency")),
+    ).join(fx.rates.lazy().rename({"currency": "price_currency"}), on="price_currency", how="left")
+    # Free flags: the source's own flag first, else the prices (all zero -> free).
+    lf = lf.with_columns(
+        price_usd=pl.when(pl.col("price_amount") == 0).then(0.0)
+        .otherwise((pl.col("price_amount") / pl.col("units_per_usd")).round(2)),
+        _free_stated=parse_bool(pl.col("is_free_raw"), bools.exact),
+        _audit_stated=pl.col("is_free_raw").str.contains(_AUDIT).fill_null(False),
+        _any_paid=pl.col("prices").list.eval(pl.element().struct.field("amount") > 0).list.any(),
+    )
+    return lf.with_columns(
+        is_free=pl.coalesce("_free_stated", pl.when(pl.col("prices").list.len() > 0).then(~pl.col("_any_paid"))),
+        free_to_audit=pl.when(pl.col("_any_audit").fill_null(False) | pl.col("_audit_stated")).then(True),
+        _n_free=_notes(
+            "free",
+            _note(_present("is_free_raw") & pl.col("_free_stated").is_null() & ~pl.col("_audit_stated"),
+                  "is_free", "unmapped", pl.col("is_free_raw")),
+            _note((pl.col("price_amount") > 0) & pl.col("price_currency").is_not_null()
+                  & pl.col("units_per_usd").is_null(),
+                  "price_usd", f"no {fx.rate_date} rate for", pl.col("price_currency")),
+        ),
+    ), fx.rate_date
+
+
+_ISCED_GIVEN = r"(?i)(?:isced[-_ ]?(?:f)?(?:[-_ ]?2013)?\s*[:#/-]?\s*|isced-f/)(\d{2,4})\b"
+_CIP_FORM = r"(?i)^(?:cip(?:\s*2020)?\s*[:#-]?\s*)?\d{2}(?:\.\d{2,4})?$"
+
+
+def _subject_rows(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """ISCED-F codes from given codes, subject names, and (when those give nothing) title
+    keywords marked trustworthy in the table; ancestors of a more detailed code are dropped
+    (map to the most detailed code the evidence supports). Codes in CIP form are kept in
+    subject_codes_raw only, without a note (TAXONOMY.md: keep them as given)."""
+    lookup = tx.load_lookup("subject_isced")
+    known = sorted(tx.codes("isced"))
+
+    codes = (
+        _with_row_positions(lf, "subject_codes")
+        .with_columns(_raw=collapse_whitespace(pl.col("subject_codes")))
+        .with_columns(_cand=pl.coalesce(pl.col("_raw").str.extract(_ISCED_GIVEN, 1),
+                                        pl.col("_raw").str.extract(r"^(\d{3,4})$", 1)))
+        .with_columns(code=pl.when(pl.col("_cand").is_in(known)).then("_cand"))
+        .with_columns(_note=_note(
+            pl.col("code").is_null() & pl.col("_raw").is_not_null() & ~pl.col("_raw").str.contains(_CIP_FORM),
+            "isced_codes", "unrecognised code", pl.col("_raw"),
+        ))
+    )
+    subjects = (
+        _with_row_positions(lf, "subjects")
+        .with_columns(_name=clean_text(pl.col("subjects")))
+        .with_columns(_exact=lookup_exact(pl.col("_name"), lookup.exact),
+                      _words=match_keywords(pl.col("_name"), lookup.keywords))
+        .with_columns(_codes=pl.when(pl.col("_exact").is_not_null()).then(pl.concat_list("_exact"))
+                      .otherwise("_words"))
+        .with_columns(_note=_note(pl.col("_name").is_not_null() & (pl.col("_codes").list.len() == 0),
+                                  "isced_codes", "unmapped subject", pl.col("_name")))
+    )
+    from_evidence = pl.concat([
+        codes.select("_row", "code"),
+        subjects.select("_row", pl.col("_codes").alias("code")).explode("code"),
+    ]).filter(pl.col("code").is_not_null() & (pl.col("code") != ""))
+    # Subjects recognised as "no field" still count as evidence: no title guessing then.
+    with_evidence = pl.concat([
+        codes.filter(pl.col("code").is_not_null()).select("_row"),
+        subjects.filter(pl.col("_codes").list.len() > 0).select("_row"),
+    ]).unique()
+    from_title = (
+        lf.select("_row", "_title")
+        .join(with_evidence, on="_row", how="anti")
+        .select("_row", match_keywords(pl.col("_title"), lookup.title_keywords).alias("code"))
+        .explode("code")
+        .filter(pl.col("code").is_not_null() & (pl.col("code") != ""))
+    )
+    found = pl.concat([from_evidence, from_title]).unique()
+    ancestors = pl.concat([
+        found.filter(pl.col("code").str.len_chars() > 2).select("_row", pl.col("code").str.slice(0, 2)),
+        found.filter(pl.col("code").str.len_chars() > 3).select("_row", pl.col("code").str.slice(0, 3)),
+    ])
+    isced = (
+        found.join(ancestors, on=["_row", "code"], how="anti")
+        .group_by("_row")
+        .agg(isced_codes=pl.col("code").sort())
+    )
+    notes = (
+        pl.concat([codes.select("_row", "_pos", "_note"), subjects.select("_row", "_pos", "_note")])
+        .filter(pl.col("_note").is_not_null())
+        .group_by("_row")
+        .agg(_n_subjects=pl.col("_note"))
+    )
+    return isced.join(notes, on="_row", how="full", coalesce=True)
+
+
+_BULLET = r"^(?:[\s\u2022\u00b7\u25aa\u25cf\u25e6\u2023\u2043*\-\u2013\u2014>]+|\d{1,2}[.)]\s+)"
+
+
+def _outcome_rows(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Learning outcomes as plain lines: an HTML list in one string becomes several
+    outcomes, bullets and numbering go, duplicates go (first kept)."""
+    lines = (
+        _with_row_positions(lf, "learning_outcomes")
+        .with_columns(_text=clean_text(pl.col("learning_outcomes"), multiline=True).str.split("\n"))
+        .explode("_text")
+        .with_columns(_text=pl.col("_text").str.replace(_BULLET, "").str.strip_chars())
+        .filter(pl.col("_text").str.len_chars() > 0)
+    )
+    return lines.group_by("_row").agg(learning_outcomes=pl.col("_text").unique(maintain_order=True))
+
+
+def _date_rows(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Start dates; a schedule word in their place ("Self-paced", "Anytime") is no defect."""
+    timing = tx.load_lookup("timing")
+    dates = (
+        _with_row_positions(lf, "start_dates_raw")
+        .with_columns(_text=collapse_whitespace(pl.col("start_dates_raw")))
+        .with_columns(_date=parse_date(pl.col("_text")), _schedule=_lookup(pl.col("_text"), timing))
+        .with_columns(_note=_note(
+            pl.col("_text").is_not_null() & pl.col("_date").is_null() & pl.col("_schedule").is_null(),
+            "start_dates", "unparsed", pl.col("_text"),
+        ))
+    )
+    return dates.group_by("_row").agg(
+        start_dates=pl.col("_date").drop_nulls().unique().sort(),
+        _n_dates=pl.col("_note").drop_nulls(),
+    )
+
+
+_ESCO_SKILL = r"^https?://data\.europa\.eu/esco/skill/[0-9a-fA-F-]{36}$"
+
+
+def _map_misc(lf: pl.LazyFrame, provider_kinds: Mapping[str, str]) -> pl.LazyFrame:
+    """Rating, counts, status, skills, provider kind, page defects."""
+    status_lu, org_lu = tx.load_lookup("status"), tx.load_lookup("organization_kind")
+    lf = lf.with_columns(
+        rating=parse_rating(pl.col("rating_raw")),
+        rating_count=parse_count(pl.col("rating_count_raw")),
+        enrolment=parse_count(pl.col("enrolment_raw")),
+        _status=_lookup(pl.col("status_raw"), status_lu),
+        skills_raw=pl.col("skills"),
+        _skills=pl.col("skills").list.eval(pl.element().str.strip_chars()),
+        _kind_by_name=blank_to_null(match_keywords(pl.col("awarding_body"), org_lu.keywords).list.first()),
+        _kind_by_source=pl.col("source").replace_strict(dict(provider_kinds), default=None,
+                                                         return_dtype=pl.String),
+    ).with_columns(skills=pl.col("_skills").list.filter(pl.element().str.contains(_ESCO_SKILL)))
+    same_as_platform = pl.col("awarding_body").is_null() | (
+        pl.col("awarding_body").str.to_lowercase() == pl.col("platform").str.to_lowercase()
+    )
+    unmapped_skills = pl.col("_skills").list.len() - pl.col("skills").list.len()
+    return lf.with_columns(
+        status=pl.when("is_test").then(pl.lit("test"))
+        .otherwise(pl.coalesce(blank_to_null(pl.col("_status")), pl.lit("active"))),
+        # The source's provider kind describes the awarding body only when the body is the
+        # lister itself (or unnamed); a university course on a MOOC platform is a university's.
+        provider_kind=pl.coalesce("_kind_by_name", pl.when(same_as_platform).then("_kind_by_source")),
+        _n_misc=_notes(
+            "misc",
+            _note(_present("rating_raw") & pl.col("rating").is_null(), "rating", "unparsed",
+                  pl.col("rating_raw")),
+            _note(_present("rating_count_raw") & pl.col("rating_count").is_null(), "rating_count",
+                  "unparsed", pl.col("rating_count_raw")),
+            _note(_present("enrolment_raw") & pl.col("enrolment").is_null(), "enrolment", "unparsed",
+                  pl.col("enrolment_raw")),
+            _note(_present("status_raw") & pl.col("_status").is_null(), "status", "unmapped",
+                  pl.col("status_raw")),
+            pl.when(unmapped_skills > 0).then(
+                pl.format("skills: {} not mapped to ESCO (kept in skills_raw)", unmapped_skills)
+            ),
+        ),
+        _n_page=pl.col("page_defects").list.eval(pl.format("page: {}", pl.element())),
+    )
+
+
+# Annex I elements a catalog entry can carry (TAXONOMY.md section 1): present when mapped.
+_EU_ELEMENTS = [
+    pl.col("title").is_not_null(),
+    pl.col("country").is_not_null(),
+    pl.col("awarding_body").is_not_null(),
+    pl.col("learning_outcomes").list.len() > 0,
+    pl.col("workload_hours_min").is_not_null() | pl.col("workload_hours_max").is_not_null()
+    | pl.col("ects").is_not_null(),
+    pl.col("eqf_level").is_not_null() | pl.col("audience_level").is_not_null(),
+    pl.col("assessment_type").is_not_null(),
+    pl.col("modality").is_not_null(),
+    pl.col("quality_assurance").is_not_null(),
+]
+_NOT_HASHED = {"run_id", "fetched_at", "content_hash"}
+
+
+def _finalize(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Identity, notes, completeness and hash; exactly OFFERING_SCHEMA (names, order, types)."""
+    lf = lf.with_columns(
+        offering_id=pl.struct("source", "_key").map_batches(
+            lambda s: pl.Series([offering_id(r["source"], r["_key"]) for r in s], dtype=pl.String),
+            return_dtype=pl.String, is_elementwise=True,
+        ),
+        source_key=pl.col("_key"),
+        title=pl.col("_title"),
+        subjects_raw=pl.col("subjects"),
+        subject_codes_raw=pl.col("subject_codes"),
+        mapping_notes=pl.concat_list(pl.col(r"^_n_.*$")).list.drop_nulls(),
+    ).with_columns(
+        eu_completeness=(pl.sum_horizontal([e.fill_null(False).cast(pl.Int8) for e in _EU_ELEMENTS]) / 9)
+        .round(4),
+    )
+    hashed = [n for n in OFFERING_SCHEMA.names() if n not in _NOT_HASHED]
+    lf = lf.with_columns(
+        content_hash=pl.struct(hashed).struct.json_encode().map_batches(
+            _sha256_hex(32), return_dtype=pl.String, is_elementwise=True
+        ),
+    )
+    return lf.sort("_row").select([pl.col(n).cast(t) for n, t in OFFERING_SCHEMA.items()])
+
+
+def normalize(raw: pl.LazyFrame, *, provider_kinds: Mapping[str, str] | None = None) -> NormalizeResult:
+    """Map raw rows (RAW_SCHEMA) onto the taxonomy.
+
+    ``provider_kinds`` (source name -> organization kind, from the source registry) names the
+    kind of provider for records whose awarding body is the source itself or is not named.
+    Every raw row becomes exactly one offering or one reject.
+    """
+    # Registries and aggregators list other bodies' credentials: their kind says nothing
+    # about an awarding body, so they are dropped here; any other unknown kind is an error.
+    provider_kinds = {s: k for s, k in (provider_kinds or {}).items() if k not in LISTER_ONLY_KINDS}
+    if unknown := set(provider_kinds.values()) - tx.codes("organization_kinds"):
+        raise ValueError(f"unknown organization kind(s) {sorted(unknown)}")
+    core = raw.pipe(_conform).pipe(_classify).pipe(_fork)
+    rejects = core.pipe(_rejects)
+    valid = core.filter(pl.col("_reject").is_null()).pipe(_map_place_language).pipe(_fork)
+    # List fields are mapped in long form, each branch from ``valid`` and joined back once:
+    # chaining fork-and-join steps would double the plan at every step.
+    per_row = [_price_rows(valid), _subject_rows(valid), _outcome_rows(valid), _date_rows(valid)]
+    mapped = (
+        valid.drop("prices", "learning_outcomes")
+        .pipe(_map_text)
+        .pipe(_map_test_flag)
+        .pipe(_map_kind)
+        .pipe(_map_level)
+        .pipe(_map_effort)
+        .pipe(_map_delivery)
+    )
+    for part in per_row:
+        mapped = mapped.join(part, on="_row", how="left")
+    mapped = mapped.with_columns(pl.col(c).fill_null([]) for c in _PER_ROW_LISTS)
+    mapped, rate_date = _map_price_fields(mapped)
+    offerings = mapped.pipe(_map_misc, provider_kinds).pipe(_finalize)
+    offerings_df, rejects_df = pl.collect_all([offerings, rejects])
+    return NormalizeResult(
+        offerings=offerings_df,
+        rejects=rejects_df.select([pl.col(n).cast(t) for n, t in REJECT_SCHEMA.items()]),
+        fx_rate_date=rate_date,
+    )
+
+
+__all__ = ["HOURS_PER_ECTS", "LISTER_ONLY_KINDS", "NormalizeResult", "normalize", "read_landing"]
