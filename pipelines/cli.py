@@ -61,9 +61,10 @@ def summary_table(meta: dict, wall: float) -> Table:
     table.add_row("offerings", str(sum(v.get("offerings", 0) for v in stagings.values())))
     table.add_row("rejects", str(sum(v.get("rejects", 0) for v in stagings.values())))
     table.add_row("credentials", str(links.get("credentials", "-")))
-    if "truth_f1" in links:
+    if "truth_pairwise_f1" in links:
         table.add_row("dedup pairwise F1 (vs demo truth)",
-                      f"{links['truth_f1']:.3f} (P {links.get('truth_precision', 0):.3f}, R {links.get('truth_recall', 0):.3f})")
+                      f"{links['truth_pairwise_f1']:.3f} (precision {links['truth_pairwise_precision']:.3f}, "
+                      f"recall {links['truth_pairwise_recall']:.3f}; B-cubed F1 {links['truth_bcubed_f1']:.3f})")
     table.add_row("warehouse", f"{warehouse.get('path', '-')} ({warehouse.get('rows_fct_offering', '-')} current offerings)")
     table.add_row("files exported", f"{exports.get('files', 0)} in {exports.get('dir', '-')}")
     table.add_row("wall time", f"{wall:.1f} s")

@@ -82,9 +82,10 @@ def make_staging_asset(source: Source) -> dg.AssetsDefinition:
                               description="One row per offering_id."),
         ],
     )
-    def _staging(context: dg.AssetExecutionContext, crawl: dict):
+    def _staging(context: dg.AssetExecutionContext, settings: CredcatSettings, crawl: dict):
         raw, invalid = read_landing([Path(crawl["landing_dir"])])
-        result = normalize(raw.lazy())
+        kinds = {name: s.provider_kind for name, s in settings.sources().items()}
+        result = normalize(raw.lazy(), provider_kinds=kinds)
         offerings, rejects = result.offerings, pl.concat([invalid, result.rejects], how="vertical")
         n_raw = raw.height + invalid.height
         dup_ids = offerings.height - offerings["offering_id"].n_unique()
@@ -98,6 +99,7 @@ def make_staging_asset(source: Source) -> dg.AssetsDefinition:
                 "test_records": int(offerings["is_test"].sum()),
                 "reject_reasons": dg.MetadataValue.json(dict(zip(reasons["reason"].to_list(), reasons["len"].to_list(), strict=True))),
                 "mean_eu_completeness": float(offerings["eu_completeness"].mean() or 0.0),
+                "fx_rate_date": str(result.fx_rate_date),
                 "preview": dg.MetadataValue.md(_md(preview)),
             },
         )
