@@ -26,7 +26,7 @@ Mapping rules worth knowing (each also stated where it is applied):
   then Tuition, then untyped; a free audit track beside a paid one sets ``free_to_audit``
   instead, and as the only price makes the offering free. A zero price has no currency. ``price_usd`` uses the dated table
   data/fx_rates.csv; its date is returned as ``NormalizeResult.fx_rate_date``.
-- ``content_hash`` covers every Offering field except run_id, fetched_at and the hash itself,
+- ``content_hash`` covers every Offering field except run_id, fetched_at, url and the hash itself,
   so re-crawling unchanged content gives the same hash.
 """
 
@@ -894,7 +894,9 @@ _EU_ELEMENTS = [
     pl.col("modality").is_not_null(),
     pl.col("quality_assurance").is_not_null(),
 ]
-_NOT_HASHED = {"run_id", "fetched_at", "content_hash"}
+# Provenance is not content: where and when a record was read (a mirror on another port, a
+# tracking parameter) must not open a new version of the offering.
+_NOT_HASHED = {"run_id", "fetched_at", "url", "content_hash"}
 
 
 def _finalize(lf: pl.LazyFrame) -> pl.LazyFrame:

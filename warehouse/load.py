@@ -387,13 +387,15 @@ def _apply_versions(con: duckdb.DuckDBPyConnection, run_time: datetime,
         )
         _write(
             con,
-            f"UPDATE {versions} AS v SET last_seen_at = i.fetched_at, last_seen_run_id = i.run_id "
+            # Provenance (where and when it was last seen) is refreshed in place: a new URL
+            # alone is not a new version of the offering's content.
+            f"UPDATE {versions} AS v SET last_seen_at = i.fetched_at, last_seen_run_id = i.run_id, url = i.url "
             "FROM _in_offerings AS i "
             "WHERE v.is_current AND v.offering_id = i.offering_id "
             "AND i.offering_id IN (SELECT offering_id FROM _delta WHERE change = 'unchanged') "
             "AND (v.last_seen_at IS NULL OR i.fetched_at >= v.last_seen_at) "
             "AND (v.last_seen_at IS DISTINCT FROM i.fetched_at "
-            "     OR v.last_seen_run_id IS DISTINCT FROM i.run_id)",
+            "     OR v.last_seen_run_id IS DISTINCT FROM i.run_id OR v.url IS DISTINCT FROM i.url)",
         )
         # Seen by the crawl: offered, rejected or merely landed raw this run.
         con.execute(

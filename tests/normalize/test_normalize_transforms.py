@@ -140,10 +140,10 @@ def test_offering_id_is_the_schema_id_of_source_and_key():
     assert offering["offering_id"] == offering_id("acme_mooc", "course-7")
 
 
-def test_content_hash_ignores_run_and_fetch_time_but_sees_content():
+def test_content_hash_ignores_provenance_but_sees_content():
     fields = {"description": "<p>Learn widgets</p>", "workload_raw": "3 hours", "prices": [price("$49")]}
     first = one(**fields)
-    again = one(**fields, run_id="run-2", fetched_at=FETCHED + timedelta(days=7))
+    again = one(**fields, run_id="run-2", fetched_at=FETCHED + timedelta(days=7), url="http://127.0.0.1:9/elsewhere")
     changed = one(**{**fields, "description": "<p>Learn gadgets</p>"})
     assert first["content_hash"] == again["content_hash"]
     assert first["offering_id"] == again["offering_id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
@@ -243,3 +244,15 @@ def test_empty_run_builds_an_empty_warehouse(warehouse) -> None:
     stats = warehouse.load(make_run(T1, {}))
     assert set(stats["rows"].values()) == {0}
     assert warehouse.query("SELECT count(*) AS n FROM marts.fct_offering")["n"].item() == 0
+
+
+def test_moved_url_refreshes_provenance_without_a_new_version(warehouse) -> None:
+    warehouse.load(make_run(T1, {"coursera": Crawl("r1", titles={"c1": "Python"})}))
+    moved = make_run(T2, {"coursera": Crawl("r2", titles={"c1": "Python"})})
+    moved = dataclasses.replace(moved, offerings=moved.offerings.with_columns(url=pl.lit("https://moved.example/c1")))
+    stats = warehouse.load(moved)
+
+    assert versions(warehouse, "c1").height == 1
+    assert stats["versions_opened"] == 0
+    current = warehouse.query("SELECT url, last_seen_run_id FROM marts.offering_versions WHERE source_key = 'c1'")
+    assert current.row(0) == ("https://moved.example/c1", "r2")
