@@ -13,6 +13,8 @@ full_refresh = dg.define_asset_job(
 @dg.definitions
 def jobs() -> dg.Definitions:
     return dg.Definitions(
+        # Also the executor of ad hoc materializations from the UI ("Materialize all").
+        executor=dg.in_process_executor,
         jobs=[full_refresh],
         schedules=[dg.ScheduleDefinition(name="daily_full_refresh", job=full_refresh, cron_schedule="0 2 * * *",
                                          execution_timezone="UTC")],

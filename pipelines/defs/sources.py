@@ -80,6 +80,8 @@ def make_staging_asset(source: Source) -> dg.AssetsDefinition:
                               description="Raw records = offerings + rejects: nothing lost."),
             dg.AssetCheckSpec("unique_offering_id", asset=key, blocking=True,
                               description="One row per offering_id."),
+            dg.AssetCheckSpec("has_offerings", asset=key,
+                              description="The source gave at least one offering (a warning: an empty source closes nothing)."),
         ],
     )
     def _staging(context: dg.AssetExecutionContext, settings: CredcatSettings, crawl: dict):
@@ -106,6 +108,8 @@ def make_staging_asset(source: Source) -> dg.AssetsDefinition:
         yield dg.AssetCheckResult(check_name="raw_reconciles", passed=n_raw == offerings.height + rejects.height,
                                   metadata={"raw": n_raw, "offerings": offerings.height, "rejects": rejects.height})
         yield dg.AssetCheckResult(check_name="unique_offering_id", passed=dup_ids == 0, metadata={"duplicates": dup_ids})
+        yield dg.AssetCheckResult(check_name="has_offerings", passed=offerings.height > 0,
+                                  severity=dg.AssetCheckSeverity.WARN, metadata={"offerings": offerings.height})
 
     return _staging
 

@@ -51,6 +51,14 @@ def write(listings: list[Listing], ctx: SiteContext, rng: random.Random) -> list
         results.append(result)
         truth.append({"source_key": result["id"], "credential_key": listing.credential.key,
                       "is_test": listing.is_test, "expected": expected})
+    # A draft course run with no name, as the real API lists them: unreadable as an
+    # offering, so it must end in the rejects with its reason, never silently dropped.
+    if results:
+        draft = {**results[len(results) // 2], "id": "course-v1:OpenCourseX+DRAFT01+2027_T1",
+                 "course_id": "course-v1:OpenCourseX+DRAFT01+2027_T1", "name": None, "short_description": ""}
+        results.insert(len(results) // 2, draft)
+        truth.append({"source_key": draft["id"], "credential_key": None, "is_test": False,
+                      "expected_reject": "missing_title", "expected": {}})
     pages = max(1, math.ceil(len(results) / PAGE_SIZE))
     for page in range(1, pages + 1):
         body = {
