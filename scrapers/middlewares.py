@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.utils.response import response_status_message
 
@@ -70,3 +71,23 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if retry is not None:
             await asyncio.sleep(self.delay_for(request, None))
         return retry
+
+
+class LocalOnlyMiddleware:
+    """For sources read from saved files (``location`` only): a saved API page still names its
+    online next page; that link is recorded, not fetched, so an offline read stays complete."""
+
+    def __init__(self, crawler) -> None:  # type: ignore[no-untyped-def]
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):  # type: ignore[no-untyped-def]
+        return cls(crawler)
+
+    def process_request(self, request: Request, spider=None):  # type: ignore[no-untyped-def]
+        spider = spider or self.crawler.spider
+        cfg = getattr(spider, "source_cfg", None)
+        if cfg is not None and cfg.local_only and not request.url.startswith("file:"):
+            self.crawler.stats.inc_value("credcat/links_not_followed")
+            raise IgnoreRequest(f"saved-file source: not following {request.url}")
+        return None

@@ -6,14 +6,17 @@ kind is one table in that file plus, at most, one short spider class.
 
 from __future__ import annotations
 
+import glob
+import os
 import re
 import tomllib
 from functools import cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_REGISTRY = Path(__file__).with_name("sources.toml")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 PROVIDER_KINDS = {
     "university", "mooc_platform", "professional_association", "vendor", "government_agency",
@@ -31,7 +34,13 @@ class Source(BaseModel):
     provider_kind: str
     platform: str | None = None
     description: str = ""
-    start_urls: list[str]
+    start_urls: list[str] = Field(default_factory=list, description="URLs to crawl ({mirror} = demo catalog)")
+    location: list[str] = Field(
+        default_factory=list,
+        description="Local files or globs (relative to the sources file; {realdata} = the real-data corpus), "
+        "read through file:// URLs: saved responses, dumps and file drops",
+    )
+    base_dir: str | None = Field(default=None, description="Folder of the sources file (set by the loader)")
     allowed_domains: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
     cadence: str = Field(default="0 3 * * *", description="Cron schedule of its crawls")
     demo: bool = Field(default=True, description="Served by the embedded demo catalog")
@@ -61,9 +70,36 @@ class Source(BaseModel):
             raise ValueError(f"provider_kind {v!r} not one of {sorted(PROVIDER_KINDS)}")
         return v
 
+    @model_validator(mode="after")
+    def _somewhere(self) -> Source:
+        if not self.start_urls and not self.location:
+            raise ValueError(f"source {self.name} needs start_urls or location")
+        if self.location and "allowed_domains" not in self.model_fields_set:
+            self.allowed_domains = []  # file:// URLs have no host to allow
+        return self
+
+    @property
+    def local_only(self) -> bool:
+        """Read from saved files only: links found in them (a next page online) are not followed."""
+        return bool(self.location) and not self.start_urls
+
+    def resolved_locations(self) -> list[str]:
+        """``location`` as sorted file:// URLs: placeholders filled, globs expanded."""
+        urls: list[str] = []
+        for pattern in self.location:
+            text = pattern.replace("{realdata}", str(realdata_dir()))
+            path = Path(text).expanduser()
+            if not path.is_absolute():
+                path = Path(self.base_dir or Path.cwd()) / path
+            matches = sorted(glob.glob(str(path), recursive=True)) if glob.has_magic(str(path)) else [str(path)]
+            if not matches:
+                raise FileNotFoundError(f"source {self.name}: nothing matches {pattern!r}")
+            urls += [Path(m).resolve().as_uri() for m in matches]
+        return urls
+
     def resolved_start_urls(self, mirror_url: str | None) -> list[str]:
-        """Start URLs with ``{mirror}`` replaced by the demo catalog's base URL."""
-        urls = []
+        """Start URLs with ``{mirror}`` replaced by the demo catalog's base URL, then locations."""
+        urls = self.resolved_locations()
         for u in self.start_urls:
             if "{mirror}" in u:
                 if not mirror_url:
@@ -73,21 +109,40 @@ class Source(BaseModel):
         return urls
 
 
-def load_sources(path: Path | None = None) -> dict[str, Source]:
-    """All sources of a registry file, by name, validated."""
-    return dict(_load(str(path or DEFAULT_REGISTRY)))
+def realdata_dir() -> Path:
+    """The real-data corpus: $CREDCAT_REALDATA_DIR, else ../shared/realdata beside the project."""
+    return Path(os.environ.get("CREDCAT_REALDATA_DIR") or PROJECT_ROOT.parent / "shared" / "realdata")
+
+
+def load_sources(path: Path | str | None = None) -> dict[str, Source]:
+    """All sources of a registry file (and the files it includes), by name, validated."""
+    return dict(_load(str(Path(path or DEFAULT_REGISTRY).resolve())))
 
 
 @cache
-def _load(path: str) -> tuple[tuple[str, Source], ...]:
+def _load(path: str, _seen: tuple[str, ...] = ()) -> tuple[tuple[str, Source], ...]:
+    if path in _seen:
+        raise ValueError(f"{path}: includes itself ({' -> '.join(_seen)})")
     with open(path, "rb") as fh:
         data = tomllib.load(fh)
-    table = data.get("sources")
-    if not isinstance(table, dict) or not table:
+    base = Path(path).parent
+    out: list[tuple[str, Source]] = []
+    # include = ["other.toml", "realdata/*.toml"]: several files make one registry.
+    for pattern in data.get("include", []):
+        matches = sorted(glob.glob(str(base / pattern)))
+        if not matches:
+            raise FileNotFoundError(f"{path}: include {pattern!r} matches nothing")
+        for m in matches:
+            out += _load(str(Path(m).resolve()), (*_seen, path))
+    table = data.get("sources", {})
+    if not isinstance(table, dict) or not (table or out):
         raise ValueError(f"{path}: no [sources.<name>] tables")
-    out = []
     for name, entry in table.items():
         if not isinstance(entry, dict):
             raise ValueError(f"{path}: sources.{name} is not a table")
-        out.append((name, Source(name=name, **entry)))
+        out.append((name, Source(name=name, base_dir=str(base), **entry)))
+    names = [n for n, _ in out]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{path}: sources defined twice: {dupes}")
     return tuple(out)

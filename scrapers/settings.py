@@ -28,6 +28,7 @@ CREDCAT_RETRY_AFTER_MAX = 120.0
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "scrapers.middlewares.BackoffRetryMiddleware": 550,
+    "scrapers.middlewares.LocalOnlyMiddleware": 50,
 }
 ITEM_PIPELINES = {
     "scrapers.pipelines.LandingPipeline": 900,

@@ -31,13 +31,17 @@ class CredcatSpider(scrapy.Spider):
     kind: str = "base"
 
     def __init__(self, *args: Any, mirror_url: str | None = None, registry: str | None = None,
-                 source: str | None = None, **kwargs: Any) -> None:
+                 source: str | Source | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.source_name = source or self.name
-        sources = load_sources(registry) if registry else load_sources()
-        if self.source_name not in sources:
-            raise ValueError(f"source {self.source_name!r} is not in the registry")
-        self.source_cfg: Source = sources[self.source_name]
+        if isinstance(source, Source):  # an ad hoc source (credcat parse, tests): no registry
+            self.source_cfg: Source = source
+        else:
+            name = source or self.name
+            sources = load_sources(registry) if registry else load_sources()
+            if name not in sources:
+                raise ValueError(f"source {name!r} is not in the registry")
+            self.source_cfg = sources[name]
+        self.source_name = self.source_cfg.name
         self.mirror_url = mirror_url
         self.start_urls = self.source_cfg.resolved_start_urls(mirror_url)
         self.allowed_domains = list(self.source_cfg.allowed_domains)
@@ -54,6 +58,8 @@ class CredcatSpider(scrapy.Spider):
         catalog, so it must not close offerings that went missing.
         """
         request = getattr(failure, "request", None)
+        if self.source_cfg.local_only and request is not None and not request.url.startswith("file:"):
+            return  # a saved file's online link, deliberately not followed (LocalOnlyMiddleware)
         response = getattr(getattr(failure, "value", None), "response", None)
         if response is not None:
             reason = f"HTTP {response.status}"
