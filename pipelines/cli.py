@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -25,7 +26,7 @@ def _dagster_home() -> None:
     home.mkdir(parents=True, exist_ok=True)
 
 
-def run_job(select: list[str] | None = None) -> tuple[bool, dict]:
+def run_job(select: list[str] | None = None, sources_file: Path | None = None) -> tuple[bool, dict]:
     """Run the full-refresh job (or a selection) in process on the persistent instance.
 
     Returns success and, per asset key, the metadata of its materialization.
@@ -33,7 +34,9 @@ def run_job(select: list[str] | None = None) -> tuple[bool, dict]:
     _dagster_home()
     import dagster as dg
 
-    from pipelines.definitions import defs
+    from pipelines.build import build_definitions
+
+    defs = build_definitions(sources_file)
 
     job = defs.resolve_job_def("credcat_full_refresh")
     selection = None
@@ -85,24 +88,115 @@ def demo() -> None:
 
 @app.command()
 def run(
+    sources: Annotated[Path | None, typer.Option("--sources", help="A sources TOML file (default: the demo registry)")] = None,
     select: Annotated[list[str] | None, typer.Option("--select", "-s", help="Asset keys, e.g. 'raw/opencourse_api'")] = None,
 ) -> None:
-    """Run the full-refresh job, or a selection of its assets."""
+    """Run the whole pipeline on a sources file, or a selection of its assets."""
     started = time.monotonic()
-    ok, meta = run_job(select)
+    with console.status("running ..."):
+        ok, meta = run_job(select, sources)
     console.print(summary_table(meta, time.monotonic() - started))
     raise typer.Exit(0 if ok else 1)
 
 
 @app.command()
-def sources() -> None:
-    """List the sources of the registry."""
+def sources(file: Annotated[Path | None, typer.Argument(help="A sources TOML file (default: the demo registry)")] = None) -> None:
+    """List the sources of a registry."""
     from scrapers.registry import load_sources
 
     table = Table("source", "kind", "format", "provider", "cadence")
-    for s in load_sources().values():
+    for s in load_sources(file).values():
         table.add_row(s.name, s.kind, s.format, s.provider_kind, s.cadence)
     console.print(table)
+
+
+@app.command()
+def kinds() -> None:
+    """List the spider kinds: one shared reader per format."""
+    from scrapers.kinds import KINDS
+
+    table = Table("kind", "reads")
+    for name, text in sorted(KINDS.items()):
+        table.add_row(name, text)
+    console.print(table)
+
+
+def _option_value(text: str) -> object:
+    """`k=v` values: JSON where it parses (numbers, booleans, lists), else the string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@app.command()
+def parse(
+    kind: Annotated[str, typer.Option("--kind", help="A kind from `credcat kinds`")],
+    target: Annotated[str, typer.Argument(help="A saved response or file (path), or a URL")],
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="Kind option k=v (repeatable)")] = None,
+    field: Annotated[list[str] | None, typer.Option("--field", "-f", help="Field map entry field=column (repeatable)")] = None,
+    provider_kind: Annotated[str, typer.Option(help="Provider kind of the source")] = "training_provider",
+) -> None:
+    """Print the Offerings one file or URL yields through KIND, as JSON lines (rejects to stderr).
+
+    The same path as production: a `scrapy crawl` of an ad hoc source, then normalization.
+    """
+    import tempfile
+
+    from normalize.transforms import normalize, read_landing
+    from scrapers.kinds import KINDS
+    from scrapers.registry import load_sources
+    from scrapers.run import crawl
+
+    if kind not in KINDS:
+        console.print(f"[red]unknown kind {kind!r}; see `credcat kinds`[/red]")
+        raise typer.Exit(2)
+    options = dict(o.split("=", 1) for o in option or [])
+    fields = dict(f.split("=", 1) for f in field or [])
+    is_url = target.startswith(("http://", "https://"))
+    entry = {
+        "spider": kind, "kind": kind, "format": "ad hoc", "provider_kind": provider_kind,
+        ("start_urls" if is_url else "location"): [target if is_url else str(Path(target).resolve())],
+        "options": {k: _option_value(v) for k, v in options.items()},
+        "field_map": fields,
+    }
+    with tempfile.TemporaryDirectory(prefix="credcat-parse-") as tmp:
+        registry = Path(tmp) / "sources.toml"
+        registry.write_text(_toml({"sources": {"adhoc": entry}}))
+        source = load_sources(registry)["adhoc"]
+        stats = crawl(source, "parse", Path(tmp) / "landing", registry=registry)
+        raw, invalid = read_landing([Path(tmp) / "landing" / "adhoc" / "parse"])
+        result = normalize(raw.lazy(), provider_kinds={"adhoc": provider_kind})
+    for row in result.offerings.iter_rows(named=True):
+        sys.stdout.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
+    for frame in (invalid, result.rejects):
+        for row in frame.iter_rows(named=True):
+            sys.stderr.write(f"reject {row['source_key']}: {row['reason']} {row.get('detail') or ''}\n")
+    err = Console(stderr=True)
+    err.print(f"{result.offerings.height} offerings, {invalid.height + result.rejects.height} rejects; "
+              f"crawl complete={stats.get('complete')} pages={stats.get('pages')} defects={stats.get('page_defects')}")
+    if stats.get("log_tail"):
+        err.print(stats["log_tail"][-2000:])
+
+
+def _toml(data: dict) -> str:
+    """A tiny TOML writer for the ad hoc registry (strings, numbers, booleans, lists, tables)."""
+    def value(v: object) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return repr(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{json.dumps(k)} = {value(x)}" for k, x in v.items()) + "}"
+        return json.dumps(str(v))
+
+    lines = []
+    for name, entry in data["sources"].items():
+        lines.append(f"[sources.{name}]")
+        lines += [f"{k} = {value(v)}" for k, v in entry.items()]
+    return "\n".join(lines) + "\n"
 
 
 @app.command()

@@ -13,7 +13,7 @@ from normalize.dedup.settings import DedupSettings, load_settings
 from normalize.schema import offering_id
 from pipelines.defs.sources import raw_key, staging_key
 from pipelines.resources import CredcatSettings, DemoCatalog
-from scrapers.registry import load_sources
+from scrapers.registry import Source, load_sources
 from warehouse.export import export_parquet, verify_manifest
 from warehouse.load import RunInputs, build
 from warehouse.publish import open_readonly, publish
@@ -57,8 +57,8 @@ def demo_truth(demo: DemoCatalog) -> pl.DataFrame | None:
     )
 
 
-def build_catalog_assets() -> list[dg.AssetsDefinition]:
-    names = list(load_sources())
+def build_catalog_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition]:
+    names = list(sources)
     staging_ins = {f"staging_{n}": dg.AssetIn(key=staging_key(n)) for n in names}
     raw_ins = {f"raw_{n}": dg.AssetIn(key=raw_key(n)) for n in names}
 
@@ -164,4 +164,4 @@ def build_catalog_assets() -> list[dg.AssetsDefinition]:
 
 @dg.definitions
 def catalog_assets() -> dg.Definitions:
-    return dg.Definitions(assets=build_catalog_assets())
+    return dg.Definitions(assets=build_catalog_assets(load_sources()))

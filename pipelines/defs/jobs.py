@@ -1,13 +1,18 @@
 import dagster as dg
 
+
 # The in-process executor: ~0.1 s per asset here against ~1.4 s per step for multiprocess,
 # and crawls already run in their own subprocesses.
-full_refresh = dg.define_asset_job(
-    "credcat_full_refresh",
-    selection=dg.AssetSelection.all(),
-    executor_def=dg.in_process_executor,
-    description="Crawl every source, normalize, resolve, build and publish the warehouse, export.",
-)
+def full_refresh_job():  # -> UnresolvedAssetJobDefinition (not exported by dagster)
+    return dg.define_asset_job(
+        "credcat_full_refresh",
+        selection=dg.AssetSelection.all(),
+        executor_def=dg.in_process_executor,
+        description="Crawl every source, normalize, resolve, build and publish the warehouse, export.",
+    )
+
+
+full_refresh = full_refresh_job()
 
 
 @dg.definitions

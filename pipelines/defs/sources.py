@@ -123,10 +123,13 @@ def _md(frame: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
-@dg.definitions
-def source_assets() -> dg.Definitions:
-    sources = load_sources()
+def build_source_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition]:
     assets: list[dg.AssetsDefinition] = []
     for source in sources.values():
         assets += [make_raw_asset(source), make_staging_asset(source)]
-    return dg.Definitions(assets=assets)
+    return assets
+
+
+@dg.definitions
+def source_assets() -> dg.Definitions:
+    return dg.Definitions(assets=build_source_assets(load_sources()))

@@ -1,0 +1,7 @@
+"""The generic courseleaf spider: a registry entry with `spider = "courseleaf"` and its options."""
+
+from scrapers.base.courseleaf import CourseLeafSpider
+
+
+class GenericCourseLeafSpider(CourseLeafSpider):
+    name = "courseleaf"
