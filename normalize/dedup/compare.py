@@ -44,7 +44,7 @@ def _side(column: str, side: str) -> pl.Expr:
 
 
 def _score_name(level: Level) -> str:
-    return f"_score_{level.column}_{level.scorer}"
+    return f"_score_{level.column}_{level.scorer}" + (f"_{level.min_tokens}" if level.min_tokens else "")
 
 
 def fuzzy_scores(left: Sequence[Any], right: Sequence[Any], scorer: str, workers: int = -1) -> np.ndarray:
@@ -74,6 +74,7 @@ class _PairValues:
         self.rid_l = pairs["rid_l"]
         self.rid_r = pairs["rid_r"]
         self._text: dict[str, list[Any]] = {}
+        self._long: dict[str, pl.Series] = {}
 
     def sides(self, column: str) -> list[pl.Series]:
         series = self.prepared[column]
@@ -83,9 +84,21 @@ class _PairValues:
             ).to_series()
         return [series.gather(self.rid_l).alias(f"{column}_l"), series.gather(self.rid_r).alias(f"{column}_r")]
 
+    def long_enough(self, column: str, min_tokens: int) -> pl.Series:
+        """Per pair: both sides of ``column`` have at least ``min_tokens`` tokens."""
+        key = f"{column}\x1f{min_tokens}"
+        ok = self._long.get(key)
+        if ok is None:
+            ok = self._long[key] = self.prepared.select(
+                (pl.col(column).str.count_matches(" ", literal=True) + 1 >= min_tokens).fill_null(False)
+            ).to_series()
+        return ok.gather(self.rid_l) & ok.gather(self.rid_r)
+
     def fuzzy(self, level: Level, todo: pl.Series) -> pl.Series:
         """Scores for pairs flagged in ``todo``; null elsewhere (stronger levels decided those)."""
         assert level.column is not None and level.scorer is not None
+        if level.min_tokens:
+            todo = todo & self.long_enough(level.column, level.min_tokens)
         rows = todo.arg_true()
         out = np.full(len(todo), np.nan, dtype=np.float32)
         if rows.len():

@@ -31,6 +31,7 @@ KEY_COLUMNS = (
     "body_sorted",
     "platform_key",
     "credential_type",
+    "credential_family",
     "language",
     "workload_hours",
     "duration_weeks",
@@ -95,6 +96,28 @@ def org_key(expr: pl.Expr, rules: TextRules) -> pl.Expr:
     return _map_tokens(clean_text(fold_text(expr), rules), rules.org_abbreviations, rules.org_noise_tokens)
 
 
+def compact(expr: pl.Expr) -> pl.Expr:
+    """A key without its spaces: how 'MaplewoodStateUniversity' and 'Maplewood State University' agree."""
+    return expr.str.replace_all(" ", "", literal=True)
+
+
+def unify_spacing(keys: pl.Series) -> dict[str, str]:
+    """Org keys that differ only in spacing -> one of them (the most spaced, then the smallest).
+
+    Partner codes, handles and URL slugs glue an organization's words together
+    ('MaplewoodStateUniversity', 'NETSECURE'); the spelled-out name in the same corpus (or the
+    alias table) says where the spaces go. Only keys whose spacing actually varies are mapped.
+    """
+    frame = keys.drop_nulls().unique().to_frame("key").with_columns(
+        compact=compact(pl.col("key")), spaces=pl.col("key").str.count_matches(" ", literal=True)
+    )
+    best = frame.sort(["compact", "spaces", "key"], descending=[False, True, False]).group_by(
+        "compact", maintain_order=True
+    ).agg(canonical=pl.col("key").first())
+    mapped = frame.join(best, on="compact").filter(pl.col("key") != pl.col("canonical"))
+    return dict(zip(mapped["key"].to_list(), mapped["canonical"].to_list(), strict=True))
+
+
 def alias_table(rules: TextRules) -> dict[str, str]:
     """org key of every alias -> org key of its canonical name."""
     frame = pl.DataFrame(
@@ -105,11 +128,17 @@ def alias_table(rules: TextRules) -> dict[str, str]:
 
 
 def org_keys(names: pl.Series, rules: TextRules) -> dict[str, str]:
-    """Distinct raw organization name -> aliased org key (computed once per distinct name)."""
+    """Distinct raw organization name -> aliased org key (computed once per distinct name).
+
+    Keys that differ only in spacing (among these names and the alias table's canonical
+    names) become one key, see ``unify_spacing``.
+    """
     aliases = alias_table(rules)
     frame = names.drop_nulls().unique().to_frame("name").with_columns(
         key=org_key(pl.col("name"), rules).replace(aliases)
     )
+    spacing = unify_spacing(pl.concat([frame["key"], pl.Series(list(aliases.values()), dtype=pl.String)]))
+    frame = frame.with_columns(pl.col("key").replace(spacing))
     return {n: k for n, k in frame.iter_rows() if k is not None}
 
 
@@ -136,13 +165,15 @@ def title_key(expr: pl.Expr, rules: TextRules) -> pl.Expr:
 
 
 def _org_vocabulary(org_keys: pl.Series, aliases: Mapping[str, str]) -> list[str]:
-    """Names that count as a provider when they prefix or suffix a title.
+    """Names that count as a provider when they prefix or suffix a title, without spaces.
 
-    The corpus's own awarding bodies and platforms plus every canonical name of the alias
-    table. Keys under 3 characters are left out: too likely to be a real word of a title.
+    The corpus's own awarding bodies and platforms (every spelling, before and after
+    aliasing) plus every alias and canonical name of the alias table; compared without spaces
+    so 'NETSECURE: ...' finds 'Net Secure'. Keys under 3 characters are left out: too likely
+    to be a real word of a title.
     """
-    vocab = set(org_keys.drop_nulls().unique().to_list()) | set(aliases.values())
-    return sorted(k for k in vocab if len(k) >= 3)
+    vocab = set(org_keys.drop_nulls().unique().to_list()) | set(aliases) | set(aliases.values())
+    return sorted({k.replace(" ", "") for k in vocab if len(k) >= 3})
 
 
 def _rare_keys(frame: pl.DataFrame, stopwords: Iterable[str]) -> pl.DataFrame:
@@ -179,7 +210,7 @@ def _on_unique(values: pl.Series, build: Callable[[pl.Expr], dict[str, pl.Expr]]
 def _providers(candidates: pl.Series, org: Callable[[pl.Expr], pl.Expr], vocab: list[str]) -> list[str]:
     """The distinct candidate strings (title prefixes or suffixes) that name a provider."""
     distinct = candidates.drop_nulls().unique().to_frame("value")
-    return distinct.filter(org(pl.col("value")).is_in(vocab))["value"].to_list()
+    return distinct.filter(compact(org(pl.col("value"))).is_in(vocab))["value"].to_list()
 
 
 def _title_keys(titles: pl.DataFrame, rules: TextRules, org: Callable[[pl.Expr], pl.Expr], vocab: list[str]) -> pl.DataFrame:
@@ -232,9 +263,11 @@ def prepare(offerings: pl.DataFrame, rules: TextRules) -> pl.DataFrame:
 
     orgs = _on_unique(
         pl.concat([offerings["awarding_body"], offerings["platform"]]),
-        lambda v: {"org": org(v)},
-    ).with_columns(org_sorted=sorted_tokens(pl.col("org")))
-    vocab = _org_vocabulary(orgs["org"], aliases)
+        lambda v: {"raw_org": org_key(v, rules), "org": org(v)},
+    )
+    vocab = _org_vocabulary(pl.concat([orgs["raw_org"], orgs["org"]]), aliases)
+    spacing = unify_spacing(pl.concat([orgs["org"], pl.Series(list(aliases.values()), dtype=pl.String)]))
+    orgs = orgs.with_columns(pl.col("org").replace(spacing)).with_columns(org_sorted=sorted_tokens(pl.col("org")))
 
     titles = _title_keys(offerings["title"].drop_nulls().unique().to_frame("title_raw"), rules, org, vocab)
 
@@ -267,6 +300,9 @@ def prepare(offerings: pl.DataFrame, rules: TextRules) -> pl.DataFrame:
         .join(orgs.lazy().select(awarding_body="value", body_key="org", body_sorted="org_sorted"), on="awarding_body", how="left")
         .join(orgs.lazy().select(platform="value", platform_key="org"), on="platform", how="left")
         .join(titles.lazy(), on="title_raw", how="left")
+        .with_columns(
+            credential_family=pl.col("credential_type").replace(dict(rules.credential_type_families))
+        )
         .sort("offering_id")
         .with_row_index("rid")
         .collect()

@@ -57,6 +57,35 @@ def score(compared: pl.DataFrame, comparisons: Sequence[Comparison], weights: We
     )
 
 
+def _pool_adjacent_violators(counts: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Per level (strongest first) smoothed (match, non-match) counts -> counts whose ratio never
+    rises down the list, pooling each run of levels that would break the order.
+
+    Each level of a pooled run gets the run's match / non-match ratio and keeps its own share of
+    the run's pairs. Weighted least squares on the log-ratio is overkill here: pooling is the
+    maximum-likelihood fit under the order constraint for these binomial counts.
+    """
+    blocks: list[list[int]] = []  # runs of level indices
+
+    def ratio(block: list[int]) -> float:
+        return sum(counts[i][0] for i in block) / sum(counts[i][1] for i in block)
+
+    for i in range(len(counts)):
+        blocks.append([i])
+        while len(blocks) > 1 and ratio(blocks[-1]) > ratio(blocks[-2]):
+            last = blocks.pop()
+            blocks[-1].extend(last)
+    out = list(counts)
+    for block in blocks:
+        m_total = sum(counts[i][0] for i in block)
+        u_total = sum(counts[i][1] for i in block)
+        n_total = m_total + u_total
+        for i in block:
+            share = (counts[i][0] + counts[i][1]) / n_total
+            out[i] = (m_total * share, u_total * share)
+    return out
+
+
 def fit_weights(
     pairs_with_levels: pl.DataFrame,
     truth: pl.DataFrame,
@@ -64,6 +93,7 @@ def fit_weights(
     base: Weights | None = None,
     smoothing: float = 1.0,
     min_support: int = 10,
+    monotone: bool = True,
 ) -> Weights:
     """m/u per level and the prior, counted on labelled candidate pairs.
 
@@ -75,6 +105,11 @@ def fit_weights(
     gets a finite (strongly negative) weight. A level seen fewer than ``min_support`` times in
     all keeps its ``base`` weight (default: the shipped weights): with both counts near zero,
     smoothing alone would turn the class-size ratio into a large, meaningless weight.
+
+    ``monotone``: levels are listed strongest first, so a weaker level never gets a higher
+    weight than a stronger one of the same comparison; where the counts say otherwise (a few
+    dozen pairs where a fuzzy level happens to be purer than exact), the offending levels
+    are pooled (pool adjacent violators) instead of learning the sample's accident.
     """
     if comparisons is None or base is None:
         from normalize.dedup.settings import default_settings
@@ -89,6 +124,7 @@ def fit_weights(
     )
     n_match = int(labelled["is_match"].sum())
     n_total = labelled.height
+    n_non = n_total - n_match
     if n_match == 0 or n_match == n_total:
         raise ValueError("fit_weights needs both matching and non-matching labelled pairs")
     levels: dict[str, dict[str, LevelWeight]] = {}
@@ -97,19 +133,29 @@ def fit_weights(
         table = {(str(g), bool(m)): n for g, m, n in counts.iter_rows()}
         n_levels = len(comp.levels)
         fitted: dict[str, LevelWeight] = {}
+        free: list[str] = []  # fitted (not null, not kept from base), strongest first
+        smoothed: dict[str, tuple[float, float]] = {}
         for lv in comp.levels:
             in_match = table.get((lv.label, True), 0)
             in_non = table.get((lv.label, False), 0)
-            if in_match + in_non < min_support and lv.label in base.levels.get(comp.name, {}):
-                fitted[lv.label] = base.levels[comp.name][lv.label]
-                continue
-            m = (in_match + smoothing) / (n_match + smoothing * n_levels)
-            u = (in_non + smoothing) / (n_total - n_match + smoothing * n_levels)
             if lv.test == "null":
                 # Missing data is no evidence: keep its share, weight 0.
                 m = u = (in_match + in_non + smoothing) / (n_total + smoothing * n_levels)
-            fitted[lv.label] = LevelWeight(m=m, u=u)
-        levels[comp.name] = fitted
+                fitted[lv.label] = LevelWeight(m=m, u=u)
+            elif in_match + in_non < min_support and lv.label in base.levels.get(comp.name, {}):
+                fitted[lv.label] = base.levels[comp.name][lv.label]
+            else:
+                free.append(lv.label)
+                smoothed[lv.label] = (in_match + smoothing, in_non + smoothing)
+        pooled = [smoothed[lab] for lab in free]
+        if monotone:
+            # m/u is (match count / non-match count) times a constant: ordering the count ratios orders the weights.
+            pooled = _pool_adjacent_violators(pooled)
+        for lab, (a, b) in zip(free, pooled, strict=True):
+            fitted[lab] = LevelWeight(
+                m=a / (n_match + smoothing * n_levels), u=b / (n_non + smoothing * n_levels)
+            )
+        levels[comp.name] = {lv.label: fitted[lv.label] for lv in comp.levels}
     return Weights(prior=n_match / n_total, levels=levels, floors=dict(base.floors))
 
 

@@ -55,6 +55,11 @@ class Level:
     - ``fuzzy``: rapidfuzz ``scorer`` over the two sides >= ``at_least`` (0-100)
     - ``rel_diff``: |l - r| / max(|l|, |r|) <= ``at_most`` (0 when both are 0)
     - ``else``: everything left
+
+    ``min_tokens`` (fuzzy levels): the level only applies when both sides have at least that
+    many space-separated tokens. Scorers that forgive extra words (``token_set_ratio`` gives
+    100 when one side's tokens are a subset of the other's) otherwise reward a short, generic
+    text ('Expect about 4 hours of work per week') for being contained in anything.
     """
 
     label: str
@@ -63,6 +68,7 @@ class Level:
     scorer: Scorer | None = None
     at_least: float | None = None
     at_most: float | None = None
+    min_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +200,11 @@ class TextRules:
     org_abbreviations: Mapping[str, str]
     org_noise_tokens: frozenset[str]
     org_aliases: Mapping[str, str]  # raw alias -> raw canonical name (normalized on use)
+    # credential type code -> its family: the ancestor right below the root of the taxonomy's
+    # class tree (AcademicCertificate and ProfessionalCertificate -> Certificate). Sources
+    # name one credential's type at different depths (a registry says Certificate where the
+    # provider says Graduate Certificate), which is not the disagreement of two unrelated types.
+    credential_type_families: Mapping[str, str] = field(default_factory=dict)
 
 
 # --- the bundle --------------------------------------------------------------------------------
@@ -248,11 +259,49 @@ def load_comparisons(data: Mapping[str, Any]) -> tuple[Comparison, ...]:
                     scorer=lv.get("scorer"),
                     at_least=lv.get("at_least"),
                     at_most=lv.get("at_most"),
+                    min_tokens=lv.get("min_tokens"),
                 )
                 for lv in c["levels"]
             ),
         )
         for c in data["comparisons"]
+    )
+
+
+def credential_type_families(
+    parents: Mapping[str, str | None], levels: Mapping[str, int | None] | None = None
+) -> dict[str, str]:
+    """code -> family: the broadest ancestor-or-self below a root of the class tree (``parents``:
+    code -> parent code, None at a root) that is at the same qualification level (``levels``:
+    code -> EQF level, inherited). A root is its own family.
+
+    AcademicCertificate and ProfessionalCertificate -> Certificate; MasterOfScienceDegree ->
+    MasterDegree, which stays apart from BachelorDegree (another level).
+    """
+    levels = levels or {}
+    families: dict[str, str] = {}
+    for code in parents:
+        node, seen = code, {code}
+        while (
+            (parent := parents.get(node))
+            and parents.get(parent)
+            and parent not in seen
+            and levels.get(parent) == levels.get(code)
+        ):
+            seen.add(parent)
+            node = parent
+        families[code] = node
+    return families
+
+
+def _taxonomy_type_families() -> dict[str, str]:
+    from normalize.taxonomy import load_credential_types
+
+    types = load_credential_types()
+    codes = types["code"].to_list()
+    return credential_type_families(
+        dict(zip(codes, types["parent"].to_list(), strict=True)),
+        dict(zip(codes, types["eqf_level"].to_list(), strict=True)),
     )
 
 
@@ -269,6 +318,7 @@ def load_text_rules(data_dir: Path = DATA_DIR) -> TextRules:
         org_abbreviations=data["org_abbreviations"],
         org_noise_tokens=frozenset(data["org_noise_tokens"]),
         org_aliases=aliases,
+        credential_type_families=_taxonomy_type_families(),
     )
 
 

@@ -36,6 +36,8 @@ CASES = [
     ("title", {"title": "Management and Leadership"}, {"title": "Leadership and Management"}, "token_sort_92"),
     ("title", {"title": "Data Visualisation with Python"}, {"title": "Data Visualization in Python"}, "token_sort_80"),
     ("title", {"title": "Machine Learning"}, {"title": "Contract Law"}, "else"),
+    # a provider prefix in capitals, naming a body the corpus spells with an inner capital
+    ("title", {"title": "NETSECURE: API Design", "awarding_body": "NetSecure"}, {"title": "API Design", "awarding_body": "NetSecure"}, "exact"),
     # awarding body: aliases, abbreviations, legal suffixes
     ("awarding_body", {"awarding_body": "MIT"}, {"awarding_body": "Massachusetts Institute of Technology"}, "exact"),
     ("awarding_body", {"awarding_body": "Cloudcraft Inc."}, {"awarding_body": "Cloudcraft"}, "exact"),
@@ -43,6 +45,9 @@ CASES = [
     ("awarding_body", {"awarding_body": "University of Springfeld"}, {"awarding_body": "University of Springfield"}, "token_sort_90"),
     ("awarding_body", {"awarding_body": "Harbourview University"}, {"awarding_body": "Kestrel Polytechnic"}, "else"),
     ("awarding_body", {"awarding_body": None}, {"awarding_body": "Kestrel Polytechnic"}, "null"),
+    # a partner code or handle glues the words of the spelled-out name together
+    ("awarding_body", {"awarding_body": "MaplewoodStateUniversity"}, {"awarding_body": "Maplewood State University"}, "exact"),
+    ("awarding_body", {"awarding_body": "NETSECURE SYSTEMS"}, {"awarding_body": "NetSecure Systems"}, "exact"),
     # platform
     ("platform", {"platform": "OpenCourse"}, {"platform": "opencourse"}, "exact"),
     ("platform", {"platform": "OpenCourse"}, {"platform": "LearnWave"}, "else"),
@@ -50,6 +55,10 @@ CASES = [
     # credential type
     ("credential_type", {"credential_type": "MicroCredential"}, {"credential_type": "MicroCredential"}, "exact"),
     ("credential_type", {"credential_type": "MicroCredential"}, {"credential_type": "Certification"}, "else"),
+    # one credential's type named at different depths of the class tree
+    ("credential_type", {"credential_type": "AcademicCertificate"}, {"credential_type": "Certificate"}, "same_family"),
+    ("credential_type", {"credential_type": "MasterOfScienceDegree"}, {"credential_type": "MasterDegree"}, "same_family"),
+    ("credential_type", {"credential_type": "MasterDegree"}, {"credential_type": "BachelorDegree"}, "else"),
     # workload and duration: relative closeness of the range midpoints
     ("workload", {"workload_hours_min": 30.0, "workload_hours_max": 50.0}, {"workload_hours_min": 40.0, "workload_hours_max": 40.0}, "within_10pct"),
     ("workload", {"workload_hours_min": 40.0}, {"workload_hours_min": 30.0}, "within_35pct"),
@@ -70,6 +79,14 @@ CASES = [
     # description: token order does not matter
     ("description", {"description": "Learn statistics. Build models."}, {"description": "Build models. Learn statistics."}, "token_sort_90"),
     ("description", {"description": "Learn statistics and build models"}, {"description": "An introduction to contract law"}, "else"),
+    # a teaser (one sentence of the full text) is contained in the full description
+    ("description", {"description": "Applied Statistics is a course from Kestrel Polytechnic for engineers who want to master statistics"},
+     {"description": "Applied Statistics is a course from Kestrel Polytechnic for engineers who want to master statistics. "
+                     "You will learn regression, sampling and experimental design. Expect about 4-6 hours per week."},
+     "token_set_98"),
+    # ... but a short generic text is not evidence for being contained in anything
+    ("description", {"description": "Learn at your own pace"},
+     {"description": "Learn at your own pace. Contract Law is a course from Kestrel Polytechnic for lawyers."}, "else"),
 ]
 
 
