@@ -18,7 +18,6 @@ SUBJECT_PREFIX = {
     "0414": "MKT", "0913": "NUR", "0912": "PH", "0111": "EDU", "0231": "LANG", "0521": "ENV",
     "0713": "EE", "0714": "ME", "0421": "LAW", "0313": "PSY", "1022": "OHS", "0211": "MED",
 }
-LANGUAGE_NAMES = {"en": "English", "de": "German", "es": "Spanish", "fr": "French"}
 LANGUAGE_NATIVE = {"en": "English", "de": "Deutsch", "es": "Español", "fr": "Français"}
 
 

@@ -19,7 +19,8 @@ import random
 from typing import Any
 
 from scrapers.base.file_drop import stable_row_key
-from scrapers.mirror.formats._mooc import LANGUAGE_NAMES, mojibake, slug, title_names_type
+from scrapers.mirror.formats._mooc import mojibake, slug, title_names_type
+from scrapers.mirror.formats._site_kit import LANGUAGE_NAMES
 from scrapers.mirror.generate import SiteContext, expected_values
 from scrapers.mirror.universe import Listing
 
