@@ -340,6 +340,7 @@ def _map_test_flag(lf: pl.LazyFrame) -> pl.LazyFrame:
         matches_any(marker_text(pl.col("_title")), patterns("title"))
         | matches_any(pl.col("title"), patterns("title_raw"))
         | matches_any(marker_text(pl.col("_key")), patterns("source_key"))
+        | matches_any(pl.col("_key"), patterns("source_key_raw"))
     )
     return lf.with_columns(is_test=is_test)
 

@@ -19,6 +19,9 @@ def summarize(stats: dict, reason: str, source: str, run_id: str) -> dict:
     failed_pages = int(stats.get("credcat/failed_pages", 0))
     spider_exc = sum(v for k, v in stats.items() if k.startswith("spider_exceptions/") and isinstance(v, int))
     defects = {k.rsplit("/", 1)[-1]: v for k, v in stats.items() if k.startswith("credcat/page_defects/")}
+    # Records a kind read and deliberately did not land (organizations, competencies ...), by type.
+    not_offerings = {k.removeprefix("credcat/not_offerings/"): v for k, v in stats.items()
+                     if k.startswith("credcat/not_offerings/")}
     started = stats.get("start_time")
     return {
         "source": source,
@@ -39,6 +42,7 @@ def summarize(stats: dict, reason: str, source: str, run_id: str) -> dict:
         "bytes": int(stats.get("downloader/response_bytes", 0)),
         "status_counts": status_counts,
         "page_defects": defects,
+        "not_offerings": not_offerings,
         "failed_urls": list(stats.get("credcat/failed_urls", [])),
         "robots_forbidden": int(stats.get("robotstxt/forbidden", 0)),
         "offsite_filtered": int(stats.get("offsite/filtered", 0)),

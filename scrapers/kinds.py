@@ -10,4 +10,8 @@ KINDS: dict[str, str] = {
     "courseleaf": "CourseLeaf university catalogs: subject index and courseblock listings (code, title, credits, description)",
     "ctdl_registry": "Credential Registry CTDL JSON-LD: envelopes, @graph, language maps, cost and duration profiles, organizations",
     "html_pages": "Listing -> detail HTML sites configured by CSS selectors and label/value facts (associations, vendors)",
+    "linked_json": "Id-linked JSON dumps (entity lists joined by id references, e.g. Coursera 2013 catalog): record list, lookups, back references",
+    "openbadges": "Open Badges 3.0 / 2.0 credentials, presentations, VC-JWTs: one offering per Achievement (BadgeClass)",
+    "classcentral": "Course-aggregator page family (Class Central): course pages (Course JSON-LD + details list), listing cards, report-article credential lists, index pages",
+    "plain_page": "A single course/program page without structured data, read by heuristics: title, description, labelled facts, money/hours/length in text",
 }

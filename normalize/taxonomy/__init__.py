@@ -128,7 +128,7 @@ class FxRateRow(_Row):
 
 
 class MarkerRow(_Row):
-    field: Literal["title", "title_raw", "source_key"]
+    field: Literal["title", "title_raw", "source_key", "source_key_raw"]
     pattern: Code
     note: Text | None = None
 

@@ -14,8 +14,16 @@ Program pages (certificates, degrees) hang under a programs index (``program_ind
 and are read by declared selectors plus their labelled facts.
 
 Links are followed from an index to the pages one level below it, so the kind needs no
-per-site link selector. Declaration: start URLs, and where a site departs from the usual
-markup, the ``*_css`` attributes and ``facts_map`` (label of a fact -> RawOffering field).
+per-site link selector; links to files (a page's PDF, images) are not pages and are left out.
+Declaration: start URLs, and where a site departs from the usual markup, the ``*_css``
+attributes and ``facts_map`` (label of a fact -> RawOffering field).
+
+Saved pages (``location``): their links are root-relative (``/undergraduate/coursesaz/acc/``)
+and mean nothing under ``file://``. The ``site_url`` option names the site a page was saved
+from; the page's own path is read from CourseLeaf's navigation (the ``li.self`` item's list
+``id`` is its path), so links resolve as they did online (and a location-only source records
+them without fetching). The awarding body falls back to the site name of CourseLeaf's
+``<title>`` ("Chemistry (CHEM) < UM Dearborn").
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 import scrapy
 from parsel import Selector
@@ -43,6 +51,7 @@ from scrapers.base.html_fields import (
     present,
     squash,
 )
+from scrapers.base.options import apply_options
 from scrapers.base.spider import CredcatSpider
 
 _HOURS = (r"(?P<hours>\d+(?:\.\d+)?(?:\s*(?:-|–|to|or)\s*\d+(?:\.\d+)?)?)\s*"
@@ -52,6 +61,7 @@ COURSE_TITLE = re.compile(
     re.I,
 )
 HOURS_ONLY = re.compile(rf"^\(?{_HOURS}\)?\.?$", re.I)
+_FILE_LINK = re.compile(r"\.(?:pdf|docx?|xlsx?|pptx?|zip|png|jpe?g|gif|svg|css|js|xml|ics|txt)$", re.I)
 _LABEL_LINE = re.compile(r"^(?P<label>[A-Z][\w ()/&'-]{1,48}?)\s*:\s*(?P<value>.+)$", re.S)
 
 # Labels CourseLeaf sites use in course extras and program facts, as RawOffering fields.
@@ -101,27 +111,44 @@ class CourseLeafSpider(CredcatSpider):
         "language_raw": ("html::attr(lang)",),
     }
     facts_map: ClassVar[dict[str, str]] = COURSELEAF_FACTS
+    own_path_css: ClassVar[str] = "li.self > ul::attr(id)"  # CourseLeaf nav: the page's own path
+    site_url: str | None = None  # option: the site saved pages came from (their links resolve on it)
+    option_names: ClassVar[frozenset[str]] = frozenset({"site_url", "program_index_pattern", "subject_css",
+                                                        "courseblock_css", "block_title_css"})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        apply_options(self, self.option_names)
+
+    def page_url(self, response: Response) -> str:
+        """The URL the page's links resolve against: its own, or for a saved page its original URL."""
+        if not response.url.startswith("file:") or not self.site_url:
+            return response.url
+        own = response.css(self.own_path_css).get()
+        return self.site_url.rstrip("/") + own if own and own.startswith("/") else response.url
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         """Start callback: a subject page is read; an index page leads one level down."""
         if response.css(self.courseblock_css):
             yield from self.parse_subject(response)
             return
-        is_programs = re.search(self.program_index_pattern, urlsplit(response.url).path) is not None
+        is_programs = re.search(self.program_index_pattern, urlsplit(self.page_url(response)).path) is not None
         callback = self.parse_program if is_programs else self.parse_subject
         for url in self.child_links(response):
             yield scrapy.Request(url, callback=callback, errback=self.on_error)
 
     def child_links(self, response: Response) -> list[str]:
         """Links to the pages one level below this index page (subject or program pages)."""
-        base = urlsplit(response.url)
+        page = self.page_url(response)
+        base = urlsplit(page)
         prefix = base.path if base.path.endswith("/") else base.path.rsplit("/", 1)[0] + "/"
         seen: dict[str, None] = {}
         for href in response.css(self.index_link_css).getall():
-            url = urldefrag(response.urljoin(href.strip())).url
+            url = urldefrag(urljoin(page, href.strip())).url
             parts = urlsplit(url)
             rest = parts.path[len(prefix):] if parts.path.startswith(prefix) else ""
-            if parts.netloc == base.netloc and not parts.query and re.fullmatch(r"[^/]+/?", rest):
+            if (parts.netloc == base.netloc and not parts.query and re.fullmatch(r"[^/]+/?", rest)
+                    and not _FILE_LINK.search(rest) and url != urldefrag(page).url):
                 seen.setdefault(url)
         return list(seen)
 
@@ -130,6 +157,8 @@ class CourseLeafSpider(CredcatSpider):
     def parse_subject(self, response: Response) -> Iterator[dict[str, Any]]:
         sel = Selector(text=response.text)
         page = fields_from_css(sel, self.page_field_css)
+        if not page.get("awarding_body") and (site := self.site_name(sel)):
+            page["awarding_body"] = site
         subject = extract_first(sel, self.subject_css)
         blocks = sel.css(self.courseblock_css)
         if not blocks:
@@ -137,6 +166,12 @@ class CourseLeafSpider(CredcatSpider):
         for position, block in enumerate(blocks):
             yield guarded(self, response, f"{urlsplit(response.url).path}#{position}", {"html": block.get()},
                           lambda b=block, i=position: self.course(response, b, i, subject, page))
+
+    @staticmethod
+    def site_name(sel: Selector) -> str | None:
+        """CourseLeaf titles its pages "<page> < <site>": the site's name, if the title has one."""
+        title = squash(sel.css("title::text").get())
+        return squash(title.rsplit(" < ", 1)[1]) if title and " < " in title else None
 
     def course(self, response: Response, block: Selector, position: int, subject: str | None,
                page: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,14 @@ page defect ``unresolved_org``.
 Pagination: an object's ``next`` link, a ``Link: <...>; rel="next"`` header, or, for a bare
 list, the next ``page`` while pages come back full. A page that repeats envelopes already seen
 ends the walk (a pagination loop) with a page defect.
+
+Saved files read the same way (``location``): one resource, a list of bare resources, an
+``@graph`` document or an envelope page per file. Resources that are read but are not
+offerings (organizations, competency frameworks, competencies, concept schemes ...) are
+counted by type in the crawl stats (``not_offerings`` in stats.json), so a file of them is
+seen to be read although it lands nothing. A registry entry may set ``options`` (the
+attributes in ``option_names``) and a ``field_map`` (RawOffering field -> CTDL property paths,
+extending ``CTDL_PATHS``).
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ from scrapers.base.jsonld import (
     texts_of,
     top_nodes,
 )
+from scrapers.base.options import apply_field_map, apply_options
 from scrapers.base.spider import CredcatSpider, json_or_defect
 
 CTID = re.compile(r"ce-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
@@ -133,9 +142,14 @@ class CtdlRegistrySpider(CredcatSpider):
     fetch_unseen_orgs: ClassVar[bool] = True  # dereference an owner's @id when it is not in the crawl yet
     resource_url_template: ClassVar[str | None] = None  # e.g. "{registry}/resources/{ctid}" for bare CTIDs
     max_pages: ClassVar[int] = 50_000  # a registry that never stops paging is cut here (crawl incomplete)
+    option_names: ClassVar[frozenset[str]] = frozenset({
+        "envelope_list_keys", "next_keys", "fetch_unseen_orgs", "resource_url_template", "max_pages",
+    })
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        apply_options(self, self.option_names)
+        apply_field_map(self)
         self.orgs: dict[str, dict[str, Any]] = {}  # org key (CTID or @id) -> {"name", "country"}
         self.pending: dict[str, list[dict[str, Any]]] = defaultdict(list)  # org key -> held records
         self.org_requests: set[str] = set()
@@ -232,9 +246,14 @@ class CtdlRegistrySpider(CredcatSpider):
         names = [local_name(t) for t in as_list(node.get("@type")) if isinstance(t, str)]
         return any(n in CREDENTIAL_CLASSES or n in LEARNING_CLASSES or n.endswith(_OFFERING_SUFFIXES) for n in names)
 
+    def not_an_offering(self, node: dict[str, Any]) -> None:
+        """Count a resource that was read but is no offering (stats.json ``not_offerings``)."""
+        self.crawler.stats.inc_value(f"credcat/not_offerings/{text_of(as_list(node.get('@type'))[:1]) or 'untyped'}")
+
     def remember_org(self, node: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Keep an organization's name and country; release the records that waited for it."""
         info = org_info(node)
+        self.not_an_offering(node)
         # blank nodes ("_:...") name something only inside their own graph: not kept
         keys = {k for k in (org_key(node.get("@id")), org_key(node.get("ceterms:ctid"))) if k and not k.startswith("_:")}
         for key in keys:
@@ -250,7 +269,7 @@ class CtdlRegistrySpider(CredcatSpider):
             if self.is_organization(node):
                 continue
             if not self.is_offering(node):
-                self.crawler.stats.inc_value(f"credcat/ctdl/skipped/{text_of(as_list(node.get('@type'))[:1])}")
+                self.not_an_offering(node)
                 continue
             resolved = resolve(node, index)
             yield from self.offer(response, resolved, env)
@@ -262,6 +281,8 @@ class CtdlRegistrySpider(CredcatSpider):
         record = guarded(self, response, key, payload,
                          lambda: self.offering(response, key, payload, **present(self.map_resource(node))))
         owner_ref = next((r for p in OWNER_PROPERTIES for r in as_list(node.get(p))), None)
+        if offerer := self.offered_by(node):
+            record["platform"] = offerer
         if owner_ref is None:
             yield record
             return
@@ -281,6 +302,26 @@ class CtdlRegistrySpider(CredcatSpider):
             self.org_requests.add(okey)
             yield scrapy.Request(url, callback=self.parse_org, errback=self.org_failed, priority=10,
                                  cb_kwargs={"okey": okey}, meta={"okey": okey})
+
+    def offered_by(self, node: dict[str, Any]) -> str | None:
+        """The organization that offers it when that is not its owner (``ceterms:offeredBy`` beside
+        ``ceterms:ownedBy``): named as the record's platform. Only names the record itself gives
+        or organizations already read are used; an offerer is never fetched."""
+        owner_refs = as_list(node.get("ceterms:ownedBy"))
+        if not owner_refs:
+            return None  # the offerer is then the awarding body (``OWNER_PROPERTIES``)
+        owner_keys = {org_key(r) for r in owner_refs} - {None}
+        owner_names = {text_of(r.get("ceterms:name")) for r in owner_refs if isinstance(r, dict)} - {None}
+        for ref in as_list(node.get("ceterms:offeredBy")):
+            key = org_key(ref)
+            if key is not None and key in owner_keys:
+                continue
+            if isinstance(ref, dict) and not is_reference(ref) and (name := text_of(ref.get("ceterms:name"))):
+                if name not in owner_names:
+                    return name
+            elif key in self.orgs and self.orgs[key].get("name") not in owner_names:
+                return self.orgs[key]["name"]
+        return None
 
     def org_url(self, ref: Any, okey: str | None) -> str | None:
         if not self.fetch_unseen_orgs:

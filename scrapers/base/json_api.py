@@ -23,11 +23,29 @@ Guards: a page URL is never requested twice (a ``next`` that points back is a
 requested (reaching the cap leaves the crawl incomplete). ``results_path`` may list several
 paths (Udacity's catalog has ``courses`` and ``degrees``); a page whose results are missing
 altogether counts as a failed page, so its crawl is not complete.
+
+Saved responses and dumps:
+
+- ``pages_path``: the body holds several pages (a dump of consecutive API responses): the
+  dotted path to them ("" = the body itself), a list of pages or an object whose values are
+  the pages, in order. Each page is read with ``results_path``; only the last page's next link
+  is followed (the earlier pages' next pages are in the file).
+- ``results_kinds``: the record kind of the records under each results path (a list parallel
+  to ``results_path``): ``record_kind_raw`` when the field map gives none. While a record is
+  mapped, ``self.results_origin`` is the results path it came from (for hooks).
+- ``encoding`` (default: the charset of the Content-Type header, else utf-8) and ``encoding_fallback``: the body is
+  decoded from bytes; a byte sequence that is not valid in ``encoding`` is decoded, sequence by
+  sequence, with ``encoding_fallback`` (cp1252 bytes inside UTF-8 JSON: the page is marked
+  ``mixed_encoding``); without a fallback such bytes become U+FFFD and the page is marked
+  ``undecodable_bytes``.
 """
 
 from __future__ import annotations
 
+import codecs
+import json
 import math
+import threading
 from collections.abc import Iterator
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -36,7 +54,53 @@ from scrapy.http import Response
 
 from scrapers.base.fields import dig
 from scrapers.base.records import RecordSpider
-from scrapers.base.spider import json_or_defect
+
+_DECODING = threading.local()  # the fallback and counts of the decode in progress
+
+
+def _fallback_handler(exc: UnicodeError) -> tuple[str, int]:
+    assert isinstance(exc, UnicodeDecodeError)
+    chunk = bytes(exc.object[exc.start:exc.end])
+    fallback = getattr(_DECODING, "fallback", None)
+    if fallback:
+        try:
+            text = chunk.decode(fallback)
+            _DECODING.counts[0] += 1
+            return text, exc.end
+        except UnicodeDecodeError:
+            pass
+    _DECODING.counts[1] += len(chunk)
+    return "\ufffd" * len(chunk), exc.end
+
+
+codecs.register_error("credcat-fallback", _fallback_handler)
+
+
+def decode_with_fallback(body: bytes, encoding: str, fallback: str | None) -> tuple[str, int, int]:
+    """``body`` as text: invalid byte sequences of ``encoding`` decoded with ``fallback``.
+
+    Returns the text, the number of sequences decoded by the fallback and the number of bytes
+    that neither could decode (replaced by U+FFFD). A leading BOM is dropped.
+    """
+    _DECODING.fallback, _DECODING.counts = fallback, [0, 0]
+    try:
+        text = body.decode(encoding, errors="credcat-fallback")
+        counts = tuple(_DECODING.counts)
+    finally:
+        _DECODING.fallback, _DECODING.counts = None, [0, 0]
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, counts[0], counts[1]
+
+
+def declared_charset(response: Response) -> str | None:
+    """The charset the Content-Type header declares, if any (never a guess from the bytes)."""
+    header = (response.headers.get("Content-Type") or b"").decode("latin-1")
+    for part in header.split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            return value.strip().strip('"')
+    return None
 
 
 class JsonApiSpider(RecordSpider):
@@ -49,41 +113,104 @@ class JsonApiSpider(RecordSpider):
     page_count_path: str | None = None
     record_count_path: str | None = None
     page_size: int | None = None
+    pages_path: str | None = None
+    results_kinds: list[str] | None = None
+    encoding: str | None = None
+    encoding_fallback: str | None = None
+    results_origin: str | None = None  # the results path of the record being mapped
     request_headers: ClassVar[dict[str, str]] = {"Accept": "application/json"}
 
     option_names: ClassVar[frozenset[str]] = RecordSpider.option_names | {
         "results_path", "next_path", "page_param", "first_page", "page_count_path",
-        "record_count_path", "page_size",
+        "record_count_path", "page_size", "pages_path", "results_kinds", "encoding", "encoding_fallback",
     }
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
-        data = json_or_defect(self, response)
+        data, defects = self.body_json(response)
         if data is None:
             return
-        records, found = self.results(data)
-        if not found:
-            self.page_defect(response, "results_missing", f"no records at {self.results_path!r}")
-            self.failed_page(response.url, "no results in the body")
-        for obj in records:
-            yield from self.emit(response, obj)
-        next_url = self.next_page_url(response, data, len(records))
+        pages = self.pages(response, data)
+        if pages is None:
+            return
+        n_records = 0
+        for data in pages:
+            records, found = self.results_with_paths(data)
+            if not found:
+                self.page_defect(response, "results_missing", f"no records at {self.results_path!r}")
+                self.failed_page(response.url, "no results in the body")
+            for path, obj in records:
+                self.results_origin = path
+                try:
+                    yield from self.emit(response, obj, defects)
+                finally:
+                    self.results_origin = None
+            n_records = len(records)
+        if not pages:
+            return
+        next_url = self.next_page_url(response, pages[-1], n_records)
         if next_url:
             request = self.page_request(next_url)
             if request is not None:
                 yield request
 
+    def body_json(self, response: Response) -> tuple[Any, list[str]]:
+        """The parsed body and its page defects; ``None`` (a failed page) when it is no JSON."""
+        encoding = self.encoding or declared_charset(response) or "utf-8"  # JSON is UTF-8 (RFC 8259)
+        text, n_fallback, n_replaced = decode_with_fallback(response.body, encoding, self.encoding_fallback)
+        defects: list[str] = []
+        if n_fallback:
+            defects.append(self.page_defect(
+                response, "mixed_encoding",
+                f"{n_fallback} byte sequences not {encoding}, read as {self.encoding_fallback}"))
+        if n_replaced:
+            defects.append(self.page_defect(response, "undecodable_bytes", f"{n_replaced} bytes replaced"))
+        try:
+            return json.loads(text), defects
+        except ValueError as exc:
+            self.page_defect(response, "invalid_json_body", str(exc))
+            # A listing page we cannot read hides its records: the crawl is not complete.
+            self.failed_page(response.url, "invalid JSON body")
+            return None, defects
+
+    def pages(self, response: Response, data: Any) -> list[Any] | None:
+        """The API pages in the body: itself, or the pages a dump of several holds."""
+        if self.pages_path is None:
+            return [data]
+        found = dig(data, self.pages_path)
+        if isinstance(found, dict):
+            return list(found.values())
+        if isinstance(found, list):
+            return found
+        self.page_defect(response, "results_missing", f"no pages at {self.pages_path!r}")
+        self.failed_page(response.url, "no pages in the body")
+        return None
+
     def results(self, data: Any) -> tuple[list[Any], bool]:
         """The records of a page, and whether any results path was there at all."""
+        records, found = self.results_with_paths(data)
+        return [obj for _, obj in records], found
+
+    def results_with_paths(self, data: Any) -> tuple[list[tuple[str, Any]], bool]:
+        """The records of a page, each with its results path, and whether any path was there."""
         paths = [self.results_path] if isinstance(self.results_path, str) else list(self.results_path)
-        records: list[Any] = []
+        records: list[tuple[str, Any]] = []
         found = False
         for path in paths:
             value = dig(data, path)
             if value is None:
                 continue
             found = True
-            records.extend(value if isinstance(value, list) else [value])
+            records.extend((path, v) for v in (value if isinstance(value, list) else [value]))
         return records, found
+
+    def record(self, response: Response, obj: Any) -> dict[str, Any] | None:
+        fields = super().record(response, obj)
+        if fields is not None and self.results_kinds and not fields.get("record_kind_raw"):
+            paths = [self.results_path] if isinstance(self.results_path, str) else list(self.results_path)
+            kinds = dict(zip(paths, self.results_kinds, strict=False))
+            if kinds.get(self.results_origin or ""):
+                fields["record_kind_raw"] = kinds[self.results_origin or ""]
+        return fields
 
     def next_page_url(self, response: Response, data: Any, n_records: int) -> str | None:
         if self.next_path:

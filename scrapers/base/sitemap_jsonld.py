@@ -13,6 +13,13 @@ site departs from schema.org habits, ``field_paths`` (RawOffering field -> prope
 tried in order) or the ``map_item`` hook. When a page yields no item because its JSON-LD is
 broken (or, for one-offering pages, absent), the record is read from the page itself:
 ``fallback_css`` selectors and the labelled facts under ``facts_css`` (``facts_map``).
+
+A registry entry alone can declare a site (``spider = "sitemap_jsonld"``): ``options`` set
+the attributes in ``option_names`` (lists become tuples) and ``field_map`` extends
+``field_paths`` (scrapers.base.options). Pages may also be given directly, by ``start_urls``
+or ``location`` (saved pages): a start URL that is not a sitemap is read as a page. A saved
+page (``file://``) is keyed by the path of its ``<link rel="canonical">`` (else ``og:url``):
+where the page lives, not where it was saved.
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ from scrapers.base.jsonld import (
     top_nodes,
     types_of,
 )
+from scrapers.base.options import apply_field_map, apply_options
 from scrapers.base.spider import CredcatSpider
 
 # schema.org properties of EducationalOccupationalProgram / Course / EducationalOccupationalCredential
@@ -108,6 +116,16 @@ class SitemapJsonLdSpider(CredcatSpider):
     }
     facts_css: ClassVar[str | None] = None  # where the page's labelled facts are (for the fallback)
     facts_map: ClassVar[dict[str, str]] = {}
+    # What a registry entry may set in ``options``.
+    option_names: ClassVar[frozenset[str]] = frozenset({
+        "page_url_pattern", "sitemap_follow", "item_types", "one_offering_per_page", "site_org_is_provider",
+        "price_paths", "source_key_paths", "facts_css",
+    })
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        apply_options(self, self.option_names)
+        apply_field_map(self)
 
     # --- sitemaps --------------------------------------------------------------------------
 
@@ -250,8 +268,19 @@ class SitemapJsonLdSpider(CredcatSpider):
         }
         return price if price["amount"] is not None or price["currency"] is not None else None
 
+    @staticmethod
+    def page_path(response: Response) -> str:
+        """The page's own path: for a saved page (file://), the path of the URL it names as its own."""
+        if response.url.startswith("file:"):
+            sel = Selector(text=response.text)
+            own = sel.css('link[rel="canonical"]::attr(href)').get() or sel.css(
+                'meta[property="og:url"]::attr(content)').get()
+            if own and urlsplit(own.strip()).path:
+                return urlsplit(own.strip()).path
+        return urlsplit(response.url).path or "/"
+
     def source_key(self, response: Response, node: dict[str, Any], position: int) -> str:
-        path = urlsplit(response.url).path or "/"
+        path = self.page_path(response)
         if self.one_offering_per_page:
             return path
         for key_path in self.source_key_paths:
@@ -273,7 +302,7 @@ class SitemapJsonLdSpider(CredcatSpider):
             "invalid_jsonld": [b.text[:20000] for b in broken],
             **({"lastmod": lastmod} if lastmod else {}),
         }
-        return self.offering(response, urlsplit(response.url).path or "/", payload,
+        return self.offering(response, self.page_path(response), payload,
                              page_defects=sorted(set(defects)), **present(fields))
 
 

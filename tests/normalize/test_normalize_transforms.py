@@ -109,6 +109,16 @@ def test_reject_payload_is_the_raw_row_as_json():
         ("Intro to Data", "test-123"),
         ("Test ORA course", "course-9"),
         ("Intro to Data", "TEST_COURSE"),
+        ("TestAK", "course-9"),
+        ("Test ORA RC", "course-9"),
+        ("Journalism for Social Change [Test]", "course-9"),
+        ("Biology (TestingCCX)", "course-9"),
+        ("Brian's Test Course", "course-9"),
+        ("AA TEST", "course-9"),
+        ("Carr_Test", "course-9"),
+        ("test_course1", "course-9"),
+        ("Intro to Data", "course-v1:MITx+MITTEST+1T2020"),
+        ("Intro to Data", "CarrTest/Test101/2014_T1"),
     ],
 )
 def test_test_records_are_kept_and_flagged(title, key):
@@ -126,6 +136,9 @@ def test_test_records_are_kept_and_flagged(title, key):
         ("A/B Testing", "ab-testing"),
         ("Test Prep: GRE", "gre-prep"),
         ("Test Automation Course", "course-12"),
+        ("Software Testing Fundamentals", "course-v1:UBCx+SoftwareTesting+2T2020"),
+        ("Testing Strategies [Advanced]", "course-13"),
+        ("TOEFL Preparation", "course-v1:ETSx+TOEFLx+1T2020"),
     ],
 )
 def test_real_courses_about_testing_are_not_test_records(title, key):

@@ -59,7 +59,8 @@ _WORK: list[Path] = []
 def _jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    # JSON Lines are split on "\n" only: text may hold U+2028 and other characters splitlines() breaks on.
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
 @cache
