@@ -29,3 +29,19 @@ def test_source_crawls_completely(name: str) -> None:
     run = landed(name)
     assert run.stats["complete"], run.stats
     assert not run.invalid, run.invalid[:3]
+
+
+MOJIBAKE = ("Â", "â€", "Ã©", "Ã¨", "\ufffd")
+
+
+@pytest.mark.parametrize("name", sorted(realdata_sources()) if realdata_dir().is_dir() else [])
+def test_no_mojibake_survives_in_mapped_text(name: str) -> None:
+    import polars as pl
+
+    offerings = landed(name).offerings()
+    skip = ("url", "source_key", "offering_id")
+    texts = {c: pl.col(c) for c, t in offerings.schema.items() if t == pl.String and c not in skip}
+    texts |= {c: pl.col(c).list.join(" ") for c, t in offerings.schema.items() if t == pl.List(pl.String)}
+    for column, expr in texts.items():
+        dirty = offerings.filter(pl.any_horizontal(expr.str.contains(m, literal=True) for m in MOJIBAKE))
+        assert dirty.is_empty(), (column, dirty.select("source_key", column).head(3).rows())
