@@ -4,31 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from scrapers.base.file_drop import stable_row_key
-from scrapers.spiders.file_drop import GenericFileDropSpider
-from scrapers.testing import fake_response, offline_spider, split
-
-ENTRY = """
-[sources.{name}]
-spider = "file_drop"
-kind = "file_drop"
-format = "test drop"
-provider_kind = "aggregator"
-start_urls = ["https://drops.example.org/{name}"]
-{extra}
-"""
-
-
-@pytest.fixture
-def drop_spider(tmp_path):
-    """The generic spider for a registry entry declared in the test: configuration only."""
-    def make(name: str, extra: str):
-        path = tmp_path / f"{name}.toml"
-        path.write_text(ENTRY.format(name=name, extra=extra))
-        return offline_spider(GenericFileDropSpider, registry=str(path), source=name)
-    return make
+from scrapers.testing import fake_response, split
 
 
 def test_json_drop_with_records_path_and_key_column(drop_spider):

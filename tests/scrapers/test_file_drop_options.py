@@ -8,28 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from scrapers.spiders.file_drop import GenericFileDropSpider
-from scrapers.testing import fake_response, offline_spider, split
+from scrapers.testing import fake_response, split
 
 FIXTURES = Path(__file__).parent / "fixtures"
-ENTRY = """
-[sources.{name}]
-spider = "file_drop"
-kind = "file_drop"
-format = "test drop"
-provider_kind = "aggregator"
-start_urls = ["https://drops.example.org/{name}"]
-{extra}
-"""
-
-
-@pytest.fixture
-def drop_spider(tmp_path):
-    def make(name: str, extra: str):
-        path = tmp_path / f"{name}.toml"
-        path.write_text(ENTRY.format(name=name, extra=extra))
-        return offline_spider(GenericFileDropSpider, registry=str(path), source=name)
-    return make
 
 
 CARDS = ('field_map = { title = "Title", awarding_body = "Partner", level_raw = "lvl", credential_type_raw = "kind", '
