@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import scrapy
-from scrapy.http import Request, Response, TextResponse, XmlResponse
+from scrapy.http import HtmlResponse, Request, Response, TextResponse, XmlResponse
 from scrapy.utils.test import get_crawler
 
 OFFLINE_MIRROR = "http://127.0.0.1:1"
@@ -43,6 +43,11 @@ def fake_response(url: str, body: str | bytes, content_type: str = "application/
     cls = response_cls or (XmlResponse if "xml" in content_type else TextResponse)
     return cls(url=url, body=data, status=status, headers={"Content-Type": content_type},
                request=Request(url), encoding="utf-8")
+
+
+def saved_page(path: Path, url: str) -> HtmlResponse:
+    """A saved HTML page (a test fixture) as the response Scrapy would give for ``url``."""
+    return fake_response(url, path.read_text(encoding="utf-8"), "text/html; charset=utf-8", response_cls=HtmlResponse)
 
 
 def split(results: Iterable[Any]) -> tuple[list[dict[str, Any]], list[Request]]:

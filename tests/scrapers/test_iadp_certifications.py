@@ -9,15 +9,14 @@ from scrapy.http import HtmlResponse
 
 from normalize.schema import RawOffering
 from scrapers.spiders.iadp_certifications import IadpCertificationsSpider
-from scrapers.testing import crawl_demo, fake_response, offline_spider, split
+from scrapers.testing import crawl_demo, fake_response, offline_spider, saved_page, split
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SITE = "http://127.0.0.1:1/iadp_certifications"
 
 
 def page(name: str, path: str) -> HtmlResponse:
-    return fake_response(f"{SITE}{path}", (FIXTURES / name).read_text(), "text/html; charset=utf-8",
-                         response_cls=HtmlResponse)
+    return saved_page(FIXTURES / name, f"{SITE}{path}")
 
 
 @pytest.fixture

@@ -10,15 +10,14 @@ from scrapy.http import HtmlResponse
 from normalize.schema import RawOffering
 from scrapers.base.courseleaf import COURSE_TITLE, CourseLeafSpider
 from scrapers.spiders.lakeside_college import LakesideCollegeSpider
-from scrapers.testing import crawl_demo, fake_response, offline_spider, split
+from scrapers.testing import crawl_demo, fake_response, offline_spider, saved_page, split
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SITE = "http://127.0.0.1:1/lakeside_college"
 
 
 def page(name: str, path: str) -> HtmlResponse:
-    return fake_response(f"{SITE}{path}", (FIXTURES / name).read_text(), "text/html; charset=utf-8",
-                         response_cls=HtmlResponse)
+    return saved_page(FIXTURES / name, f"{SITE}{path}")
 
 
 @pytest.fixture
