@@ -115,7 +115,9 @@ def _read_items(path: Path, source: str, run_id: str) -> tuple[pl.DataFrame, lis
         pass
     good: list[pl.DataFrame] = []
     rejects: list[dict[str, Any]] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    # JSON Lines split on "\n" only: splitlines() also breaks on U+2028 and friends, which
+    # JSON text may hold unescaped.
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").split("\n"), 1):
         if not line.strip():
             continue
         try:
@@ -146,7 +148,9 @@ def _read_invalid(path: Path, source: str, run_id: str) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    # JSON Lines split on "\n" only: splitlines() also breaks on U+2028 and friends, which
+    # JSON text may hold unescaped.
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").split("\n"), 1):
         if not line.strip():
             continue
         try:

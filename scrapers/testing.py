@@ -71,7 +71,7 @@ class DemoCrawl:
 def _jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
 def crawl_demo(source: str, workdir: Path, seed: int = 7, scale: float = 1.0, run_id: str = "e2e",

@@ -49,7 +49,7 @@ def demo_truth(demo: DemoCatalog) -> pl.DataFrame | None:
     path = demo.truth_path()
     if not demo.enabled or not path.exists():
         return None
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
     rows = [r for r in rows if r.get("credential_key")]  # expected rejects belong to no credential
     return pl.DataFrame(
         {"offering_id": [offering_id(r["source"], r["source_key"]) for r in rows],

@@ -115,3 +115,20 @@ def test_landing_to_offerings_reconciles(tmp_path):
     assert raw.height + invalid.height == result.offerings.height + rejects.height
     assert sorted(rejects["reason"]) == ["duplicate_source_key", "missing_title", "schema_violation"]
     assert result.offerings.filter(pl.col("is_test"))["source_key"].to_list() == ["k3"]
+
+
+def test_a_line_separator_inside_a_value_does_not_split_the_record(tmp_path):
+    """U+2028 is legal unescaped in JSON text; the line-by-line fallback must not split on it."""
+    import json as _json
+
+    from normalize.transforms import read_landing
+
+    run = tmp_path / "src" / "r1"
+    run.mkdir(parents=True)
+    good = {"source": "src", "source_key": "k1", "fetched_at": "2026-01-01T00:00:00Z", "run_id": "r1",
+            "title": "Line\u2028separated", "payload": "{}"}
+    broken = "{not json"
+    (run / "items.jsonl").write_text(_json.dumps(good, ensure_ascii=False) + "\n" + broken + "\n", encoding="utf-8")
+    raw, rejects = read_landing([run])
+    assert raw["title"].to_list() == ["Line\u2028separated"]
+    assert rejects["reason"].to_list() == ["invalid_json"]
