@@ -224,6 +224,34 @@ def query(sql: str, limit: int = typer.Option(50, help="Rows to show")) -> None:
         console.print(f"({frame.height} rows, {limit} shown)")
 
 
+@app.command("dedup-eval")
+def dedup_eval(
+    seed: int = typer.Option(7, help="Demo generator seed for the demo truth"),
+    real: bool = typer.Option(True, help="Also the real truth (where the real-data corpus exists)"),
+) -> None:
+    """Entity resolution accuracy: demo truth, and the real truth (URLs and native ids hidden)."""
+    from normalize.dedup import evaluate, resolve
+    from normalize.dedup.demo import demo_offerings
+
+    keys = ("pairwise_precision", "pairwise_recall", "pairwise_f1", "bcubed_precision", "bcubed_recall", "bcubed_f1")
+    table = Table("truth", "offerings", "true pairs", *[k.replace("pairwise_", "pw ").replace("bcubed_", "b3 ") for k in keys])
+    made = demo_offerings(seed=seed)
+    if made is not None:
+        m = evaluate(resolve(made[0]), made[1])
+        table.add_row(f"demo seed {seed}", str(m["n_offerings"]), str(m["true_pairs"]), *[f"{m[k]:.4f}" for k in keys])
+    if real:
+        from scrapers.registry import realdata_dir
+
+        if realdata_dir().is_dir():
+            from normalize.dedup import realtruth
+
+            m = realtruth.evaluate_real(realtruth.load_frames())
+            table.add_row("real (blind)", str(m["n_offerings"]), str(m["true_pairs"]), *[f"{m[k]:.4f}" for k in keys])
+        else:
+            console.print(f"[yellow]real-data corpus absent at {realdata_dir()}: real truth skipped[/yellow]")
+    console.print(table)
+
+
 @app.command()
 def ui(port: int = 3000) -> None:
     """Open the Dagster UI on 127.0.0.1 (dagster dev, DAGSTER_HOME=dagster_home)."""

@@ -189,7 +189,7 @@ def resolve_report(
         return Resolution(links=pl.DataFrame(schema=LINK_SCHEMA), pairs=pl.DataFrame(), stats=stats)
     prepared, scored = _scored_pairs(offerings, settings, stats)
     t0 = time.perf_counter()
-    clusters = cluster.cluster(prepared, scored, settings.cluster)
+    clusters = cluster.cluster(prepared, scored, settings.cluster, settings.overrides)
     labels = clusters.with_columns(offering_id=prepared["offering_id"].gather(clusters["rid"]))
     with_ids = _assign_ids(labels.select("offering_id", "cluster"), previous_links)
     links = (

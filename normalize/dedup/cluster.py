@@ -12,6 +12,11 @@ universities, each weakly linked to a third listing). Two passes instead:
    compare). Best average first, recomputed after each merge (average-linkage
    agglomeration over the sparse link graph).
 
+Curator overrides (settings.overrides, data/overrides.csv) win over the scores: must-link
+pairs are united before anything else (a curator's word beats the same-source and language
+rules too, but not a cannot-link), and a cannot-link pair never ends up in one cluster,
+however strong the links around it.
+
 Both passes obey cannot-link constraints checked on whole clusters, so they cannot be
 bypassed through a third record: a test offering never joins a real one; two listings of the
 same source with different keys stay apart (a source lists a credential once; configurable
@@ -25,6 +30,7 @@ union-find; everything per pair or per offering around them is Polars/numpy.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -46,6 +52,21 @@ class _Clusters:
         self.sources: dict[int, set[str]] = {}
         self.language = list(languages)
         self.is_test = is_test
+        # Curator cannot-links: per root, the rids its members must never share a cluster with.
+        self.forbidden: dict[int, set[int]] = {}
+
+    def forbid(self, a: int, b: int) -> None:
+        self.forbidden.setdefault(a, set()).add(b)
+        self.forbidden.setdefault(b, set()).add(a)
+
+    def vetoed(self, a: int, b: int) -> bool:
+        """A curator's cannot-link between roots a and b (only clusters holding one are checked)."""
+        fa, fb = self.forbidden.get(a), self.forbidden.get(b)
+        if not fa and not fb:
+            return False
+        if fa and any(self.find(x) == b for x in fa):
+            return True
+        return bool(fb) and any(self.find(x) == a for x in fb)
 
     def find(self, x: int) -> int:
         parent = self.parent
@@ -58,6 +79,8 @@ class _Clusters:
         return self.sources.get(root) or {self.source[root]}
 
     def compatible(self, a: int, b: int) -> bool:
+        if self.vetoed(a, b):
+            return False
         if self.is_test[a] != self.is_test[b]:
             return False
         if not self.config.allow_cross_language:
@@ -78,6 +101,9 @@ class _Clusters:
         merged |= self.sources.pop(b, None) or {self.source[b]}
         if self.language[a] is None:
             self.language[a] = self.language[b]
+        gone = self.forbidden.pop(b, None)
+        if gone:
+            self.forbidden.setdefault(a, set()).update(gone)
         return a, b
 
 
@@ -123,11 +149,26 @@ def _average_linkage(clusters: _Clusters, weak: list[tuple[int, int, float]], th
             heapq.heappush(heap, (-s / (size[root] * size[x]), min(root, x), max(root, x)))
 
 
-def cluster(nodes: pl.DataFrame, scored: pl.DataFrame, config: ClusterConfig) -> pl.DataFrame:
+def _override_rids(nodes: pl.DataFrame, overrides: Sequence[tuple[str, str, str]]) -> list[tuple[int, int, str]]:
+    """Overrides whose two offerings are both present, as (rid_a, rid_b, relation)."""
+    if not overrides:
+        return []
+    rid_of = dict(zip(nodes["offering_id"].to_list(), nodes["rid"].to_list(), strict=True))
+    return [(rid_of[a], rid_of[b], rel) for a, b, rel in overrides if a in rid_of and b in rid_of]
+
+
+def cluster(
+    nodes: pl.DataFrame,
+    scored: pl.DataFrame,
+    config: ClusterConfig,
+    overrides: Sequence[tuple[str, str, str]] = (),
+) -> pl.DataFrame:
     """Cluster labels and match scores per row id.
 
     ``nodes``: the prepared frame (rid == row index, source, language, is_test).
     ``scored``: candidate pairs with rid_l, rid_r, match_probability.
+    ``overrides``: curator (offering_id_a, offering_id_b, must_link|cannot_link); a must-link
+    pair scores 1.0.
     Returns [rid, cluster, match_score]: ``cluster`` is the smallest rid of the cluster;
     ``match_score`` is the best probability linking the row to another member, null for
     singletons.
@@ -142,6 +183,18 @@ def cluster(nodes: pl.DataFrame, scored: pl.DataFrame, config: ClusterConfig) ->
     clusters = _Clusters(
         nodes["source"].to_list(), nodes["language"].to_list(), nodes["is_test"].to_list(), config
     )
+    manual = _override_rids(nodes, overrides)
+    for a, b, rel in manual:
+        if rel == "cannot_link":
+            clusters.forbid(a, b)
+    must = [(min(a, b), max(a, b)) for a, b, rel in manual if rel == "must_link"]
+    for a, b in must:
+        ra, rb = clusters.find(a), clusters.find(b)
+        if ra != rb and not clusters.vetoed(ra, rb):
+            clusters.union(ra, rb)
+    if must:
+        forced = pl.DataFrame(must, schema={"rid_l": pl.UInt32, "rid_r": pl.UInt32}, orient="row").with_columns(p=pl.lit(1.0))
+        links = pl.concat([forced, links.cast({"p": pl.Float64})]).unique(["rid_l", "rid_r"], keep="first", maintain_order=True)
     edges = list(zip(links["rid_l"].to_list(), links["rid_r"].to_list(), links["p"].to_list(), strict=True))
     weak: list[tuple[int, int, float]] = []
     for a, b, p in edges:

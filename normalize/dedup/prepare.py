@@ -22,6 +22,7 @@ from normalize.dedup.settings import TextRules
 # Columns of the prepared frame (besides the offering's own identity columns).
 KEY_COLUMNS = (
     "title_norm",
+    "title_distinct",
     "title_key",
     "title_sorted",
     "title_core",
@@ -290,12 +291,7 @@ def prepare(offerings: pl.DataFrame, rules: TextRules) -> pl.DataFrame:
             url_key=_url_key(pl.col("url")),
             # Descriptions are a soft signal: a cheap clean (no Unicode folding) of the first
             # 600 characters bounds the cost of long ones.
-            description_sorted=sorted_tokens(
-                _null_if_empty(
-                    pl.col("description").str.slice(0, 600).str.to_lowercase()
-                    .str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
-                )
-            ),
+            description_sorted=sorted_tokens(_description_text(pl.col("description"))),
         )
         .join(orgs.lazy().select(awarding_body="value", body_key="org", body_sorted="org_sorted"), on="awarding_body", how="left")
         .join(orgs.lazy().select(platform="value", platform_key="org"), on="platform", how="left")
@@ -308,9 +304,40 @@ def prepare(offerings: pl.DataFrame, rules: TextRules) -> pl.DataFrame:
         .collect()
     )
     rare = _rare_keys(prepared, rules.stopwords)
+    prepared = prepared.with_columns(title_distinct=_distinct_titles(prepared))
     return prepared.join(rare, on="title_key", how="left", maintain_order="left").select(
         "rid", "offering_id", "source", "source_key", "fetched_at", "is_test", *KEY_COLUMNS
     )
+
+
+# A description of fewer tokens is a tagline or a counter ("Programming Principles",
+# "10,364 enrolled on this course"), not the course's text: comparing it with another
+# listing's full description says nothing, so it counts as missing (weight 0) rather than
+# as a disagreement (the description's `else` weighs about -3.7 bits).
+MIN_DESCRIPTION_TOKENS = 8
+
+
+def _description_text(description: pl.Expr) -> pl.Expr:
+    cleaned = _null_if_empty(
+        description.str.slice(0, 600).str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
+    )
+    return pl.when(cleaned.str.count_matches(" ", literal=True) + 1 >= MIN_DESCRIPTION_TOKENS).then(cleaned)
+
+
+def _distinct_titles(prepared: pl.DataFrame) -> pl.Series:
+    """title_norm where no source lists that title twice, else null.
+
+    A source lists a credential once, so a title no source repeats names at most one
+    credential per source: two sources agreeing on it verbatim is far stronger evidence than
+    a title that one platform carries for several providers ('Data Analytics' by five
+    universities). The ``exact_distinct`` title level reads this column; its weight is fitted
+    like any other. Counted per (title, source, is_test), so test records do not spoil it.
+    """
+    per_source = pl.len().over("title_norm", "source", "is_test")
+    repeated = (per_source > 1).any().over("title_norm", "is_test")
+    return prepared.select(
+        pl.when(pl.col("title_norm").is_not_null() & ~repeated).then(pl.col("title_norm"))
+    ).to_series().alias("title_distinct")
 
 
 def _url_key(url: pl.Expr) -> pl.Expr:

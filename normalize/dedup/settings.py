@@ -221,6 +221,13 @@ class DedupSettings:
     # source -> provider kind of the *source* (from the source registry); a listing by a
     # source whose kind is in survivorship.own_listing_kinds counts as the owner's own listing.
     source_kinds: Mapping[str, str] = field(default_factory=dict)
+    # Curator decisions (data/overrides.csv): (offering_id_a, offering_id_b, relation) with
+    # relation must_link or cannot_link; they win over the scores, see cluster.py.
+    overrides: tuple[tuple[str, str, str], ...] = ()
+
+    def with_overrides(self, overrides: Any) -> DedupSettings:
+        """A copy with these overrides (rows of (a, b, relation) or a frame with those columns)."""
+        return replace(self, overrides=parse_overrides(overrides))
 
     def with_weights(self, weights: Weights) -> DedupSettings:
         return replace(self, weights=weights)
@@ -333,6 +340,42 @@ def check_weights(comparisons: tuple[Comparison, ...], weights: Weights) -> None
             raise ValueError(f"weights for {comp.name!r} lack levels {missing}")
 
 
+OVERRIDE_RELATIONS = ("must_link", "cannot_link")
+
+
+def parse_overrides(rows: Any) -> tuple[tuple[str, str, str], ...]:
+    """Rows of (offering_id_a, offering_id_b, relation), or a frame/CSV rows with those columns; validated."""
+    if hasattr(rows, "select"):  # a Polars frame
+        rows = rows.select("offering_id_a", "offering_id_b", "relation").iter_rows()
+    out = []
+    for row in rows:
+        if isinstance(row, Mapping):
+            a, b, rel = row["offering_id_a"], row["offering_id_b"], row["relation"]
+        else:
+            a, b, rel = row[0], row[1], row[2]
+        a, b, rel = str(a or "").strip(), str(b or "").strip(), str(rel or "").strip().lower()
+        if not a or not b or a == b:
+            raise ValueError(f"override needs two different offering ids: {row!r}")
+        if rel not in OVERRIDE_RELATIONS:
+            raise ValueError(f"override relation must be one of {OVERRIDE_RELATIONS}: {row!r}")
+        out.append((a, b, rel))
+    pairs = {}
+    for a, b, rel in out:
+        key = (min(a, b), max(a, b))
+        if pairs.setdefault(key, rel) != rel:
+            raise ValueError(f"override says both must_link and cannot_link for {key}")
+    return tuple(out)
+
+
+def load_overrides(data_dir: Path = DATA_DIR) -> tuple[tuple[str, str, str], ...]:
+    """data/overrides.csv (header offering_id_a,offering_id_b,relation,note); empty if absent."""
+    path = data_dir / "overrides.csv"
+    if not path.exists():
+        return ()
+    with path.open(encoding="utf-8", newline="") as handle:
+        return parse_overrides(r for r in csv.DictReader(handle) if any((v or "").strip() for v in r.values()))
+
+
 def load_settings(data_dir: Path = DATA_DIR, source_kinds: Mapping[str, str] | None = None) -> DedupSettings:
     """Read every settings file of ``data_dir``."""
     rules = _read_json("rules.json", data_dir)
@@ -353,6 +396,7 @@ def load_settings(data_dir: Path = DATA_DIR, source_kinds: Mapping[str, str] | N
         ),
         text=load_text_rules(data_dir),
         source_kinds=dict(source_kinds or {}),
+        overrides=load_overrides(data_dir),
     )
 
 
