@@ -54,6 +54,7 @@ from warehouse.ddl import (
     INT_CREDENTIALS,
     INT_OFFERING_LINKS,
     OFFERING_VERSIONS,
+    PRICE_HISTORY,
     RAW_OFFERINGS,
     SOURCE_RUN_SCHEMA,
     SOURCE_RUNS,
@@ -427,6 +428,64 @@ def _apply_versions(con: duckdb.DuckDBPyConnection, run_time: datetime,
     }
 
 
+_PRICE_COLUMNS = ("price_amount", "price_currency", "price_usd", "is_free", "free_to_audit")
+
+
+def _apply_price_history(con: duckdb.DuckDBPyConnection, run_time: datetime) -> dict[str, int]:
+    """Bring marts.price_history up to date with offering_versions, incrementally.
+
+    Only offerings whose versions changed at this run time (opened, closed or replaced) and
+    offerings with no price history yet (a warehouse from before the table existed) are
+    recomputed: their versions are folded into spans of consecutive versions with the same
+    price (a gap, i.e. a closed and reappeared offering, starts a new span). Rows that differ
+    from the stored ones are replaced; equal rows are not touched, so a change of anything
+    but the price writes nothing here.
+    """
+    history, versions = PRICE_HISTORY.qualified, OFFERING_VERSIONS.qualified
+    price = ", ".join(f"{quote_identifier(c)} := {quote_identifier(c)}" for c in _PRICE_COLUMNS)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _ph_offerings AS "
+        f"SELECT DISTINCT offering_id FROM {versions} WHERE valid_from = $t OR valid_to = $t "
+        f"UNION SELECT offering_id FROM {versions} "
+        f"WHERE offering_id NOT IN (SELECT offering_id FROM {history})",
+        {"t": run_time},
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _ph_want AS "
+        "WITH v AS ("
+        f"  SELECT offering_id, valid_from, valid_to, is_current, struct_pack({price}) AS price "
+        f"  FROM {versions} WHERE offering_id IN (SELECT offering_id FROM _ph_offerings)"
+        "), marked AS ("
+        "  SELECT *, CASE WHEN lag(valid_to) OVER w IS DISTINCT FROM valid_from "
+        "                   OR lag(price) OVER w IS DISTINCT FROM price THEN 1 ELSE 0 END AS starts "
+        "  FROM v WINDOW w AS (PARTITION BY offering_id ORDER BY valid_from)"
+        "), spans AS ("
+        "  SELECT *, sum(starts) OVER (PARTITION BY offering_id ORDER BY valid_from "
+        "                              ROWS UNBOUNDED PRECEDING) AS span FROM marked"
+        ") SELECT offering_id, min(valid_from) AS valid_from, "
+        "  CASE WHEN count(valid_to) < count(*) THEN NULL ELSE max(valid_to) END AS valid_to, "
+        "  bool_or(is_current) AS is_current, "
+        "  any_value(price) AS price FROM spans GROUP BY offering_id, span"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _ph_want_rows AS "
+        "SELECT offering_id, valid_from, valid_to, is_current, price.* FROM _ph_want"
+    )
+    have = (f"SELECT {_cols(list(PRICE_HISTORY.columns.names()))} FROM {history} "
+            "WHERE offering_id IN (SELECT offering_id FROM _ph_offerings)")
+    want = f"SELECT {_cols(list(PRICE_HISTORY.columns.names()))} FROM _ph_want_rows"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ph_add AS {want} EXCEPT {have}")
+    removed = _write(
+        con,
+        f"DELETE FROM {history} AS h WHERE EXISTS (SELECT 1 FROM ({have} EXCEPT {want}) AS d "
+        "WHERE d.offering_id = h.offering_id AND d.valid_from = h.valid_from)",
+    )
+    added = _write(con, f"INSERT INTO {history} BY NAME SELECT * FROM _ph_add")
+    for temp in ("_ph_offerings", "_ph_want", "_ph_want_rows", "_ph_add"):
+        con.execute(f"DROP TABLE {temp}")
+    return {"price_history_written": added, "price_history_removed": removed}
+
+
 def _upsert_changed(con: duckdb.DuckDBPyConnection, table: ddl.Table, frame: str,
                     key: str, stamp_column: str, run_time: datetime) -> int:
     """Replace the rows of ``table`` whose values differ from the input; stamp them.
@@ -458,9 +517,12 @@ def _provider_key(column: str) -> str:
 
 def _rebuild_marts(con: duckdb.DuckDBPyConnection, run_time: datetime,
                    subjects_given: bool) -> None:
+    # Dropped and recreated rather than emptied: a DELETE of every row of a keyed table makes
+    # the commit rewrite it row group by row group (17 s instead of 2 s for 100k offerings).
     for table in (FCT_OFFERING, DIM_CREDENTIAL, DIM_PROVIDER, BRIDGE_OFFERING_SKILL,
                   BRIDGE_OFFERING_SUBJECT):
-        con.execute(f"DELETE FROM {table.qualified}")
+        con.execute(f"DROP TABLE {table.qualified}")
+        ddl.ensure_table(con, table)
 
     con.execute(
         f"INSERT INTO {FCT_OFFERING.qualified} BY NAME "
@@ -612,6 +674,7 @@ def _load(con: duckdb.DuckDBPyConnection, frames: _Frames, run_time: datetime) -
         stats["staging_offerings_loaded"] = _replace_run_partitions(con, STG_OFFERINGS, "_in_offerings")
         stats["staging_rejects_loaded"] = _replace_run_partitions(con, STG_REJECTS, "_in_rejects")
         stats.update(_apply_versions(con, run_time, plans))
+        stats.update(_apply_price_history(con, run_time))
         stats["links_changed"] = _upsert_changed(
             con, INT_OFFERING_LINKS, "_in_links", "offering_id", "linked_at", run_time
         )

@@ -14,7 +14,7 @@ from normalize.schema import offering_id
 from pipelines.defs.sources import raw_key, staging_key
 from pipelines.resources import CredcatSettings, DemoCatalog
 from scrapers.registry import Source, load_sources
-from warehouse.export import export_parquet, verify_manifest
+from warehouse.export import export_snapshot, verify_manifest
 from warehouse.load import RunInputs, build
 from warehouse.publish import open_readonly, publish
 
@@ -140,22 +140,33 @@ def build_catalog_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition
                                   metadata={"duplicates": int(dup), "without_credential": int(orphans)})
 
     @dg.asset(
-        key=EXPORTS, ins={"warehouse": dg.AssetIn(key=WAREHOUSE)}, group_name="exports", kinds={"parquet"},
-        owners=["team:credcat-data"],
-        description="Parquet exports per entity with manifest.json (rows, sha256, schema version), one folder per snapshot.",
+        key=EXPORTS, ins={"warehouse": dg.AssetIn(key=WAREHOUSE)}, group_name="exports",
+        kinds={"parquet", "json"}, owners=["team:credcat-data"],
+        description="One snapshot folder per run: Parquet per entity (offerings and versions partitioned by "
+                    "source) with JSON Schemas, the credential change feed since the previous snapshot, "
+                    "CTDL JSON-LD and Open Badges 3.0 achievements, and manifest.json (rows, sha256, schema version).",
         check_specs=[dg.AssetCheckSpec("manifest_matches", asset=EXPORTS,
                                        description="Every exported file matches its manifest entry (rows, sha256).")],
     )
     def exports(context: dg.AssetExecutionContext, settings: CredcatSettings, warehouse: dict):
         paths = settings.paths()
         snapshot = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        manifest = export_parquet(paths.warehouse, paths.exports, snapshot)
-        problems = verify_manifest(paths.exports / snapshot)
-        files = manifest.get("files", [])
-        yield dg.Output({"snapshot": snapshot, "dir": str(paths.exports / snapshot), "files": len(files)},
-                        metadata={"snapshot": snapshot, "files": len(files),
-                                  "dir": dg.MetadataValue.path(str(paths.exports / snapshot)),
-                                  "rows": dg.MetadataValue.json({f.get("entity", f.get("path")): f.get("rows") for f in files})})
+        manifest = export_snapshot(paths.warehouse, paths.exports, snapshot)
+        folder = paths.exports / snapshot
+        problems = verify_manifest(folder)
+        files, documents, changes = manifest["files"], manifest.get("documents", []), manifest["changes"]
+        links = {d["path"]: dg.MetadataValue.path(str(folder / d["path"]))
+                 for d in documents if d["format"] != "json-schema"}
+        yield dg.Output({"snapshot": snapshot, "dir": str(folder), "files": len(files), "changes": changes},
+                        metadata={"snapshot": snapshot, "files": len(files), "documents": len(documents),
+                                  "dir": dg.MetadataValue.path(str(folder)),
+                                  "manifest": dg.MetadataValue.path(str(folder / "manifest.json")),
+                                  "rows": dg.MetadataValue.json({k: v["rows"] for k, v in manifest["entities"].items()}),
+                                  "changes_since": changes["since"] or "(first snapshot)",
+                                  "credentials_upserted": changes["upserts"],
+                                  "credentials_deleted": changes["deletes"],
+                                  "bytes": sum(f["bytes"] for f in files) + sum(d["bytes"] for d in documents),
+                                  **links})
         yield dg.AssetCheckResult(check_name="manifest_matches", passed=not problems,
                                   metadata={"problems": dg.MetadataValue.json(problems)})
 
