@@ -145,6 +145,97 @@ EQF_BY_TYPE = {"MasterDegree": 7, "BachelorDegree": 6}
 LEVELS = ["BeginnerLevel", "IntermediateLevel", "AdvancedLevel"]
 QUALIFIERS = ["Introduction to", "Foundations of", "Applied", "Advanced", "Practical", "Principles of"]
 
+# --- beyond scale 1: more organizations, wider titles ------------------------------------------
+# At scale 1 the catalog has 19 organizations and a few hundred title topics. Scaled up as is,
+# thousands of different credentials would share one title and one awarding body, which no
+# matcher can (or should) tell apart. Above scale 1 the universe therefore adds organizations
+# in proportion to scale and gives every credential a focus and a domain in its title. All of
+# it is drawn from a second random stream, so scale <= 1 stays byte-identical.
+
+_PLACE_HEADS = ["North", "South", "East", "West", "Lake", "River", "Oak", "Pine", "Stone", "Green", "Silver",
+                "Red", "Fair", "Clear", "High", "Bright", "Elm", "Ash", "Cedar", "Maple", "Willow", "Hazel",
+                "Brook", "Glen", "Moor", "Wolf", "Fox", "Raven", "Hawk", "Swan", "Iron", "Gold", "Copper",
+                "Amber", "Coral", "Frost", "Sun", "Star", "Bay", "Cliff", "Rose", "Thorn", "Heather", "Marsh"]
+_PLACE_TAILS = ["field", "ford", "wood", "dale", "brook", "haven", "ton", "bury", "ridge", "mont", "port",
+                "view", "gate", "ley", "worth", "stead", "mere", "wick", "croft", "holm", "shire", "vale"]
+_UNI_PATTERNS = ["{p} University", "University of {p}", "{p} Institute of Technology", "{p} State University",
+                 "{p} College", "{p} Polytechnic", "{p} School of Business", "{p} Technical University"]
+_VENDOR_PATTERNS = ["{p} Systems", "{p} Labs", "{p} Software", "{p} Technologies", "{p} Cloud", "{p} Networks",
+                    "{p} Analytics", "{p} Data Inc."]
+_TRAINER_PATTERNS = ["{p} Academy", "{p} Training", "{p} Learning", "{p} Bootcamp", "{p} Skills Institute",
+                     "{p} Online School"]
+_ASSOC_FIELDS = ["Data Professionals", "Project Leaders", "Safety Officers", "Health Informaticians",
+                 "Analytics Practitioners", "Quality Managers", "Business Analysts", "Risk Managers",
+                 "Clinical Researchers", "Supply Chain Professionals"]
+_ASSOC_PATTERNS = ["{p} Association of {f}", "{p} Society of {f}", "{p} Institute of {f}", "{p} Guild of {f}"]
+_COUNTRIES = [("US", "en", "edu"), ("US", "en", "edu"), ("GB", "en", "ac.uk"), ("DE", "de", "de"), ("FR", "fr", "fr"),
+              ("ES", "es", "es"), ("NL", "en", "nl"), ("DK", "en", "dk"), ("AU", "en", "edu.au"), ("IE", "en", "ie"),
+              ("CA", "en", "ca"), ("IN", "en", "in")]
+# Per-scale-1 count of each kind's organizations (the fixed ones above) added per unit of scale.
+_EXTRA_ORGS_PER_SCALE = {"university": 8, "vendor": 3, "training_provider": 3, "professional_association": 2}
+TITLE_FOCUS = ["Data Pipelines", "Automation", "Cloud Platforms", "Risk and Compliance", "Team Leadership",
+               "Quality Assurance", "Security Practices", "Performance Tuning", "Reporting and Dashboards",
+               "Customer Insight", "Decision Making", "Process Improvement", "Research Methods", "Ethics",
+               "Communication", "Digital Transformation", "Regulation", "Sustainability", "Innovation",
+               "Systems Thinking", "Optimization", "Modeling", "Strategy", "Operations", "Governance",
+               "Measurement", "Case Studies", "Field Practice", "Tools and Techniques", "Capstone Projects",
+               "Emerging Trends", "Policy", "Forecasting", "Design Thinking", "Quality Improvement",
+               "Workflow Design", "Stakeholder Management", "Scaling", "Testing and Validation", "Integration",
+               "Troubleshooting", "Visualization", "Planning", "Evaluation", "Implementation", "Standards",
+               "Negotiation Skills", "Change Leadership", "Resilience", "Interoperability"]
+TITLE_DOMAINS = ["Healthcare", "Finance", "Retail", "Manufacturing", "Education", "Government", "Nonprofits",
+                 "Startups", "Energy", "Logistics", "Telecommunications", "Insurance", "Banking", "Agriculture",
+                 "Hospitality", "Media", "Construction", "Transportation", "Pharmaceuticals", "Real Estate",
+                 "Public Sector", "Small Business", "Aerospace", "Automotive", "Biotechnology", "E-Commerce",
+                 "Gaming", "Legal Services", "Mining", "Tourism", "Utilities", "Defense", "Fashion", "Food Industry",
+                 "Sports", "Smart Cities", "Research Labs", "Engineers", "Managers", "Beginners", "Professionals",
+                 "Data Teams", "Clinicians", "Educators", "Consultants", "Entrepreneurs", "Developers",
+                 "Analysts", "Executives", "Freelancers"]
+
+
+# Organizations whose own site is a source: they keep every credential of theirs at any scale.
+_OWN_SITE_ORGS = frozenset({"northfield", "lakeside", "iadp"})
+
+
+def _extra_orgs(xrng: random.Random, scale: float) -> dict[str, list[Org]]:
+    """Synthetic organizations for scale > 1, per kind, with unique names and keys."""
+    taken = {o.name for o in ALL_ORGS}
+    out: dict[str, list[Org]] = {}
+    for kind, per_scale in _EXTRA_ORGS_PER_SCALE.items():
+        patterns = {"university": _UNI_PATTERNS, "vendor": _VENDOR_PATTERNS, "training_provider": _TRAINER_PATTERNS,
+                    "professional_association": _ASSOC_PATTERNS}[kind]
+        orgs: list[Org] = []
+        for i in range(round(per_scale * (scale - 1))):
+            for attempt in range(1000):
+                place = xrng.choice(_PLACE_HEADS) + xrng.choice(_PLACE_TAILS)
+                name = xrng.choice(patterns).format(p=place, f=xrng.choice(_ASSOC_FIELDS))
+                if attempt > 50:  # the name space is crowded: qualify by a second place
+                    name = f"{name} {xrng.choice(_PLACE_HEADS)}{xrng.choice(_PLACE_TAILS)}"
+                if name not in taken:
+                    break
+            taken.add(name)
+            country, language, tld = xrng.choice(_COUNTRIES)
+            if kind != "university":
+                tld = "com" if kind != "professional_association" else "org"
+            initials = "".join(w[0] for w in name.replace(".", "").split() if w[0].isupper())
+            aliases = (place, f"{place}X") if kind == "university" else (place, initials)
+            slug = "".join(ch for ch in name.lower() if ch.isalnum())
+            orgs.append(Org(f"x{kind[:3]}{i:05d}", name, kind, country, language, aliases, f"{slug}.example.{tld}"))
+        out[kind] = orgs
+    return out
+
+
+TITLE_FORMATS = ["Workshop", "Seminar", "Studio", "Practicum", "Lab", "Intensive", "Colloquium", "Clinic",
+                 "Bootcamp", "Masterclass", "Field Course", "Residency", "Tutorial", "Project Course",
+                 "Honors Track", "Evening Track", "Weekend Track", "Online Cohort", "Capstone", "Survey Course"]
+
+
+def _widen_title(xrng: random.Random, title: str, crowded: bool = False) -> str:
+    """A focus and a domain, as catalogs that hold thousands of courses name them; an
+    organization that alone lists tens of thousands (its own site) also names the format."""
+    wide = f"{title}: {xrng.choice(TITLE_FOCUS)} for {xrng.choice(TITLE_DOMAINS)}"
+    return f"{wide} {xrng.choice(TITLE_FORMATS)}" if crowded else wide
+
 
 @dataclass
 class Credential:
@@ -216,7 +307,8 @@ def _sentence_outcomes(rng: random.Random, topic: str, skills: list[str]) -> lis
     return [f"{rng.choice(verbs)} {s} in the context of {topic.lower()}" for s in picks]
 
 
-def _make_credential(rng: random.Random, idx: int, org: Org, ctype: str, subject: tuple) -> Credential:
+def _make_credential(rng: random.Random, idx: int, org: Org, ctype: str, subject: tuple,
+                     xrng: random.Random | None = None) -> Credential:
     isced, subject_name, topics, skills = subject
     topic = rng.choice(topics)
     if ctype in ("MasterDegree", "BachelorDegree"):
@@ -228,6 +320,8 @@ def _make_credential(rng: random.Random, idx: int, org: Org, ctype: str, subject
         title = topic
     if ctype == "Certification":
         title = f"Certified {topic} Professional"
+    if xrng is not None:  # scale > 1 only
+        title = _widen_title(xrng, title, crowded=org.key in _OWN_SITE_ORGS)
     label = rng.choice(CREDENTIAL_KINDS[ctype])
     if ctype in ("MasterDegree", "BachelorDegree"):
         weeks = rng.choice([52, 78, 104]) if ctype == "MasterDegree" else rng.choice([156, 208])
@@ -366,10 +460,19 @@ def build_universe(seed: int = 7, scale: float = 1.0) -> Universe:
     """
     rng = random.Random(seed)
     creds: list[Credential] = []
+    # Above scale 1: a second stream (the first one's draws stay as they were) for extra
+    # organizations and wider titles, so that different credentials rarely share a title and
+    # an awarding body. Sites that are one organization's own (Northfield, Lakeside, IADP) keep it.
+    xrng = random.Random(f"{seed}-beyond-scale-1") if scale > 1 else None
+    extra = _extra_orgs(xrng, scale) if xrng is not None else {}
+    own_site = _OWN_SITE_ORGS
 
     def add(org: Org, ctype: str, subjects: list[tuple] | None = None) -> Credential:
         subject = rng.choice(subjects or SUBJECTS)
-        c = _make_credential(rng, len(creds), org, ctype, subject)
+        if xrng is not None and org.key not in own_site and extra.get(org.kind):
+            pool = [o for o in ALL_ORGS if o.kind == org.kind and o.key not in own_site]
+            org = xrng.choice(pool + extra[org.kind])
+        c = _make_credential(rng, len(creds), org, ctype, subject, xrng)
         creds.append(c)
         return c
 
