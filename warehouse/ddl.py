@@ -679,3 +679,25 @@ def ensure_source_view(con: duckdb.DuckDBPyConnection, source: str) -> str:
         )
     return view
 
+
+
+WAREHOUSE_ALIAS = "warehouse"
+
+
+def attach(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection with the warehouse file at ``path`` attached as the default database.
+
+    ATTACH through a fresh in-memory connection rather than ``duckdb.connect(path)``: the
+    latter reuses a database instance cached by path inside this process, which after a
+    publish (rename) may be the old file. Queries name tables as ``marts.fct_offering`` etc.
+    """
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        mode = " (READ_ONLY)" if read_only else ""
+        con.execute(f"ATTACH ? AS {quote_identifier(WAREHOUSE_ALIAS)}{mode}", [str(path)])
+        con.execute(f"USE {quote_identifier(WAREHOUSE_ALIAS)}")
+    except BaseException:
+        con.close()
+        raise
+    return con

@@ -66,8 +66,6 @@ from warehouse.ddl import (
     validate_source_name,
 )
 
-WAREHOUSE_ALIAS = "warehouse"
-
 
 @dataclass(frozen=True)
 class RunInputs:
@@ -204,21 +202,8 @@ def _prepare(inputs: RunInputs) -> _Frames:
 
 
 def connect_writable(path: Path) -> duckdb.DuckDBPyConnection:
-    """A connection to the warehouse file at ``path``, attached as the default database.
-
-    ATTACH through a fresh in-memory connection rather than ``duckdb.connect(path)``: the
-    latter reuses a database instance cached by path inside this process, which after a
-    publish (rename) may be the old file.
-    """
-    con = duckdb.connect(":memory:")
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"ATTACH ? AS {quote_identifier(WAREHOUSE_ALIAS)}", [str(path)])
-        con.execute(f"USE {quote_identifier(WAREHOUSE_ALIAS)}")
-    except BaseException:
-        con.close()
-        raise
-    return con
+    """A writable connection to the warehouse file at ``path`` (see ``ddl.attach``)."""
+    return ddl.attach(str(path))
 
 
 @contextlib.contextmanager

@@ -17,9 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.ddl import quote_identifier
-
-PUBLISHED_ALIAS = "warehouse"
+from warehouse.ddl import attach, quote_identifier
 
 
 def _wal(path: Path) -> Path:
@@ -112,12 +110,4 @@ def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(path)
-    con = duckdb.connect(":memory:")
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"ATTACH ? AS {quote_identifier(PUBLISHED_ALIAS)} (READ_ONLY)", [str(path)])
-        con.execute(f"USE {quote_identifier(PUBLISHED_ALIAS)}")
-    except BaseException:
-        con.close()
-        raise
-    return con
+    return attach(str(path), read_only=True)
