@@ -35,7 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -103,6 +103,27 @@ def _reject_row(source: str, run_id: str, reason: str, detail: str, payload: str
             "detail": detail, "payload": payload}
 
 
+def _json_objects(path: Path, source: str, run_id: str,
+                  rejects: list[dict[str, Any]]) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """(line number, line, object) for each JSON object line of a JSON Lines file; a line that
+    is not a JSON object becomes an ``invalid_json`` reject in ``rejects``.
+
+    Lines split on "\n" only: splitlines() also breaks on U+2028 and friends, which JSON text
+    may hold unescaped.
+    """
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            rejects.append(_reject_row(source, run_id, "invalid_json", f"{path.name} line {number}: {exc}", line))
+            continue
+        yield number, line, obj
+
+
 def _read_items(path: Path, source: str, run_id: str) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
     """items.jsonl -> RAW_SCHEMA frame. The fast path reads the whole file in Polars; if a
     line is broken (a crawl killed mid-write, a type the schema refuses), the file is read
@@ -115,19 +136,7 @@ def _read_items(path: Path, source: str, run_id: str) -> tuple[pl.DataFrame, lis
         pass
     good: list[pl.DataFrame] = []
     rejects: list[dict[str, Any]] = []
-    # JSON Lines split on "\n" only: splitlines() also breaks on U+2028 and friends, which
-    # JSON text may hold unescaped.
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").split("\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            if not isinstance(obj, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as exc:
-            rejects.append(_reject_row(source, run_id, "invalid_json",
-                                       f"{path.name} line {number}: {exc}", line))
-            continue
+    for number, line, obj in _json_objects(path, source, run_id, rejects):
         if not isinstance(obj.get("payload", ""), str):
             obj["payload"] = json.dumps(obj["payload"], ensure_ascii=False)
         try:
@@ -148,18 +157,7 @@ def _read_invalid(path: Path, source: str, run_id: str) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     rows = []
-    # JSON Lines split on "\n" only: splitlines() also breaks on U+2028 and friends, which
-    # JSON text may hold unescaped.
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").split("\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            if not isinstance(obj, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as exc:
-            rows.append(_reject_row(source, run_id, "invalid_json", f"{path.name} line {number}: {exc}", line))
-            continue
+    for _number, _line, obj in _json_objects(path, source, run_id, rows):
         payload = obj.get("payload")
         if not isinstance(payload, str):
             payload = json.dumps(payload if payload is not None else obj, ensure_ascii=False)
