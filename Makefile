@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast ui lint clean venv
+.PHONY: demo test test-fast eval ui lint clean venv
 
 venv: $(STAMP)
 
@@ -23,6 +23,10 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# Taxonomy mapping against the labelled set (tests/eval/labels): coverage and accuracy per field.
+eval: $(STAMP)
+	$(BIN)/python -m normalize.taxonomy.evaluate
 
 ui: $(STAMP)
 	DAGSTER_HOME=$(CURDIR)/dagster_home $(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
