@@ -7,11 +7,18 @@ labelled records, coverage (share where credcat gives a value), accuracy (share 
 values equal to the label), and the acceptance target; then the same per source.
 ``--details`` lists every disagreement (file, key, field, label, credcat's value);
 ``--check`` exits 1 when a target is missed.
+
+The labelled set is split in two halves by a hash of (source, key): ``dev`` records are the
+ones whose disagreements mapping work may look at (``--details`` lists only those unless
+``--split`` says otherwise); ``test`` records are held out, so their figures show whether
+the mapping generalizes or was fitted to what was looked at. The acceptance figures are
+printed for all records and for each half.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import sys
@@ -86,6 +93,12 @@ def load_labels(folder: Path = LABELS_DIR) -> list[Label]:
             else:
                 merged[ident] = Label(row["source"], row["file"], str(row["key"]), dict(row["labels"]))
     return list(merged.values())
+
+
+def split_of(label: Label) -> str:
+    """'dev' or 'test', fixed per record: half of each source either way, in expectation."""
+    digest = hashlib.sha256(f"{label.source}\x1f{label.key}".encode()).digest()
+    return "dev" if digest[0] % 2 == 0 else "test"
 
 
 # --- scoring --------------------------------------------------------------------------------------
@@ -318,12 +331,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--details", action="store_true", help="list every disagreement")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--source", action="append", help="only these sources (repeatable)")
+    parser.add_argument("--split", choices=["all", "dev", "test"], default=None,
+                        help="score only this half (default: all, then each half's verdicts)")
     args = parser.parse_args(argv)
     labels = load_labels(args.labels)
     if args.source:
         labels = [lab for lab in labels if lab.source in set(args.source)]
-    result = evaluate(labels, predictions(lab.source for lab in labels))
-    ok = report(result, details=args.details)
+    preds = predictions(lab.source for lab in labels)
+    if args.split not in (None, "all"):
+        labels = [lab for lab in labels if split_of(lab) == args.split]
+    result = evaluate(labels, preds)
+    ok = report(result, details=False)
+    if args.split is None:
+        for half in ("dev", "test"):
+            part = evaluate([lab for lab in labels if split_of(lab) == half], preds)
+            print(f"\n{half} half ({part['records']} records):")
+            for criterion, met in verdicts(part["overall"]).items():
+                name = criterion.split(" ")[0]
+                s = part["overall"][name]
+                figure = s.share if "right for" in criterion else s.coverage if "coverage" in criterion else s.accuracy
+                print(f"  [{'ok' if met else 'MISSED'}] {criterion}: {_fmt(figure)}")
+    if args.details:
+        shown = labels if args.split else [lab for lab in labels if split_of(lab) == "dev"]
+        print("\ndisagreements" + ("" if args.split else " (dev half)") + ":")
+        detail = evaluate(shown, preds)["overall"]
+        for name in FIELDS:
+            s = detail.get(name)
+            for m in (s.misses if s else []):
+                print("  " + json.dumps(m, ensure_ascii=False, default=str))
     return 0 if ok or not args.check else 1
 
 
