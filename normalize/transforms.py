@@ -514,14 +514,17 @@ def _map_effort(lf: pl.LazyFrame) -> pl.LazyFrame:
 def _map_delivery(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Modality and timing; either raw field may carry either axis ("Online, self-paced")."""
     modality_lu, timing_lu = tx.load_lookup("modality"), tx.load_lookup("timing")
+    platform_lu = tx.load_lookup("platform_modality")
     lf = lf.with_columns(
         _m_own=_lookup(pl.col("modality_raw"), modality_lu),
         _t_own=_lookup(pl.col("timing_raw"), timing_lu),
         _m_other=_lookup(pl.col("timing_raw"), modality_lu),
         _t_other=_lookup(pl.col("modality_raw"), timing_lu),
+        # A listing on an online-only platform is online, whatever else it leaves unsaid.
+        _m_platform=lookup_exact(pl.col("platform"), platform_lu.exact),
     )
     return lf.with_columns(
-        modality=blank_to_null(pl.coalesce("_m_own", "_m_other")),
+        modality=blank_to_null(pl.coalesce("_m_own", "_m_other", "_m_platform")),
         timing=blank_to_null(pl.coalesce("_t_own", "_t_other")),
         _n_delivery=_notes(
             "delivery",
@@ -622,6 +625,8 @@ def _map_place_language(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 _COST_PRIORITY = {"AggregateCost": 0, "Tuition": 1}
 _AUDIT = r"(?i)\baudit"
+# "FREE - Add a Verified Certificate for $49": free to take, the certificate paid, in one text.
+_FREE_PLUS_PAID = r"(?i)\bfree\b.{0,40}\b(?:add|upgrade|get|buy|purchase|pay)\b.{0,40}\bcertificat"
 _PER_PERIOD = r"(?i)/\s*(?:mo|month|yr|year)\b"
 
 
@@ -631,6 +636,7 @@ def _price_rows(valid: pl.LazyFrame) -> pl.LazyFrame:
     Subscriptions and free-audit notes stay out of the list: a subscription is a price
     model, not a course price (TAXONOMY.md), and auditing is ``free_to_audit``."""
     cost_lu, model_lu = tx.load_lookup("cost_type"), tx.load_lookup("price_model")
+    ct_lu = tx.load_lookup("credential_type")
     symbols = tx.load_currency_symbols()
     iso = sorted(tx.iso_currencies())
 
@@ -655,6 +661,9 @@ def _price_rows(valid: pl.LazyFrame) -> pl.LazyFrame:
         _subscription=(match_keywords(pl.col("_about"), model_lu.keywords).list.len() > 0)
         | pl.col("_text").str.contains(_PER_PERIOD).fill_null(False),
         _audit=pl.col("_about").str.contains(_AUDIT).fill_null(False),
+        _free_plus_paid=pl.col("_about").str.contains(_FREE_PLUS_PAID).fill_null(False),
+        # A price that buys a named credential ("Verified Certificate") names what is awarded.
+        _ct=match_keywords(pl.col("_about"), ct_lu.keywords).list.drop_nulls().list.first(),
     ).with_columns(
         _cur_key=pl.col("_cur_text").str.to_lowercase(),
         _cur_upper=pl.col("_cur_text").str.to_uppercase(),
@@ -676,7 +685,8 @@ def _price_rows(valid: pl.LazyFrame) -> pl.LazyFrame:
         .with_columns(_paid_track=(pl.col("_priced") & ~pl.col("_audit")).any().over("_row"))
         .with_columns(
             _keep=pl.col("_priced") & (~pl.col("_audit") | ~pl.col("_paid_track")),
-            _audit_beside_paid=pl.col("_audit") & pl.col("_paid_track"),
+            _audit_beside_paid=(pl.col("_audit") & pl.col("_paid_track"))
+            | (pl.col("_free_plus_paid") & (pl.col("_amount") > 0).fill_null(False)),
         )
     )
     p = p.with_columns(
@@ -701,6 +711,7 @@ def _price_rows(valid: pl.LazyFrame) -> pl.LazyFrame:
         prices=price.filter("_keep"),  # rows keep their order within a group
         _main=price.sort_by(by_preference).filter(pl.col("_keep").sort_by(by_preference)).first(),
         _any_audit=pl.col("_audit_beside_paid").any(),
+        _price_ctype=blank_to_null(pl.col("_ct")).drop_nulls().first(),
         _n_prices=pl.col("_price_notes").list.explode(keep_nulls=False, empty_as_null=False),
     )
 
@@ -722,6 +733,21 @@ def _map_price_fields(lf: pl.LazyFrame) -> tuple[pl.LazyFrame, date]:
         _free_stated=parse_bool(pl.col("is_free_raw"), bools.exact),
         _audit_stated=pl.col("is_free_raw").str.contains(_AUDIT).fill_null(False),
         _any_paid=pl.col("prices").list.eval(pl.element().struct.field("amount") > 0).list.any(),
+    )
+    # A course whose price buys a credential awards it; a course's "certificate" is one of
+    # completion. Only where no credential was named and the record kind was not stated.
+    classes = tx.load_credential_types()
+    credential_classes = [c for c, k in zip(classes["code"], classes["kind"], strict=True) if k == "credential"]
+    by_price = pl.col("_price_ctype").replace({"Certificate": "CertificateOfCompletion"})
+    from_price = (pl.col("credential_type").is_null() & ~pl.col("_label_given")
+                  & (pl.col("record_kind") == "learning_opportunity")
+                  & by_price.is_in(credential_classes).fill_null(False))
+    lf = lf.with_columns(
+        credential_type=pl.when(from_price).then(by_price).otherwise("credential_type"),
+        record_kind=pl.when(from_price).then(pl.lit("credential")).otherwise("record_kind"),
+        _n_kind=pl.when(from_price).then(
+            pl.col("_n_kind").list.eval(pl.element().filter(~pl.element().str.starts_with("record_kind")))
+        ).otherwise("_n_kind"),
     )
     return lf.with_columns(
         is_free=pl.coalesce("_free_stated", pl.when(pl.col("prices").list.len() > 0).then(~pl.col("_any_paid"))),

@@ -334,6 +334,7 @@ def _register() -> None:
         "audience_level": (in_vocab("audience_levels"), "an audience level code",
                            _vocab_keys("audience_levels")),
         "modality": (in_vocab("modalities"), "a modality code", _vocab_keys("modalities")),
+        "platform_modality": (in_vocab("modalities"), "a modality code", _none),
         "timing": (in_vocab("timings"), "a timing code", _vocab_keys("timings")),
         "cost_type": (in_vocab("cost_types"), "a CTDL cost type", _vocab_keys("cost_types")),
         "credit_unit": (in_vocab("credit_units"), "a credit unit code", _vocab_keys("credit_units")),

@@ -200,8 +200,9 @@ def score_record(label: Label, pred: dict[str, Any] | None, scores: dict[str, Sc
 
     if lab.get("price_amount") is not None:
         amount, cur = p.get("price_amount"), p.get("price_currency")
+        # A price of nothing is in no currency (credcat writes none): 0 matches 0 in any.
         right = (amount is not None and math.isclose(amount, float(lab["price_amount"]), abs_tol=0.005)
-                 and (cur == lab.get("price_currency") or (lab.get("price_currency") is None and float(lab["price_amount"]) == 0)))
+                 and (cur == lab.get("price_currency") or float(lab["price_amount"]) == 0))
         scores["price"].add(amount is not None, right,
                             miss("price", [lab["price_amount"], lab.get("price_currency")], [amount, cur]))
 

@@ -157,8 +157,8 @@ def _credential_type(label: str) -> str | None:
         ("Digital Badge", "DigitalBadge"),
         ("Open Badge", "OpenBadge"),
         ("Bachelor's degree", "BachelorDegree"),
-        ("Master of Science", "MasterDegree"),
-        ("ceterms:BachelorOfScienceDegree", "BachelorDegree"),  # folded into TAXONOMY's class
+        ("Master of Science", "MasterOfScienceDegree"),  # the CTDL subclass: most specific class
+        ("ceterms:BachelorOfScienceDegree", "BachelorOfScienceDegree"),  # kept: parents come from the class tree
         ("PhD", "ResearchDoctorate"),
         ("Course", "Course"),
         ("EducationalOccupationalProgram", "LearningProgram"),

@@ -207,7 +207,7 @@ def test_learning_outcomes_from_an_html_list_are_split_and_deduplicated():
         (None, "ceterms:Certification", "Certification", "credential"),
         (None, "ceterms:AssessmentProfile", None, "assessment"),
         (None, "EducationalOccupationalProgram", None, "learning_opportunity"),
-        ("ceterms:MasterOfScienceDegree", None, "MasterDegree", "credential"),
+        ("ceterms:MasterOfScienceDegree", None, "MasterOfScienceDegree", "credential"),
         ("verified certificate", "course", "CertificateOfCompletion", "credential"),
     ],
 )
@@ -564,3 +564,37 @@ def test_reconciliation_holds_for_any_mix(rows):
     assert result.offerings.height + result.rejects.height == raw.height
     keys = result.offerings.select("run_id", "source_key")
     assert keys.n_unique() == keys.height  # one offering per key and run
+
+
+def test_one_price_text_free_to_take_with_a_paid_certificate():
+    o = one(prices=[{"text": "FREE-Add a Verified Certificate for $49 USD"}])
+    assert (o["price_amount"], o["price_currency"], o["is_free"], o["free_to_audit"]) == (49.0, "USD", False, True)
+    # the price buys a certificate: the course awards one, of completion
+    assert (o["credential_type"], o["record_kind"]) == ("CertificateOfCompletion", "credential")
+    assert not notes_for(o, "record_kind")
+
+
+def test_a_price_names_no_credential_over_a_stated_one():
+    stated = one(credential_type_raw="Professional Certificate", prices=[{"text": "Verified Certificate $49"}])
+    assert stated["credential_type"] == "ProfessionalCertificate"
+    plain = one(prices=[{"text": "$49"}])
+    assert (plain["credential_type"], plain["record_kind"]) == (None, "learning_opportunity")
+
+
+def test_tuition_per_term_is_a_price_not_a_subscription():
+    o = one(prices=[{"amount": "4125", "currency": "USD", "label": "Tuition per 6-month term"}])
+    assert (o["price_amount"], o["price_currency"]) == (4125.0, "USD")
+    monthly = one(prices=[{"text": "$59/month"}])
+    assert monthly["price_amount"] is None and any("subscription" in n for n in notes_for(monthly, "prices"))
+
+
+def test_listing_on_an_online_only_platform_is_online_unless_stated():
+    assert one(platform="Coursera")["modality"] == "OnlineOnly"
+    assert one(platform="Coursera", modality_raw="In person")["modality"] == "InPerson"
+    assert one(platform="Simplilearn")["modality"] is None  # offers classroom training too: not listed
+
+
+@pytest.mark.parametrize(("level", "code"), [("Professional", "AdvancedLevel"), ("Associate", "IntermediateLevel"),
+                                             ("Foundational", "BeginnerLevel"), ("Professional level", "ProfessionalLevel")])
+def test_vendor_certification_tiers_are_audience_levels(level, code):
+    assert one(level_raw=level)["audience_level"] == code

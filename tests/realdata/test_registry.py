@@ -117,7 +117,7 @@ def test_wgu_bs_computer_science_fields() -> None:
     assert item["prices"] == [{"text": None, "amount": "4125", "currency": "USD", "label": "Tuition per 6-month term"}]
     assert item["page_defects"] == []
     off = offering("rd_reg_wgu_pages", "/online-it-degrees/computer-science.html")
-    assert (off["credential_type"], off["eqf_level"], off["modality"]) == ("BachelorDegree", 6, "OnlineOnly")
+    assert (off["credential_type"], off["eqf_level"], off["modality"]) == ("BachelorOfScienceDegree", 6, "OnlineOnly")
     assert off["awarding_body"] == "Western Governors University"
 
 
@@ -184,7 +184,7 @@ def test_wgu_registry_bscs_fields() -> None:
     # owner is a registry URL not in the corpus: never fetched offline, the record says so
     assert item["awarding_body"] is None and item["page_defects"] == ["unresolved_org"]
     off = offering("rd_reg_wgu_registry", "ce-8f5a2e25-7a30-4eb0-ab9e-ab441ac928c6")
-    assert (off["credential_type"], off["eqf_level"], off["isced_codes"]) == ("BachelorDegree", 6, ["0613"])
+    assert (off["credential_type"], off["eqf_level"], off["isced_codes"]) == ("BachelorOfScienceDegree", 6, ["0613"])
 
 
 def test_wgu_registry_msn_and_open_badge_fields() -> None:
