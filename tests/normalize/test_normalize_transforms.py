@@ -463,12 +463,12 @@ def test_price_without_known_currency_has_no_usd():
         ({"subject_codes": ["ISCED-F 0913"]}, ["0913"]),
         ({"subjects": ["Computer Science"]}, ["0613"]),
         ({"subjects": ["Nursing"]}, ["0913"]),
-        ({"subjects": ["Business & Finance"]}, ["0412"]),  # 041 is an ancestor of 0412: dropped
+        ({"subjects": ["Business & Finance"]}, ["041"]),  # a shelf naming 041 and its 0412: 041
         ({"subjects": ["Accounting", "Marketing"]}, ["0411", "0414"]),
         ({"subjects": ["Programming Languages"]}, ["0613"]),  # not 023 Languages
         ({"title": "Machine Learning for Everyone"}, ["0613"]),  # title keyword fallback
         ({"title": "The Art of Negotiation"}, []),  # 'art' is not trusted in titles
-        ({"subjects": ["Psychology"], "title": "Python basics"}, ["0313"]),  # subjects beat titles
+        ({"subjects": ["Psychology"], "title": "Python basics"}, ["0613", "0313"]),  # title leads
         ({"subjects": ["Teaching & Academics", "Engineering"]}, ["071"]),  # umbrella category: no field
         ({"subjects": ["Data Science"]}, ["0542"]),
     ],
@@ -479,7 +479,7 @@ def test_isced_codes(fields, codes):
 
 def test_cip_codes_stay_raw_without_a_note():
     offering = one(subject_codes=["11.0701", "52.0201"])
-    assert offering["isced_codes"] == []
+    assert offering["isced_codes"] == ["0613", "0413"]  # through the CIP crosswalk
     assert offering["subject_codes_raw"] == ["11.0701", "52.0201"]
     assert notes_for(offering, "isced_codes") == []
 
@@ -502,15 +502,18 @@ def test_start_dates_parsed_sorted_and_noted():
     assert notes_for(offering, "start_dates") == ["start_dates: unparsed 'TBA'"]
 
 
-def test_ratings_counts_status_skills():
+def test_ratings_counts_status_skills(monkeypatch, tmp_path):
+    # Without the ESCO list (mapping itself: tests/normalize/test_skills.py) given URIs stay.
+    monkeypatch.setenv("CREDCAT_ESCO_CSV", str(tmp_path / "absent.csv"))
     esco = "http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d"
     offering = one(rating_raw="4.9stars", rating_count_raw="43K reviews", enrolment_raw="1,234,567",
                    status_raw="Archived", skills=["Python", esco])
     assert (offering["rating"], offering["rating_count"], offering["enrolment"]) == (4.9, 43_000, 1_234_567)
     assert offering["status"] == "retired"
     assert offering["skills"] == [esco]
+    assert offering["skill_scores"] == [1.0]
     assert offering["skills_raw"] == ["Python", esco]
-    assert notes_for(offering, "skills") == ["skills: 1 not mapped to ESCO (kept in skills_raw)"]
+    assert notes_for(offering, "skills") == ["skills: ESCO list absent, 1 not mapped (kept in skills_raw)"]
 
 
 def test_page_defects_become_notes():
