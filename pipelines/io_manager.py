@@ -16,9 +16,18 @@ import polars as pl
 
 from pipelines.runtime import DataPaths
 
+# The resource key of the input manager for optional inputs: an asset never materialized
+# loads as None (another source's staging, in a run of one source).
+OPTIONAL_INPUT = "optional_input"
+
 
 class CredcatIOManager(dg.ConfigurableIOManager):
     data_dir: str | None = None
+    missing_ok: bool = False
+
+    @staticmethod
+    def _exists(base: Path) -> bool:
+        return base.with_suffix(".parquet").exists() or base.is_dir() or base.with_suffix(".json").exists()
 
     def _base(self, context: dg.OutputContext | dg.InputContext) -> Path:
         key = context.asset_key if context.has_asset_key else dg.AssetKey([context.step_key or "op", context.name or "result"])
@@ -42,6 +51,10 @@ class CredcatIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> Any:
         base = self._base(context)
+        if self.missing_ok and not self._exists(base):
+            # An optional input (another source's staging, in a run of one source) that was
+            # never materialized: the asset works with the sources it has.
+            return None
         if base.with_suffix(".parquet").exists():
             return pl.read_parquet(base.with_suffix(".parquet"))
         if base.is_dir():

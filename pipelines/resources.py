@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -41,17 +42,27 @@ class CredcatSettings(dg.ConfigurableResource):
 
 class DemoCatalog(dg.ConfigurableResource):
     """The embedded demo catalog, generated once per seed/scale/generator and served on
-    127.0.0.1 for the duration of a run (a free port each time)."""
+    127.0.0.1 for the duration of a run (a free port each time). ``scale`` unset: read from
+    $CREDCAT_DEMO_SCALE when a run starts, else 1."""
 
     data_dir: str | None = None
     seed: int = 7
-    scale: float = 1.0
+    scale: float | None = None
     enabled: bool = True
 
     _server: RunningServer | None = PrivateAttr(default=None)
 
+    def effective_scale(self) -> float:
+        if self.scale is not None:
+            return self.scale
+        text = os.environ.get("CREDCAT_DEMO_SCALE")
+        try:
+            return float(text) if text else 1.0
+        except ValueError as exc:
+            raise ValueError(f"CREDCAT_DEMO_SCALE={text!r} is not a number") from exc
+
     def catalog_dir(self) -> Path:
-        name = f"seed{self.seed}-scale{self.scale:g}-{generator_fingerprint()}"
+        name = f"seed{self.seed}-scale{self.effective_scale():g}-{generator_fingerprint()}"
         return DataPaths.from_env(self.data_dir).demo / name
 
     def ensure_generated(self) -> Path:
@@ -62,7 +73,7 @@ class DemoCatalog(dg.ConfigurableResource):
                 import shutil
 
                 shutil.rmtree(tmp)
-            generate(tmp, seed=self.seed, scale=self.scale)
+            generate(tmp, seed=self.seed, scale=self.effective_scale())
             tmp.rename(root)
         return root
 
