@@ -46,7 +46,23 @@ def summarize(stats: dict, reason: str, source: str, run_id: str) -> dict:
         "failed_urls": list(stats.get("credcat/failed_urls", [])),
         "robots_forbidden": int(stats.get("robotstxt/forbidden", 0)),
         "offsite_filtered": int(stats.get("offsite/filtered", 0)),
+        # What went wrong on the way, by kind: pages lost for good (http_503, timeout, oversize,
+        # offsite_redirect, redirect_loop, robots_disallowed ...), retried failures (by
+        # exception or status), responses read as what they are rather than as declared.
+        "page_failures": _by_suffix(stats, "credcat/page_failures/"),
+        "retry_reasons": _by_suffix(stats, "retry/reason_count/"),
+        "content_fixes": _by_suffix(stats, "credcat/content_fixes/"),
+        "offsite_redirects": int(stats.get("credcat/offsite_redirects", 0)),
+        "redirect_loops": int(stats.get("credcat/redirect_loops", 0)),
+        "duplicates_filtered": int(stats.get("dupefilter/filtered", 0)),
+        "dropped_requests": int(stats.get("credcat/dropped_requests", 0)),
+        "unserializable_items": int(stats.get("credcat/unserializable_items", 0)),
     }
+
+
+def _by_suffix(stats: dict, prefix: str) -> dict[str, int]:
+    return {k.removeprefix(prefix).rsplit(".", 1)[-1]: int(v) for k, v in stats.items()
+            if k.startswith(prefix) and isinstance(v, int | float)}
 
 
 class CrawlStatsWriter:
@@ -57,7 +73,18 @@ class CrawlStatsWriter:
     def from_crawler(cls, crawler):  # type: ignore[no-untyped-def]
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.request_dropped, signal=signals.request_dropped)
         return ext
+
+    def request_dropped(self, request, spider=None) -> None:  # type: ignore[no-untyped-def]
+        """A request the scheduler refused (the duplicate filter): no errback runs for it.
+
+        A URL requested twice is harmless (its records were read the first time); a redirect
+        dropped here ended on a page already read. Both are counted, neither fails the crawl:
+        redirects that would lose a page (offsite, loops) are failed before they get here
+        (``RedirectGuardMiddleware``).
+        """
+        self.crawler.stats.inc_value("credcat/dropped_requests")
 
     def spider_closed(self, spider, reason: str) -> None:  # type: ignore[no-untyped-def]
         settings = self.crawler.settings

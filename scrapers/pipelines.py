@@ -47,23 +47,66 @@ class LandingPipeline:
                 fh.close()
 
     def process_item(self, item: Any) -> Any:
-        data = dict(item)
+        """Land ``item``: valid -> items.jsonl, else invalid.jsonl with the reason. Never raises:
+        an item that cannot even be serialized (a cycle, nesting deeper than the stack, a
+        value JSON cannot hold) still lands in invalid.jsonl, as text (reason
+        ``schema_violation``, detail ``unserializable: ...``)."""
         stats = self.crawler.stats
+        try:
+            data = dict(item)
+        except (TypeError, ValueError) as exc:
+            data = {"value": item}
+            return self._invalid(data, "schema_violation", f"not a mapping: {exc}", item)
         try:
             raw = RawOffering.model_validate(data)
         except ValidationError as exc:
-            stats.inc_value("credcat/invalid_items")
-            self.invalid.write(json.dumps({
-                "source": data.get("source"),
-                "source_key": None if data.get("source_key") is None else str(data.get("source_key")),
-                "run_id": self.run_id,
-                "reason": "schema_violation",
-                "detail": str(exc)[:2000],
-                "payload": json.dumps(data, default=str, ensure_ascii=False),
-            }, ensure_ascii=False) + "\n")
-            return item
-        line = raw.model_dump(mode="json")
-        line["payload"] = json.dumps(raw.payload, ensure_ascii=False, default=str)
-        self.items.write(json.dumps(line, ensure_ascii=False) + "\n")
+            return self._invalid(data, "schema_violation", str(exc), item)
+        except (RecursionError, ValueError, TypeError) as exc:
+            return self._invalid(data, "schema_violation", f"unserializable: {type(exc).__name__}: {exc}", item)
+        try:
+            line = raw.model_dump(mode="json")
+            line["payload"] = json.dumps(raw.payload, ensure_ascii=False, default=str)
+            text = json.dumps(line, ensure_ascii=False, allow_nan=False)
+        except (RecursionError, ValueError, TypeError) as exc:
+            return self._invalid(data, "schema_violation", f"unserializable: {type(exc).__name__}: {exc}", item)
+        self.items.write(text + "\n")
         stats.inc_value("credcat/landed_items")
         return item
+
+    def _invalid(self, data: dict[str, Any], reason: str, detail: str, item: Any) -> Any:
+        stats = self.crawler.stats
+        stats.inc_value("credcat/invalid_items")
+        if detail.startswith("unserializable"):
+            stats.inc_value("credcat/unserializable_items")
+        key = data.get("source_key")
+        row = {
+            "source": _text(data.get("source")),
+            "source_key": None if key is None else _text(key),
+            "run_id": self.run_id,
+            "reason": reason,
+            "detail": detail[:2000],
+            "payload": _payload_text(data),
+        }
+        self.invalid.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return item
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(value)[:2000]
+    except Exception:  # a __str__ that raises: a hostile object, still recorded
+        return f"<unprintable {type(value).__name__}>"
+
+
+def _payload_text(data: dict[str, Any]) -> str:
+    """The item as JSON text; an item JSON cannot hold (cycles, depth, NaN) as its repr."""
+    try:
+        return json.dumps(data, default=str, ensure_ascii=False, allow_nan=False)
+    except (RecursionError, ValueError, TypeError):
+        try:
+            text = repr(data)
+        except RecursionError:
+            text = f"<{type(data).__name__} nested deeper than the stack>"
+        return json.dumps({"unserializable_repr": text[:100_000]}, ensure_ascii=False)

@@ -29,7 +29,11 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "scrapers.middlewares.BackoffRetryMiddleware": 550,
     "scrapers.middlewares.LocalOnlyMiddleware": 50,
+    "scrapers.middlewares.RedirectGuardMiddleware": 610,
+    "scrapers.middlewares.ContentGuardMiddleware": 560,
+    "scrapers.middlewares.SourceHeadersMiddleware": 450,
 }
+REDIRECT_MAX_TIMES = 5  # a catalog page is never more than a few hops away
 ITEM_PIPELINES = {
     "scrapers.pipelines.LandingPipeline": 900,
 }

@@ -75,8 +75,14 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def crawl_demo(source: str, workdir: Path, seed: int = 7, scale: float = 1.0, run_id: str = "e2e",
-               extra_settings: dict[str, str] | None = None, timeout: float = 600) -> DemoCrawl:
-    """Generate ``source``'s demo site into ``workdir``, serve it, crawl it, read what landed."""
+               extra_settings: dict[str, str] | None = None, timeout: float = 600,
+               faults: list[dict[str, Any]] | None = None, generated_faults: bool = True) -> DemoCrawl:
+    """Generate ``source``'s demo site into ``workdir``, serve it, crawl it, read what landed.
+
+    ``faults``: this source's fault plan (site-relative paths, ``scrapers.mirror.faults``),
+    played after the generator's own unless ``generated_faults`` is false.
+    """
+    from scrapers.mirror.faults import plan_faults
     from scrapers.mirror.generate import generate
     from scrapers.mirror.server import RunningServer
     from scrapers.registry import load_sources
@@ -84,11 +90,12 @@ def crawl_demo(source: str, workdir: Path, seed: int = 7, scale: float = 1.0, ru
 
     site, landing = Path(workdir) / "site", Path(workdir) / "landing"
     generate(site, seed=seed, scale=scale, sources=[source])
-    with RunningServer(site) as server:
+    extra = plan_faults({source: faults}) if faults else None
+    with RunningServer(site, faults=extra, generated_faults=generated_faults) as server:
         stats = crawl(load_sources()[source], run_id, landing, mirror_url=server.base_url,
                       extra_settings=extra_settings, timeout=timeout)
         log = server.requests
     out = landing / source / run_id
     truth = [row for row in _jsonl(site / "truth.jsonl") if row["source"] == source]
-    faults = json.loads((site / "faults.json").read_text())
-    return DemoCrawl(stats, _jsonl(out / "items.jsonl"), _jsonl(out / "invalid.jsonl"), truth, faults, log)
+    played = (json.loads((site / "faults.json").read_text()) if generated_faults else []) + (extra or [])
+    return DemoCrawl(stats, _jsonl(out / "items.jsonl"), _jsonl(out / "invalid.jsonl"), truth, played, log)

@@ -242,7 +242,7 @@ class ClassCentralSpider(CredcatSpider):
         raw = card.css(self.card_meta_css).get()
         try:
             return dict(json.loads(raw).get("clickMetadata") or {}) if raw else {}
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             return {}
 
     def card(self, response: Response, base: str, card: Selector, key: str) -> dict[str, Any]:
@@ -251,7 +251,7 @@ class ClassCentralSpider(CredcatSpider):
         for raw in card.xpath(self.card_institution_xpath).getall():
             try:
                 name = squash(json.loads(raw).get("action"))
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, RecursionError):
                 continue
             if name and name not in institutions:
                 institutions.append(name)

@@ -375,7 +375,7 @@ class CtdlRegistrySpider(CredcatSpider):
     def parse_org(self, response: Response, okey: str) -> Iterator[dict[str, Any]]:
         try:
             doc = json.loads(response.text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             self.page_defect(response, "invalid_json_body", str(exc))
             doc = None
         for env in self.envelopes_of(doc) if doc is not None else []:
@@ -421,7 +421,7 @@ def _decode_resource(resource: str) -> Any:
     """An envelope's ``resource`` when no decoded copy is given: JSON, or a JWT's JSON payload."""
     try:
         return json.loads(resource)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     parts = resource.split(".")
     if len(parts) != 3:
@@ -429,5 +429,5 @@ def _decode_resource(resource: str) -> Any:
     try:
         payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
         return json.loads(payload)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return None

@@ -186,7 +186,7 @@ class FileDropSpider(RecordSpider):
     def json_rows(self, response: Response, text: str) -> list[Any] | None:
         try:
             data = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             self.page_defect(response, "invalid_json_body", str(exc))
             self.failed_page(response.url, "invalid JSON")
             return None
@@ -206,7 +206,7 @@ class FileDropSpider(RecordSpider):
                 continue
             try:
                 rows.append(json.loads(line))
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 # Kept: the line lands as a record without key, hence among the rejects.
                 self.page_defect(response, "invalid_json_line", f"line {n}: {exc}")
                 rows.append({"_line": n, "_text": line})

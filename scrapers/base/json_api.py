@@ -166,8 +166,8 @@ class JsonApiSpider(RecordSpider):
             defects.append(self.page_defect(response, "undecodable_bytes", f"{n_replaced} bytes replaced"))
         try:
             return json.loads(text), defects
-        except ValueError as exc:
-            self.page_defect(response, "invalid_json_body", str(exc))
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python's stack
+            self.page_defect(response, "invalid_json_body", f"{type(exc).__name__}: {exc}"[:500])
             # A listing page we cannot read hides its records: the crawl is not complete.
             self.failed_page(response.url, "invalid JSON body")
             return None, defects

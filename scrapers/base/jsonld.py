@@ -70,10 +70,10 @@ def decode_jsonld(text: str) -> tuple[Any, BlockStatus, str | None]:
     """Decode a block: as is, else after one repair pass; ``invalid`` keeps the first error."""
     try:
         return json.loads(text, strict=False), "ok", None
-    except ValueError as first:
+    except (ValueError, RecursionError) as first:  # RecursionError: nested deeper than the stack
         try:
             return _decode_all(repair_json(text)), "repaired", str(first)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None, "invalid", str(first)
 
 

@@ -86,7 +86,7 @@ class LinkedJsonSpider(RecordSpider):
             defects.append(self.page_defect(response, "undecodable_bytes", f"{n_replaced} bytes replaced"))
         try:
             data = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             self.page_defect(response, "invalid_json_body", str(exc))
             self.failed_page(response.url, "invalid JSON body")
             return

@@ -62,7 +62,7 @@ def decode_jwt(text: str) -> Any:
     part = m.group(1)
     try:
         payload = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return None
     return payload.get("vc", payload) if isinstance(payload, dict) else None
 
@@ -91,7 +91,7 @@ class OpenBadgesSpider(CredcatSpider):
         text = response.text
         try:
             doc: Any = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             doc = decode_jwt(text)
             if doc is None:
                 self.page_defect(response, "invalid_json_body", str(exc))

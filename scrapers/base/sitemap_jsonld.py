@@ -25,6 +25,7 @@ where the page lives, not where it was saved.
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterator
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -96,6 +97,10 @@ SCHEMA_ORG_PATHS: dict[str, tuple[str, ...]] = {
 ORGANIZATION_TYPES = ("CollegeOrUniversity", "EducationalOrganization", "Organization", "Corporation")
 
 
+class _Inflated(Exception):
+    """A gzipped sitemap that inflates beyond DOWNLOAD_MAXSIZE."""
+
+
 class SitemapJsonLdSpider(CredcatSpider):
     kind = "sitemap_jsonld"
 
@@ -135,18 +140,27 @@ class SitemapJsonLdSpider(CredcatSpider):
             for url in sitemap_urls_from_robots(response.body, base_url=response.url):
                 yield scrapy.Request(url, callback=self.parse, errback=self.on_error)
             return
-        sitemap = self.sitemap_of(response)
+        try:
+            sitemap = self.sitemap_of(response)
+        except _Inflated as exc:  # inflates beyond DOWNLOAD_MAXSIZE: a bomb, not a sitemap
+            self.page_defect(response, "decompression_bomb", str(exc))
+            self.failed_page(response.url, "inflates beyond DOWNLOAD_MAXSIZE", "decompression_bomb")
+            return
         if sitemap is None:
             if b"<html" in response.body[:2048].lower():
                 yield from self.parse_page(response)
             else:
-                self.page_defect(response, "invalid_sitemap", response.text[:200])
+                self.page_defect(response, "invalid_sitemap", response.body[:200].decode("utf-8", "replace"))
                 self.failed_page(response.url, "neither a sitemap nor a page")
             return
         follow = re.compile(self.sitemap_follow) if sitemap.type == "sitemapindex" else re.compile(self.page_url_pattern)
         for entry in sitemap:
             loc = entry.get("loc")
             if not loc or not follow.search(loc):
+                continue
+            loc = response.urljoin(loc.strip())
+            if urlsplit(loc).scheme not in ("http", "https", "file"):
+                self.page_defect(response, "invalid_sitemap_loc", loc[:200])  # not a URL: nothing to fetch
                 continue
             if sitemap.type == "sitemapindex":
                 yield scrapy.Request(loc, callback=self.parse, errback=self.on_error)
@@ -159,7 +173,9 @@ class SitemapJsonLdSpider(CredcatSpider):
         if body[:2] == b"\x1f\x8b":
             try:
                 body = gunzip(body, max_size=self.settings.getint("DOWNLOAD_MAXSIZE"))
-            except OSError:
+            except ValueError as exc:
+                raise _Inflated(f"{len(response.body)} B inflate beyond {exc}") from exc
+            except (OSError, EOFError, struct.error):
                 return None
         head = body[:4096].lower()
         if b"<urlset" not in head and b"<sitemapindex" not in head:

@@ -7,6 +7,7 @@ Spiders extract; they never normalize. A spider yields plain dicts of RawOfferin
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,33 @@ from scrapy.http import Response
 from scrapers.registry import Source, load_sources
 
 MAX_FAILED_URLS_KEPT = 50
+
+
+def failure_kind(failure: Any) -> str:
+    """A short name for why a page could not be fetched (the crawl stats count them)."""
+    value = getattr(failure, "value", failure)
+    response = getattr(value, "response", None)
+    if response is not None:
+        return f"http_{response.status}"
+    name = type(value).__name__
+    text = str(value)
+    if name == "IgnoreRequest":
+        for needle, kind in (("robots.txt", "robots_disallowed"), ("off the allowed domains", "offsite_redirect"),
+                             ("offsite", "offsite_redirect"), ("redirect loop", "redirect_loop"),
+                             ("max redirections", "redirect_loop"), ("during decompression", "decompression_bomb"),
+                             ("DOWNLOAD_MAXSIZE", "oversize"), ("saved-file source", "local_only")):
+            if needle in text:
+                return kind
+        return "ignored"
+    kinds = {"DownloadTimeoutError": "timeout", "TimeoutError": "timeout", "TCPTimedOutError": "timeout",
+             "ResponseDataLossError": "data_loss", "DownloadCancelledError": "oversize",
+             "CancelledError": "oversize", "ConnectionLost": "connection", "ConnectionDone": "connection",
+             "ConnectionRefusedError": "connection", "DownloadConnectionRefusedError": "connection",
+             "ConnectError": "connection", "DownloadFailedError": "connection", "ResponseNeverReceived": "connection",
+             "ResponseFailed": "connection", "CannotResolveHostError": "dns", "DNSLookupError": "dns"}
+    if name in kinds:
+        return kinds[name]
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "error"
 
 
 class CredcatSpider(scrapy.Spider):
@@ -67,12 +95,15 @@ class CredcatSpider(scrapy.Spider):
             reason = f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
         else:
             reason = str(failure)
-        self.failed_page(request.url if request is not None else "?", reason)
+        origin = (request.meta.get("redirect_urls") or [None])[0] if request is not None else None
+        self.failed_page(origin or (request.url if request is not None else "?"), reason, failure_kind(failure))
 
-    def failed_page(self, url: str, reason: str) -> None:
-        """Count a page whose records could not be read; its URL is kept in the stats."""
+    def failed_page(self, url: str, reason: str, kind: str = "unreadable_page") -> None:
+        """Count a page whose records could not be read; its URL is kept in the stats, and
+        ``kind`` (timeout, http_503, oversize ... or unreadable_page) counted per kind."""
         stats = self.crawler.stats
         stats.inc_value("credcat/failed_pages")
+        stats.inc_value(f"credcat/page_failures/{kind}")
         failed = stats.get_value("credcat/failed_urls") or []
         if len(failed) < MAX_FAILED_URLS_KEPT:
             stats.set_value("credcat/failed_urls", [*failed, f"{url} ({reason})"])
@@ -107,8 +138,8 @@ def json_or_defect(spider: CredcatSpider, response: Response) -> Any:
     """Parse a JSON response body; an unparseable body is a page defect, not a crash."""
     try:
         return json.loads(response.text)
-    except (ValueError, AttributeError) as exc:
-        spider.page_defect(response, "invalid_json_body", str(exc))
+    except (ValueError, AttributeError, RecursionError) as exc:
+        spider.page_defect(response, "invalid_json_body", f"{type(exc).__name__}: {exc}"[:500])
         # A listing page we cannot read hides its records: the crawl is not complete.
         spider.failed_page(response.url, "invalid JSON body")
         return None

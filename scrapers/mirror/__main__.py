@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from scrapers.mirror.faults import load_plan
 from scrapers.mirror.generate import generate
 from scrapers.mirror.server import RunningServer
 
@@ -22,11 +23,14 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("serve", help="serve a generated catalog on 127.0.0.1")
     s.add_argument("root", type=Path)
     s.add_argument("--port", type=int, default=0)
+    s.add_argument("--faults", type=Path, help="a fault plan (JSON, per source; see scrapers/mirror/faults.py)")
+    s.add_argument("--no-generated-faults", action="store_true", help="play only --faults, not faults.json")
     args = parser.parse_args(argv)
     if args.cmd == "generate":
         print(json.dumps(generate(args.out, seed=args.seed, scale=args.scale, sources=args.sources), indent=1))
         return 0
-    with RunningServer(args.root, args.port) as server:
+    extra = load_plan(args.faults) if args.faults else None
+    with RunningServer(args.root, args.port, faults=extra, generated_faults=not args.no_generated_faults) as server:
         print(f"serving {args.root} at {server.base_url} (Ctrl-C stops)", flush=True)
         try:
             while True:

@@ -3,7 +3,8 @@
 Layout of the output folder::
 
     routes.json   url path (with query) -> {"file", "content_type"}   (what the server serves)
-    faults.json   [{"path", "status", "times", "headers"}]             (injected failures)
+    faults.json   [{"path", "status", "times", "headers"}]             (injected failures; other
+                  kinds, and plans per source: scrapers/mirror/faults.py)
     truth.jsonl   one row per listing: source, source_key, credential_key, is_test, expected
     manifest.json seed, scale, listings per source
     <source>/...  the files

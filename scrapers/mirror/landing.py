@@ -49,13 +49,13 @@ async def _start_requests(spider: Any) -> list[Request]:
 
 def land_source(name: str, site: Path, landing: Path, run_id: str, registry: str | None = None) -> dict[str, Any]:
     """Drive one source's spider over the generated files; write its landing files."""
+    import os
+
     from scrapy.utils.project import get_project_settings
     from scrapy.utils.test import get_crawler
 
     from scrapers.pipelines import LandingPipeline
     from scrapers.registry import load_sources
-
-    import os
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "scrapers.settings")
     settings = get_project_settings()
     from scrapy.spiderloader import SpiderLoader
