@@ -99,6 +99,7 @@ def _offerings(n: int, n_sources: int, run: int, changed: float) -> pl.DataFrame
         subjects_raw=pl.concat_list(pl.lit("Computing")),
         subject_codes_raw=pl.concat_list(pl.lit("11.0101")),
         skills=pl.concat_list(_pick(_SKILLS, i // 2), _pick(_SKILLS, i // 2 + 7)),
+        skill_scores=pl.concat_list(pl.lit(0.92), ((i % 50) / 100 + 0.5).cast(pl.Float64)),
         skills_raw=pl.concat_list(_pick(_SKILLS, i // 2), pl.lit("teamwork")),
         audience_level=_pick(["BeginnerLevel", "IntermediateLevel", "AdvancedLevel"], i // 5),
         level_raw=pl.lit("Beginner"),
@@ -134,7 +135,15 @@ def _offerings(n: int, n_sources: int, run: int, changed: float) -> pl.DataFrame
         eu_completeness=((i % 10) / 10 + 0.05).cast(pl.Float64),
         mapping_notes=pl.concat_list(pl.lit("skills: 1 not mapped to ESCO (kept in skills_raw)")),
     )
-    return frame.select([pl.col(c).cast(t) for c, t in OFFERING_SCHEMA.items()]).collect()
+    return _select_schema(frame, OFFERING_SCHEMA).collect()
+
+
+def _select_schema(frame: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
+    """The schema's columns in order; a column the synthesizer does not know yet (a field
+    added to normalize/schema.py since) is null, so the bench keeps running."""
+    have = frame.collect_schema()
+    return frame.select([pl.col(c).cast(t) if c in have else pl.lit(None, t).alias(c)
+                         for c, t in schema.items()])
 
 
 def _raw(offerings: pl.DataFrame, rejects: pl.DataFrame, fetched: datetime) -> pl.DataFrame:
@@ -189,7 +198,7 @@ def _rejects(n: int, n_sources: int, run: int) -> pl.DataFrame:
         reason=_pick(_REASONS, i // n_sources),
         detail=pl.lit("title is empty"),
         payload=pl.concat_str(pl.lit('{"id": "r'), i.cast(pl.String), pl.lit('"}')),
-    ).select([pl.col(c).cast(t) for c, t in REJECT_SCHEMA.items()]).collect()
+    ).pipe(_select_schema, REJECT_SCHEMA).collect()
 
 
 def _links_and_credentials(offerings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -211,7 +220,7 @@ def _links_and_credentials(offerings: pl.DataFrame) -> tuple[pl.DataFrame, pl.Da
         sources=pl.col("source").unique().sort(),
         member_offering_ids=pl.col("offering_id").sort(),
         field_sources=pl.concat_str(pl.lit('{"title": "'), pl.col("offering_id").first(), pl.lit('"}')),
-    ).select([pl.col(c).cast(t) for c, t in CREDENTIAL_SCHEMA.items()]).collect()
+    ).pipe(_select_schema, CREDENTIAL_SCHEMA).collect()
     return links.select([pl.col(c).cast(t) for c, t in LINK_SCHEMA.items()]), credentials
 
 

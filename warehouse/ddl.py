@@ -684,6 +684,25 @@ def ensure_source_view(con: duckdb.DuckDBPyConnection, source: str) -> str:
 WAREHOUSE_ALIAS = "warehouse"
 
 
+def _session(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # no terminal bars from pipeline runs
+
+
+def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A second connection to the database instance behind ``con`` (for another thread), with
+    the same default catalog and session settings. Temp tables are per connection."""
+    database = con.execute("SELECT current_database()").fetchone()[0]
+    other = con.cursor()
+    try:
+        _session(other)
+        other.execute("USE " + '"' + database.replace('"', '""') + '"')  # a catalog name, not data
+    except BaseException:
+        other.close()
+        raise
+    return other
+
+
 def attach(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A connection with the warehouse file at ``path`` attached as the default database.
 
@@ -693,7 +712,7 @@ def attach(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """
     con = duckdb.connect(":memory:")
     try:
-        con.execute("SET TimeZone = 'UTC'")
+        _session(con)
         mode = " (READ_ONLY)" if read_only else ""
         con.execute(f"ATTACH ? AS {quote_identifier(WAREHOUSE_ALIAS)}{mode}", [str(path)])
         con.execute(f"USE {quote_identifier(WAREHOUSE_ALIAS)}")

@@ -208,8 +208,11 @@ def connect_writable(path: Path) -> duckdb.DuckDBPyConnection:
 
 @contextlib.contextmanager
 def _registered(con: duckdb.DuckDBPyConnection, frames: Mapping[str, pl.DataFrame]) -> Iterator[None]:
+    """Register frames as Arrow with Polars' own string views: zero-copy. (Registering the
+    Polars frame itself converts every string to a new Arrow buffer: ~1 GB and ~1 s per
+    million wide rows.)"""
     for name, frame in frames.items():
-        con.register(name, frame)
+        con.register(name, frame.to_arrow(compat_level=pl.CompatLevel.newest()))
     try:
         yield
     finally:
@@ -262,26 +265,61 @@ def _input_select(table: ddl.Table, frame: str, schema: pl.Schema) -> str:
 # --- steps --------------------------------------------------------------------------------------
 
 
-def _load_raw(con: duckdb.DuckDBPyConnection) -> int:
+def _runs_in(frame: pl.DataFrame) -> list[tuple[str, str]]:
+    """The (source, run_id) partitions of an input frame."""
+    return sorted(frame.select("source", "run_id").unique().iter_rows())
+
+
+def _loaded_runs(con: duckdb.DuckDBPyConnection, table: ddl.Table,
+                 runs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Which of ``runs`` already have rows in ``table``.
+
+    Reads only the source and run_id columns with the run ids as constants (pushed into the
+    scan), instead of joining the whole table, which grows with every run, on its full key.
+    """
+    if not runs:
+        return []
+    ids = sorted({run_id for _, run_id in runs})
+    found = con.execute(
+        f"SELECT DISTINCT source, run_id FROM {table.qualified} "
+        f"WHERE run_id IN ({', '.join('?' for _ in ids)})", ids
+    ).fetchall()
+    return sorted(set(found) & set(runs))
+
+
+def _load_raw(con: duckdb.DuckDBPyConnection, runs: list[tuple[str, str]]) -> int:
+    """Insert the raw records not yet loaded: all of them for runs never seen (the usual
+    case), else those whose key is new within the runs already present."""
+    select = f"SELECT * FROM ({_input_select(RAW_OFFERINGS, '_in_raw', RAW_OFFERINGS.columns)}) AS i"
+    loaded = _loaded_runs(con, RAW_OFFERINGS, runs)
+    if not loaded:
+        return _write(con, f"INSERT INTO {RAW_OFFERINGS.qualified} BY NAME {select}")
     key = ["source", "run_id", "source_key", "record_seq"]
     on = " AND ".join(f"r.{quote_identifier(k)} = i.{quote_identifier(k)}" for k in key)
+    ids = sorted({run_id for _, run_id in loaded})
     return _write(
         con,
-        f"INSERT INTO {RAW_OFFERINGS.qualified} BY NAME "
-        f"SELECT * FROM ({_input_select(RAW_OFFERINGS, '_in_raw', RAW_OFFERINGS.columns)}) AS i "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {RAW_OFFERINGS.qualified} AS r WHERE {on})",
+        f"INSERT INTO {RAW_OFFERINGS.qualified} BY NAME {select} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {RAW_OFFERINGS.qualified} AS r "
+        f"WHERE r.run_id IN ({', '.join('?' for _ in ids)}) AND {on})",
+        ids,
     )
 
 
-def _replace_run_partitions(con: duckdb.DuckDBPyConnection, table: ddl.Table, frame: str) -> int:
-    """Delete-then-insert the (source, run_id) partitions present in ``frame``.
+def _replace_run_partitions(con: duckdb.DuckDBPyConnection, table: ddl.Table, frame: str,
+                            runs: list[tuple[str, str]]) -> int:
+    """Delete-then-insert the (source, run_id) partitions present in ``frame`` (``runs``).
 
     Partitions come from the input, so an empty input deletes nothing (fails closed).
     """
-    con.execute(
-        f"DELETE FROM {table.qualified} AS t WHERE EXISTS (SELECT 1 FROM {frame} AS i "
-        "WHERE i.source = t.source AND i.run_id = t.run_id)"
-    )
+    loaded = _loaded_runs(con, table, runs)
+    if loaded:
+        ids = sorted({run_id for _, run_id in loaded})
+        con.execute(
+            f"DELETE FROM {table.qualified} AS t WHERE t.run_id IN ({', '.join('?' for _ in ids)}) "
+            f"AND EXISTS (SELECT 1 FROM {frame} AS i WHERE i.source = t.source AND i.run_id = t.run_id)",
+            ids,
+        )
     return _write(con, f"INSERT INTO {table.qualified} BY NAME SELECT * FROM {frame}")
 
 
@@ -428,6 +466,8 @@ def _apply_price_history(con: duckdb.DuckDBPyConnection, run_time: datetime) -> 
     """
     history, versions = PRICE_HISTORY.qualified, OFFERING_VERSIONS.qualified
     price = ", ".join(f"{quote_identifier(c)} := {quote_identifier(c)}" for c in _PRICE_COLUMNS)
+    prices = _cols(list(_PRICE_COLUMNS))
+    columns = list(PRICE_HISTORY.columns.names())
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _ph_offerings AS "
         f"SELECT DISTINCT offering_id FROM {versions} WHERE valid_from = $t OR valid_to = $t "
@@ -436,10 +476,25 @@ def _apply_price_history(con: duckdb.DuckDBPyConnection, run_time: datetime) -> 
         {"t": run_time},
     )
     con.execute(
+        "CREATE OR REPLACE TEMP TABLE _ph_versions AS "
+        f"SELECT offering_id, valid_from, valid_to, is_current, {prices} FROM {versions} "
+        "WHERE offering_id IN (SELECT offering_id FROM _ph_offerings)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _ph_multi AS "
+        "SELECT offering_id FROM _ph_versions GROUP BY offering_id HAVING count(*) > 1"
+    )
+    # An offering with one version has one span: the version itself (most offerings, and every
+    # offering of a first load). Only offerings with several versions are folded by window.
+    con.execute(
         "CREATE OR REPLACE TEMP TABLE _ph_want AS "
+        f"SELECT {_cols(columns)} FROM _ph_versions "
+        "WHERE offering_id NOT IN (SELECT offering_id FROM _ph_multi) "
+        "UNION ALL "
+        "SELECT offering_id, valid_from, valid_to, is_current, price.* FROM ("
         "WITH v AS ("
         f"  SELECT offering_id, valid_from, valid_to, is_current, struct_pack({price}) AS price "
-        f"  FROM {versions} WHERE offering_id IN (SELECT offering_id FROM _ph_offerings)"
+        "  FROM _ph_versions WHERE offering_id IN (SELECT offering_id FROM _ph_multi)"
         "), marked AS ("
         "  SELECT *, CASE WHEN lag(valid_to) OVER w IS DISTINCT FROM valid_from "
         "                   OR lag(price) OVER w IS DISTINCT FROM price THEN 1 ELSE 0 END AS starts "
@@ -450,23 +505,24 @@ def _apply_price_history(con: duckdb.DuckDBPyConnection, run_time: datetime) -> 
         ") SELECT offering_id, min(valid_from) AS valid_from, "
         "  CASE WHEN count(valid_to) < count(*) THEN NULL ELSE max(valid_to) END AS valid_to, "
         "  bool_or(is_current) AS is_current, "
-        "  any_value(price) AS price FROM spans GROUP BY offering_id, span"
+        "  any_value(price) AS price FROM spans GROUP BY offering_id, span)"
     )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _ph_want_rows AS "
-        "SELECT offering_id, valid_from, valid_to, is_current, price.* FROM _ph_want"
-    )
-    have = (f"SELECT {_cols(list(PRICE_HISTORY.columns.names()))} FROM {history} "
-            "WHERE offering_id IN (SELECT offering_id FROM _ph_offerings)")
-    want = f"SELECT {_cols(list(PRICE_HISTORY.columns.names()))} FROM _ph_want_rows"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _ph_add AS {want} EXCEPT {have}")
+    # Rows are matched on the key (offering_id, valid_from) and compared column by column.
+    same = " AND ".join(f"w.{quote_identifier(c)} IS NOT DISTINCT FROM h.{quote_identifier(c)}"
+                        for c in columns if c not in ("offering_id", "valid_from"))
     removed = _write(
         con,
-        f"DELETE FROM {history} AS h WHERE EXISTS (SELECT 1 FROM ({have} EXCEPT {want}) AS d "
-        "WHERE d.offering_id = h.offering_id AND d.valid_from = h.valid_from)",
+        f"DELETE FROM {history} AS h WHERE h.offering_id IN (SELECT offering_id FROM _ph_offerings) "
+        "AND NOT EXISTS (SELECT 1 FROM _ph_want AS w WHERE w.offering_id = h.offering_id "
+        f"AND w.valid_from = h.valid_from AND {same})",
     )
-    added = _write(con, f"INSERT INTO {history} BY NAME SELECT * FROM _ph_add")
-    for temp in ("_ph_offerings", "_ph_want", "_ph_want_rows", "_ph_add"):
+    added = _write(
+        con,
+        f"INSERT INTO {history} BY NAME SELECT w.* FROM _ph_want AS w "
+        f"LEFT JOIN {history} AS h ON h.offering_id = w.offering_id AND h.valid_from = w.valid_from "
+        "WHERE h.offering_id IS NULL",
+    )
+    for temp in ("_ph_offerings", "_ph_versions", "_ph_multi", "_ph_want"):
         con.execute(f"DROP TABLE {temp}")
     return {"price_history_written": added, "price_history_removed": removed}
 
@@ -475,20 +531,27 @@ def _upsert_changed(con: duckdb.DuckDBPyConnection, table: ddl.Table, frame: str
                     key: str, stamp_column: str, run_time: datetime) -> int:
     """Replace the rows of ``table`` whose values differ from the input; stamp them.
 
-    Rows equal to the input keep their stamp, so reloading a run changes nothing.
+    Rows equal to the input keep their stamp, so reloading a run changes nothing. One join on
+    the key finds new keys (inserted as they are) and rows whose values differ (IS DISTINCT
+    FROM, column by column, so NULLs compare equal): no hashing of whole rows.
     """
     value_cols = [c for c in table.columns.names() if c != stamp_column]
+    k = quote_identifier(key)
+    differs = " OR ".join(f"i.{quote_identifier(c)} IS DISTINCT FROM t.{quote_identifier(c)}"
+                          for c in value_cols if c != key)
+    source = _input_select(table, frame, pl.Schema({c: table.columns[c] for c in value_cols}))
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _changed AS "
-        f"SELECT * FROM ({_input_select(table, frame, pl.Schema({c: table.columns[c] for c in value_cols}))}) "
-        f"EXCEPT SELECT {_cols(value_cols)} FROM {table.qualified}"
+        f"SELECT i.*, t.{k} IS NOT NULL AS _existed FROM ({source}) AS i "
+        f"LEFT JOIN {table.qualified} AS t ON t.{k} = i.{k} "
+        f"WHERE t.{k} IS NULL OR {differs or 'false'}"
     )
-    k = quote_identifier(key)
-    con.execute(f"DELETE FROM {table.qualified} WHERE {k} IN (SELECT {k} FROM _changed)")
+    if _count(con, "SELECT count(*) FROM _changed WHERE _existed"):
+        con.execute(f"DELETE FROM {table.qualified} WHERE {k} IN (SELECT {k} FROM _changed WHERE _existed)")
     changed = _write(
         con,
         f"INSERT INTO {table.qualified} BY NAME "
-        f"SELECT *, $t AS {quote_identifier(stamp_column)} FROM _changed",
+        f"SELECT * EXCLUDE (_existed), $t AS {quote_identifier(stamp_column)} FROM _changed",
         {"t": run_time},
     )
     con.execute("DROP TABLE _changed")
@@ -509,16 +572,26 @@ def _rebuild_marts(con: duckdb.DuckDBPyConnection, run_time: datetime,
         con.execute(f"DROP TABLE {table.qualified}")
         ddl.ensure_table(con, table)
 
+    # Provider ids are hashed once per distinct name, not once per offering and role.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _provider_ids AS "
+        f"SELECT name, {_provider_key('name')} AS provider_id FROM ("
+        f"  SELECT DISTINCT awarding_body AS name FROM {OFFERING_VERSIONS.qualified} WHERE is_current "
+        f"  UNION SELECT DISTINCT platform FROM {OFFERING_VERSIONS.qualified} WHERE is_current"
+        ") WHERE name IS NOT NULL"
+    )
     con.execute(
         f"INSERT INTO {FCT_OFFERING.qualified} BY NAME "
         "SELECT v.* EXCLUDE (valid_from, valid_to, is_current), "
         "v.valid_from AS version_valid_from, l.credential_id, l.match_score, "
-        f"{_provider_key('awarding_body')} AS awarding_body_id, "
-        f"{_provider_key('platform')} AS platform_id "
+        "a.provider_id AS awarding_body_id, p.provider_id AS platform_id "
         f"FROM {OFFERING_VERSIONS.qualified} AS v "
         f"LEFT JOIN {INT_OFFERING_LINKS.qualified} AS l USING (offering_id) "
+        "LEFT JOIN _provider_ids AS a ON a.name = v.awarding_body "
+        "LEFT JOIN _provider_ids AS p ON p.name = v.platform "
         "WHERE v.is_current"
     )
+    con.execute("DROP TABLE _provider_ids")
 
     membership = ["n_offerings", "n_sources", "sources", "platforms", "member_offering_ids"]
     con.execute(
@@ -542,14 +615,15 @@ def _rebuild_marts(con: duckdb.DuckDBPyConnection, run_time: datetime,
 
     con.execute(
         f"INSERT INTO {DIM_PROVIDER.qualified} BY NAME SELECT * FROM ("
-        "WITH roles AS ("
-        f"  SELECT {_provider_key('awarding_body')} AS provider_id, trim(awarding_body) AS name, "
+        # The ids fct_offering carries (null exactly when the name is empty), not hashed again.
+        "WITH roles AS MATERIALIZED ("
+        "  SELECT awarding_body_id AS provider_id, trim(awarding_body) AS name, "
         "  true AS awarding, offering_id, source, credential_id, provider_kind, country "
-        f"  FROM {FCT_OFFERING.qualified} WHERE nullif(trim(awarding_body), '') IS NOT NULL "
+        f"  FROM {FCT_OFFERING.qualified} WHERE awarding_body_id IS NOT NULL "
         "  UNION ALL "
-        f"  SELECT {_provider_key('platform')}, trim(platform), false, offering_id, source, "
+        "  SELECT platform_id, trim(platform), false, offering_id, source, "
         "  credential_id, NULL, NULL "
-        f"  FROM {FCT_OFFERING.qualified} WHERE nullif(trim(platform), '') IS NOT NULL"
+        f"  FROM {FCT_OFFERING.qualified} WHERE platform_id IS NOT NULL"
         "), names AS ("
         "  SELECT provider_id, first(name ORDER BY n DESC, name) AS name FROM ("
         "    SELECT provider_id, name, count(*) AS n FROM roles GROUP BY ALL) GROUP BY provider_id"
@@ -655,9 +729,11 @@ def _load(con: duckdb.DuckDBPyConnection, frames: _Frames, run_time: datetime) -
         _check_clock(con, run_time)
         plans = _plan_sources(con, frames)
 
-        stats["raw_inserted"] = _load_raw(con)
-        stats["staging_offerings_loaded"] = _replace_run_partitions(con, STG_OFFERINGS, "_in_offerings")
-        stats["staging_rejects_loaded"] = _replace_run_partitions(con, STG_REJECTS, "_in_rejects")
+        stats["raw_inserted"] = _load_raw(con, _runs_in(frames.raw))
+        stats["staging_offerings_loaded"] = _replace_run_partitions(
+            con, STG_OFFERINGS, "_in_offerings", _runs_in(frames.offerings))
+        stats["staging_rejects_loaded"] = _replace_run_partitions(
+            con, STG_REJECTS, "_in_rejects", _runs_in(frames.rejects))
         stats.update(_apply_versions(con, run_time, plans))
         stats.update(_apply_price_history(con, run_time))
         stats["links_changed"] = _upsert_changed(

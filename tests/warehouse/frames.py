@@ -73,7 +73,7 @@ def offering_row(source: str, source_key: str, run_id: str, fetched_at: datetime
         "platform": source.title(), "provider_kind": "university", "country": "DE", "language": "en",
         "credential_type": "ProfessionalCertificate", "credential_type_raw": "Professional Certificate",
         "isced_codes": ["0613"], "subjects_raw": ["Computing"], "subject_codes_raw": ["11.0101"],
-        "skills": ["http://data.europa.eu/esco/skill/python"], "skills_raw": ["python"],
+        "skills": ["http://data.europa.eu/esco/skill/python"], "skill_scores": [0.92], "skills_raw": ["python"],
         "audience_level": "BeginnerLevel", "level_raw": "Beginner", "eqf_level": 5,
         "workload_hours_min": 12.0, "workload_hours_max": 20.0, "workload_raw": "3-5 hours/week",
         "duration_weeks_min": 4.0, "duration_weeks_max": 4.0, "duration_raw": "4 weeks",

@@ -37,6 +37,8 @@ def with_second_skill(run: RunInputs, source_key: str) -> RunInputs:
     offerings = run.offerings.with_columns(
         skills=pl.when(hit).then(pl.col("skills").list.concat(pl.lit([SKILL_SQL])))
         .otherwise(pl.col("skills")),
+        skill_scores=pl.when(hit).then(pl.col("skill_scores").list.concat(pl.lit([0.88])))
+        .otherwise(pl.col("skill_scores")),
         is_free=pl.when(hit).then(True).otherwise(pl.col("is_free")),
     )
     return RunInputs(**{**run.__dict__, "offerings": offerings})

@@ -44,3 +44,25 @@ def test_two_snapshots_one_change_one_deletion(warehouse, tmp_path: Path) -> Non
     third = export_snapshot(warehouse.published, root, "s3", linked_data=False)
     assert third["changes"] == {"since": "s2", "upserts": 0, "deletes": 0, "unchanged": 2}
     assert changes(root / "s3") == {}
+
+
+def test_only_a_complete_crawl_tombstones(warehouse, tmp_path: Path) -> None:
+    """A credential leaves the feed as a delete only when a complete crawl of its source no
+    longer lists it: a partial crawl, or a source that did not run, deletes nothing."""
+    root = tmp_path / "exports"
+    titles = {"c1": "Python", "c2": "SQL"}
+    warehouse.load(make_run(T1, {"coursera": Crawl("r1", titles=titles), "edx": Crawl("e1", titles={"x1": "Go"})}))
+    export_snapshot(warehouse.published, root, "s1", linked_data=False)
+
+    # coursera's crawl broke after c1 (c2 unseen); edx did not run at all.
+    warehouse.load(make_run(T2, {"coursera": Crawl("r2", complete=False, titles={"c1": "Python"})}))
+    partial = export_snapshot(warehouse.published, root, "s2", linked_data=False)
+    assert partial["changes"] == {"since": "s1", "upserts": 0, "deletes": 0, "unchanged": 3}
+    assert changes(root / "s2") == {}
+
+    # The next complete crawl still lacks c2: now it is a tombstone, and only it.
+    warehouse.load(make_run(datetime(2025, 3, 15, tzinfo=UTC),
+                            {"coursera": Crawl("r3", complete=True, titles={"c1": "Python"})}))
+    complete = export_snapshot(warehouse.published, root, "s3", linked_data=False)
+    assert complete["changes"] == {"since": "s2", "upserts": 0, "deletes": 1, "unchanged": 2}
+    assert changes(root / "s3") == {"cred-c2": ("delete", None)}

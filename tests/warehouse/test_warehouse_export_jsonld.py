@@ -217,6 +217,40 @@ def test_uuid5_many_matches_the_standard_library() -> None:
     assert jsonld.uuid5_many(names) == [str(uuid.uuid5(jsonld.CTID_NAMESPACE, n)) for n in names]
 
 
+def test_uuid5_sql_matches_the_standard_library() -> None:
+    import duckdb
+
+    names = ["cred-1", "ünïcode", "", "x" * 300, "org:example university"]
+    con = duckdb.connect(":memory:")
+    con.execute("CREATE TABLE t AS SELECT unnest(?::VARCHAR[]) AS n", [names])
+    got = dict(con.execute(f"SELECT n, {jsonld.uuid5_sql('n')} FROM t").fetchall())
+    con.close()
+    assert got == {n: str(uuid.uuid5(jsonld.CTID_NAMESPACE, n)) for n in names}
+
+
+@pytest.mark.parametrize("batch_rows", [1, 2, 20_000])
+def test_one_pass_writes_the_bytes_of_the_single_documents(snapshot: Path, tmp_path: Path, batch_rows: int) -> None:
+    import hashlib
+
+    from warehouse.publish import open_readonly
+
+    con = open_readonly(snapshot.parents[1] / "credcat.duckdb")
+    try:
+        jsonld.prepare(con)
+        facts = jsonld.export_documents(con, tmp_path / "both", batch_rows=batch_rows)
+        jsonld.export_ctdl(con, tmp_path / "single")
+        jsonld.export_openbadges(con, tmp_path / "single")
+    finally:
+        con.close()
+    assert [(f["path"], f["format"], f["rows"]) for f in facts] == [
+        (jsonld.CTDL_FILE, "ctdl-jsonld", 3), (jsonld.OB_FILE, "openbadges-jsonl", 3)]
+    for fact in facts:
+        data = (tmp_path / "both" / fact["path"]).read_bytes()
+        assert data == (tmp_path / "single" / fact["path"]).read_bytes() == (snapshot / fact["path"]).read_bytes()
+        assert (fact["bytes"], fact["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+    json.loads((tmp_path / "both" / jsonld.CTDL_FILE).read_text())
+
+
 def test_empty_warehouse_writes_valid_documents(tmp_path: Path) -> None:
     import duckdb
 
@@ -227,6 +261,9 @@ def test_empty_warehouse_writes_valid_documents(tmp_path: Path) -> None:
     jsonld.prepare(con)
     jsonld.export_ctdl(con, tmp_path)
     jsonld.export_openbadges(con, tmp_path)
+    facts = jsonld.export_documents(con, tmp_path / "both")
     con.close()
     assert json.loads((tmp_path / jsonld.CTDL_FILE).read_text())["@graph"] == []
     assert (tmp_path / jsonld.OB_FILE).read_text() == ""
+    assert [f["rows"] for f in facts] == [0, 0]
+    assert (tmp_path / "both" / jsonld.CTDL_FILE).read_bytes() == (tmp_path / jsonld.CTDL_FILE).read_bytes()

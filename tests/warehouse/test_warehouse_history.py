@@ -115,3 +115,23 @@ def test_duckdb_can_read_history_without_our_code(warehouse) -> None:
         assert con.execute("SELECT count(*) FROM marts.price_history").fetchall() == [(1,)]
     finally:
         con.close()
+
+
+def test_price_history_is_exported_with_its_contract(warehouse, tmp_path) -> None:
+    from warehouse.contract import load_contract
+    from warehouse.export import export_snapshot, verify_manifest
+
+    warehouse.load(_run(T1, {"c1": "Python", "c2": "SQL"}))
+    warehouse.load(with_price(_run(T2, {"c1": "Python", "c2": "SQL"}), "c1", 79.0))
+    manifest = export_snapshot(warehouse.published, tmp_path / "exports", "s1", linked_data=False)
+    folder = tmp_path / "exports" / "s1"
+
+    exported = pl.read_parquet(folder / "price_history.parquet").sort("offering_id", "valid_from")
+    assert exported.equals(_rows(warehouse, "price_history"))
+    assert exported.height == 3 and exported["price_usd"].to_list().count(79.0) == 1
+    entry = manifest["entities"]["price_history"]
+    assert (entry["rows"], entry["files"], entry["schema"]) == (3, ["price_history.parquet"], "price_history.schema.json")
+    schema = load_contract()["price_history"]
+    assert schema["x-columns"] == exported.columns
+    assert schema["required"] == ["offering_id", "valid_from"]
+    assert verify_manifest(folder) == []
