@@ -35,8 +35,9 @@ test-fast: $(STAMP)
 eval: $(STAMP) esco
 	$(BIN)/python -m normalize.taxonomy.evaluate
 
+# The Dagster UI and daemon (schedules, sensors) on http://127.0.0.1:3000, pool limits set first.
 ui: $(STAMP)
-	DAGSTER_HOME=$(CURDIR)/dagster_home $(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
+	DAGSTER_HOME=$(CURDIR)/dagster_home $(BIN)/credcat ui --port 3000
 
 # Faults injected into the demo mirror, run end to end (scrapers/reliability.py): a table of each
 # fault and whether the run survived it, records rejected by reason, and the reconciled "lost: 0".
