@@ -281,7 +281,7 @@ def _conform(raw: pl.LazyFrame) -> pl.LazyFrame:
 
 def _classify(lf: pl.LazyFrame) -> pl.LazyFrame:
     """``_reject``/``_detail`` per row: provenance missing, no key, no title after cleaning, or
-    a source_key seen before in the same source and run (the first valid row is kept)."""
+    a source_key seen before in the same source (the first valid row is kept)."""
     lf = lf.with_columns(
         _key=collapse_whitespace(pl.col("source_key")),
         _title=clean_text(pl.col("title")),
@@ -298,13 +298,15 @@ def _classify(lf: pl.LazyFrame) -> pl.LazyFrame:
         .when(pl.col("_title").is_null()).then(pl.lit("title is empty after removing markup"))
     )
     lf = lf.with_columns(_reject=reason, _detail=detail)
-    group = ["source", "run_id", "_key", pl.col("_reject").is_null().alias("_ok")]
+    # One listing per source and key, whatever run each row came from: two runs normalized
+    # together must not give one offering_id twice.
+    group = ["source", "_key", pl.col("_reject").is_null().alias("_ok")]
     first = pl.col("_row").min().over(group)
     duplicate = pl.col("_reject").is_null() & (pl.col("_row") != first)
     return lf.with_columns(
         _reject=pl.when(duplicate).then(pl.lit("duplicate_source_key")).otherwise("_reject"),
         _detail=pl.when(duplicate)
-        .then(pl.format("source_key '{}' already listed earlier in this source and run; first kept",
+        .then(pl.format("source_key '{}' already listed earlier in this source; first kept",
                         pl.col("_key")))
         .otherwise("_detail"),
     )
