@@ -526,6 +526,8 @@ def export_documents(con: duckdb.DuckDBPyConnection, folder: Path, *,
 
     Returns, per document, its path (relative to ``folder``), format, rows, bytes and sha256
     (hashed while writing). The bytes are those ``export_ctdl`` and ``export_openbadges`` write.
+    Small batches (~12 MB of text) keep reusing the same memory: 20,000-row batches (~60 MB)
+    were mapped and unmapped each time and cost a third more system time.
     """
     files = [
         _DocumentFile(folder, CTDL_FILE, header=CTDL_HEADER, separator=CTDL_SEPARATOR, footer=CTDL_FOOTER),

@@ -84,6 +84,13 @@ class _PairValues:
             ).to_series()
         return [series.gather(self.rid_l).alias(f"{column}_l"), series.gather(self.rid_r).alias(f"{column}_r")]
 
+    def release(self, columns: set[str]) -> None:
+        """Forget the cached text and token counts of ``columns`` (their comparison is done)."""
+        for column in columns:
+            self._text.pop(column, None)
+        for key in [k for k in self._long if k.split("\x1f", 1)[0] in columns]:
+            del self._long[key]
+
     def long_enough(self, column: str, min_tokens: int) -> pl.Series:
         """Per pair: both sides of ``column`` have at least ``min_tokens`` tokens."""
         key = f"{column}\x1f{min_tokens}"
@@ -156,9 +163,7 @@ def compare(
     prune: Pruning | None = None,
 ) -> pl.DataFrame:
     """``pairs`` plus one ``gamma_<name>`` Enum column per comparison (null where pruned)."""
-    columns: set[str] = set().union(*(c.columns for c in comparisons)) if comparisons else set()
     values = _PairValues(prepared, pairs)
-    frame = pl.DataFrame([s for column in sorted(columns) for s in values.sides(column)], height=pairs.height)
     # best_after[i]: the most comparisons i+1.. could still add (null levels give 0, so >= 0).
     best = [float(max(0.0, prune.tables[c.name].max())) if prune else 0.0 for c in comparisons]
     best_after = [sum(best[i + 1 :]) for i in range(len(comparisons))]
@@ -166,7 +171,13 @@ def compare(
     skip: pl.Series | None = None
     gammas = []
     for i, comp in enumerate(comparisons):
+        # One comparison's columns at a time (two 8-byte values per pair and column): at
+        # millions of pairs, gathering every column up front held gigabytes at once.
+        frame = pl.DataFrame([s for column in sorted(comp.columns) for s in values.sides(column)], height=pairs.height)
         frame, gamma = _levels(frame, comp, values, skip)
+        del frame
+        if not any(comp.columns & later.columns for later in comparisons[i + 1 :]):
+            values.release(comp.columns)
         gammas.append(gamma)
         if prune is not None:
             table = np.append(prune.tables[comp.name], 0.0)  # last slot: pruned (null) -> 0

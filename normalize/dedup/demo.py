@@ -32,6 +32,9 @@ _PLATFORM_OF_SOURCE = {
 }
 
 
+CHUNK_ROWS = 50_000
+
+
 def demo_offerings(seed: int = 7, scale: float = 1.0) -> tuple[pl.DataFrame, pl.DataFrame] | None:
     """(offerings, truth[offering_id, truth_key]) shaped like the demo catalog, or None."""
     try:
@@ -43,6 +46,16 @@ def demo_offerings(seed: int = 7, scale: float = 1.0) -> tuple[pl.DataFrame, pl.
     base_time = datetime(2026, 11, 1, tzinfo=UTC)
     cols: dict[str, list[Any]] = {name: [] for name in OFFERING_SCHEMA}
     truth: list[str] = []
+    # Rows become a DataFrame every CHUNK_ROWS listings: a million rows of Python objects held
+    # at once (about fifty per row) cost gigabytes on top of the universe itself.
+    chunks: list[pl.DataFrame] = []
+
+    def flush() -> None:
+        chunks.append(pl.DataFrame(cols, schema=OFFERING_SCHEMA).with_columns(truth_key=pl.Series(truth, dtype=pl.String)))
+        for column in cols.values():
+            column.clear()
+        truth.clear()
+
     for source, listings in universe.listings.items():
         platform = _PLATFORM_OF_SOURCE.get(source)
         for i, listing in enumerate(listings):
@@ -112,8 +125,10 @@ def demo_offerings(seed: int = 7, scale: float = 1.0) -> tuple[pl.DataFrame, pl.
                 column.append(values.get(name))
             # A test record borrows a real credential's fields but is its own thing.
             truth.append(f"test-{key}" if listing.is_test else c.key)
-    offerings = pl.DataFrame(cols, schema=OFFERING_SCHEMA)
-    truth_frame = pl.DataFrame(
-        {"offering_id": cols["offering_id"], "truth_key": truth}, schema={"offering_id": pl.String, "truth_key": pl.String}
-    )
-    return offerings, truth_frame
+            if len(truth) >= CHUNK_ROWS:
+                flush()
+    flush()
+    frame = pl.concat(chunks, rechunk=True)
+    chunks.clear()
+    truth_frame = frame.select("offering_id", "truth_key")
+    return frame.drop("truth_key"), truth_frame

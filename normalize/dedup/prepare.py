@@ -184,19 +184,21 @@ def _rare_keys(frame: pl.DataFrame, stopwords: Iterable[str]) -> pl.DataFrame:
     while keeping blocks small; ties on frequency break alphabetically for determinism.
     Worked out once per distinct title key, weighted by how many offerings carry it.
     """
-    keys = frame.group_by("title_key").agg(n=pl.len()).drop_nulls("title_key")
+    # Keys are numbered (k) so that the sort and the group-by run on integers, not strings.
+    keys = frame.group_by("title_key").agg(n=pl.len()).drop_nulls("title_key").with_row_index("k")
     tokens = (
-        keys.select("title_key", "n", token=pl.col("title_key").str.split(" ").list.unique())
+        keys.select("k", "n", token=pl.col("title_key").str.split(" ").list.unique())
         .explode("token")
         .filter(pl.col("token").is_not_null() & (pl.col("token") != "") & ~pl.col("token").is_in(list(stopwords)))
     )
     freq = tokens.group_by("token").agg(df=pl.col("n").sum())
-    return (
+    rare = (
         tokens.join(freq, on="token")
-        .sort(["title_key", "df", "token"])
-        .group_by("title_key", maintain_order=True)
+        .sort(["k", "df", "token"])
+        .group_by("k", maintain_order=True)
         .agg(pl.col("token").head(2).sort().str.join(" ").alias("rare_key"))
     )
+    return keys.join(rare, on="k").select("title_key", "rare_key")
 
 
 def _on_unique(values: pl.Series, build: Callable[[pl.Expr], dict[str, pl.Expr]]) -> pl.DataFrame:
@@ -333,11 +335,23 @@ def _distinct_titles(prepared: pl.DataFrame) -> pl.Series:
     universities). The ``exact_distinct`` title level reads this column; its weight is fitted
     like any other. Counted per (title, source, is_test), so test records do not spoil it.
     """
-    per_source = pl.len().over("title_norm", "source", "is_test")
-    repeated = (per_source > 1).any().over("title_norm", "is_test")
-    return prepared.select(
-        pl.when(pl.col("title_norm").is_not_null() & ~repeated).then(pl.col("title_norm"))
-    ).to_series().alias("title_distinct")
+    # A group-by and a join: window functions over string keys took a minute at 1M rows.
+    keys = prepared.select("title_norm", "source", "is_test")
+    repeated = (
+        keys.drop_nulls("title_norm")
+        .group_by("title_norm", "source", "is_test")
+        .len()
+        .filter(pl.col("len") > 1)
+        .select("title_norm", "is_test")
+        .unique()
+        .with_columns(_repeated=pl.lit(True))
+    )
+    return (
+        keys.join(repeated, on=["title_norm", "is_test"], how="left", maintain_order="left")
+        .select(pl.when(pl.col("title_norm").is_not_null() & pl.col("_repeated").is_null()).then(pl.col("title_norm")))
+        .to_series()
+        .alias("title_distinct")
+    )
 
 
 def _url_key(url: pl.Expr) -> pl.Expr:

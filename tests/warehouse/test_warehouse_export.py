@@ -136,3 +136,18 @@ def test_rows_of_every_json_schema_validate(published: Path, tmp_path: Path) -> 
         for row in json.loads(frame.write_json()):
             errors = list(validator.iter_errors(row))
             assert not errors, f"{entity.name}: {errors[0].message}"
+
+
+def test_a_failing_step_leaves_no_folder_and_no_thread(published: Path, tmp_path: Path, monkeypatch) -> None:
+    import threading
+
+    from warehouse import export as export_module
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export_module, "_export_changes", broken)
+    with pytest.raises(OSError, match="disk full"):
+        export_parquet(published, tmp_path / "exports", "s1")
+    assert list((tmp_path / "exports").iterdir()) == []  # the staging folder is gone
+    assert not [t for t in threading.enumerate() if t.name.startswith("credcat-linked-data")]
