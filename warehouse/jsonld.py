@@ -372,7 +372,7 @@ def _ob_doc() -> str:
 
     narrative = _cat(
         _lit("Complete "), "c.title", "(', awarded by ' || c.awarding_body)",
-        "(' (listed on ' || array_to_string(c.platforms, ', ') || ')')", _lit("."),
+        "(' (listed on ' || nullif(array_to_string(c.platforms, ', '), '') || ')')", _lit("."),
         span("Duration", "c.duration_weeks_min", "c.duration_weeks_max", "weeks"),
         span("Workload", "c.workload_hours_min", "c.workload_hours_max", "hours"),
     )

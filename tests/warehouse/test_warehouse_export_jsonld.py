@@ -267,3 +267,22 @@ def test_empty_warehouse_writes_valid_documents(tmp_path: Path) -> None:
     assert (tmp_path / jsonld.OB_FILE).read_text() == ""
     assert [f["rows"] for f in facts] == [0, 0]
     assert (tmp_path / "both" / jsonld.CTDL_FILE).read_bytes() == (tmp_path / jsonld.CTDL_FILE).read_bytes()
+
+
+def test_narrative_of_a_credential_without_platform_or_durations(tmp_path: Path) -> None:
+    import duckdb
+
+    from warehouse.ddl import DIM_CREDENTIAL, ensure_schema
+
+    con = duckdb.connect(":memory:")
+    ensure_schema(con)
+    con.execute(f"INSERT INTO {DIM_CREDENTIAL.qualified} (credential_id, title, platforms, skills, isced_codes) "
+                "VALUES ('cred-1', 'Go', [], [], []), ('cred-2', 'Rust', [NULL], NULL, NULL)")
+    jsonld.prepare(con)
+    jsonld.export_documents(con, tmp_path)
+    con.close()
+    docs = {d["name"]: d for d in achievements(tmp_path)}
+    assert docs["Go"]["criteria"]["narrative"] == docs["Rust"]["criteria"]["narrative"].replace("Rust", "Go") == "Complete Go."
+    assert "alignment" not in docs["Go"] and "creator" not in docs["Go"]
+    nodes = {n["ceterms:name"]["en"]: n for n in ctdl_graph(tmp_path)}
+    assert nodes["Go"]["@type"] == "ceterms:LearningOpportunityProfile" and "ceterms:offeredBy" not in nodes["Go"]
