@@ -56,20 +56,21 @@ def test_every_raw_row_is_one_offering_or_one_reject():
         raw_row(source_key="  ", title="Blank key"),
         raw_row(source_key="c", title="TEST"),
         raw_row(source_key="d", title="A real course"),
-        raw_row(source_key="a", run_id="run-2", title="Same key, other run"),
+        raw_row(source_key="a", run_id="run-2", title="Same key, other run"),  # one offering_id: a duplicate
         raw_row(source="other", source_key="a", title="Same key, other source"),
         raw_row(source_key="e", fetched_at=None, title="No fetch time"),
     ]
     result = run(*rows)
     assert result.offerings.height + result.rejects.height == len(rows)
     assert sorted(result.rejects["reason"].to_list()) == [
-        "duplicate_source_key", "duplicate_source_key", "missing_source_key", "missing_title",
-        "schema_violation",
+        "duplicate_source_key", "duplicate_source_key", "duplicate_source_key", "missing_source_key",
+        "missing_title", "schema_violation",
     ]
     kept = set(zip(result.offerings["source"], result.offerings["run_id"], result.offerings["source_key"],
                    strict=True))
     assert kept == {("acme_mooc", "run-1", "a"), ("acme_mooc", "run-1", "c"), ("acme_mooc", "run-1", "d"),
-                    ("acme_mooc", "run-2", "a"), ("other", "run-1", "a")}
+                    ("other", "run-1", "a")}
+    assert result.offerings["offering_id"].is_unique().all()
 
 
 def test_duplicate_key_keeps_the_first_and_rejects_the_rest():
