@@ -3,6 +3,7 @@ at a tiny size (generated landing -> every stage in its own process -> the table
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -121,7 +122,8 @@ def test_whole_chain_at_a_tiny_size(tiny_landing: Path, tmp_path: Path) -> None:
     assert size["incremental"][-1]["changes"]["upserts"] > 0  # the change feed saw the 1%
     assert 0.5 < size["full"][1]["pairwise_f1"] <= 1.0
     nb = size["normalize_baseline"]
-    assert nb["pandas"]["agreement"]["compared_offerings"] > 1500 and nb["speedup"] > 0
+    if importlib.util.find_spec("pandas") is not None:  # the baseline needs the bench extra
+        assert nb["pandas"]["agreement"]["compared_offerings"] > 1500 and nb["speedup"] > 0
     assert {c["target"] for c in result["acceptance"]} >= {"full batch time", "incremental run",
                                                            "normalization vs pandas"}
     table = (tmp_path / "latest.md").read_text()
