@@ -65,17 +65,17 @@ def _pairs_windowed(big: pl.DataFrame, window: int) -> pl.DataFrame:
     """Sorted neighbourhood inside oversized blocks: each row with its next ``window`` rows."""
     if window <= 0 or big.is_empty():
         return pl.DataFrame(schema={"rid_l": pl.UInt32, "rid_r": pl.UInt32})
-    ordered = big.sort(["block", "sort_value", "rid"], nulls_last=True).with_columns(
-        pos=pl.int_range(pl.len(), dtype=pl.Int64).over("block")
-    )
-    frames = []
-    for offset in range(1, window + 1):
-        shifted = ordered.select("block", rid_r="rid", pos=pl.col("pos") - offset)
-        frames.append(ordered.select("block", "pos", rid_l="rid").join(shifted, on=["block", "pos"]))
-    pairs = pl.concat(frames).select(
+    # Sorted, a row's k-th neighbour is k rows down if it is in the same block: shifts, no joins.
+    ordered = big.sort(["block", "sort_value", "rid"], nulls_last=True).select("block", "rid")
+    frames = [
+        ordered.select(rid_l="rid", rid_r=pl.col("rid").shift(-offset), same=pl.col("block") == pl.col("block").shift(-offset))
+        .filter(pl.col("same"))
+        .drop("same")
+        for offset in range(1, window + 1)
+    ]
+    return pl.concat(frames).select(
         rid_l=pl.min_horizontal("rid_l", "rid_r"), rid_r=pl.max_horizontal("rid_l", "rid_r")
     )
-    return pairs
 
 
 def _drop_same_source(source_codes: pl.Series, pairs: pl.DataFrame) -> pl.DataFrame:
