@@ -12,7 +12,10 @@ not matter. The rules, in order; the first that finds something wins:
 
 1. A value that is itself an ESCO skill URI is kept as given (score 1).
 2. Curated look-up: the name -> one or more ESCO URIs (``score_curated``), or none ("no
-   ESCO skill (curated)").
+   ESCO skill (curated)"). A row names only the skill of the same concept, never a broader,
+   narrower or related one (``data/README.md``). It comes before the labels because the
+   labels are a heuristic split and ESCO reuses words: "data analysis" is an alternative of
+   "statistics", "project management" one of "project commissioning" as the split reads it.
 3. Exact label: the name equals a label that ``esco.parse_skills`` split out of the list: a
    preferred label scores ``score_preferred``, an alternative ``score_alternative``. Then
    with plurals folded ("Databases" = "database"), then with a parenthesis removed on either

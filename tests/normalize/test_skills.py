@@ -4,6 +4,7 @@ format (fixtures/esco_skills.csv); checks against the real list skip when it is 
 
 from __future__ import annotations
 
+import csv
 import logging
 import stat
 from pathlib import Path
@@ -188,6 +189,63 @@ def test_shipped_look_up_names_only_skills_of_the_pinned_list():
     known = {u for u, _d in esco.read_rows(path)}
     curated = {u for uris in skills.load_aliases().values() for u in uris}
     assert curated - known == set()
+
+
+def _shipped_rows() -> list[dict[str, str]]:
+    with skills.ALIASES_CSV.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_shipped_look_up_says_why_for_every_row():
+    """A mapped row's note names the ESCO label meant (one per URI, joined by " + "; a reason
+    may follow a ";"); a row mapping to nothing says why (no ESCO skill names it, or which
+    broader, narrower or rival skills were passed over)."""
+    for row in _shipped_rows():
+        note = (row["note"] or "").strip()
+        uris = [u for u in row["value"].split(";") if u.strip()]
+        assert note, f"{row['key']!r}: no note"
+        if uris:
+            assert len(note.split(";")[0].split(" + ")) == len(uris), f"{row['key']!r}: one label per URI"
+        else:
+            assert note.startswith(("no ESCO skill", "no single ESCO skill")), f"{row['key']!r}: {note!r}"
+
+
+@pytest.mark.realdata
+def test_shipped_look_up_points_at_the_skills_its_notes_name():
+    """Each URI's ESCO label text holds the label the note names: a row points at the skill the
+    curator read, not at a neighbour (a pasted URI of another row, another ESCO version)."""
+    path = esco.esco_csv_path()
+    if not path.is_file():
+        pytest.skip(f"ESCO list absent at {path} (make esco)")
+    text = {s.uri: f" {skills.skill_key(' '.join(s.label_tokens))} " for s in esco.load_skills(path)}
+    wrong = []
+    for row in _shipped_rows():
+        uris = [u.strip() for u in row["value"].split(";") if u.strip()]
+        for uri_, label in zip(uris, row["note"].split(";")[0].split(" + "), strict=False):
+            if f" {skills.skill_key(label)} " not in text.get(uri_, ""):
+                wrong.append((row["key"], label, uri_))
+    assert wrong == []
+
+
+@pytest.mark.realdata
+def test_shipped_look_up_maps_names_only_to_the_same_concept():
+    """LABELS.md's convention: a provider skill maps to the ESCO skill that names the same
+    concept, never to a broader, narrower or merely related one. A generic tag with no such
+    skill ("Strategy": ESCO has only "business strategy concepts") stays unmapped with the
+    curated note; a product ESCO does not list ("Kubernetes") is not its broader class."""
+    path = esco.esco_csv_path()
+    if not path.is_file():
+        pytest.skip(f"ESCO list absent at {path} (make esco)")
+    matcher = skills.get_matcher(path)
+    assert matcher is not None
+    preferred = {s.uri: s.preferred for s in matcher.skills}
+    for name in ("Strategy", "Kubernetes", "Writing", "Network Security", "Linear Algebra", "Tableau Software"):
+        m = matcher.match(name)
+        assert (m.uris, m.reason) == ((), CURATED_NONE), (name, [preferred[u] for u in m.uris])
+    assert [preferred[u] for u in matcher.match("Leadership").uris] == ["lead others"]
+    # Rows whose ESCO skill carries the name as a label, or names the same thing, stay mapped.
+    assert matcher.match("Cloud Computing").method == "curated"  # alternative label of "cloud technologies"
+    assert matcher.match("Microsoft Excel").uris  # "Microsoft Office Excel" is a label of the spreadsheet skill
 
 
 # --- matching -------------------------------------------------------------------------------------
