@@ -110,6 +110,10 @@ class Offering(BaseModel):
     credential_type: str | None = Field(default=None, description="CTDL class, e.g. ProfessionalCertificate")
     credential_type_raw: str | None = None
     isced_codes: list[str] = Field(default_factory=list, description="ISCED-F 2013 codes, most detailed supported")
+    isced_confidence: list[float] = Field(
+        default_factory=list,
+        description="Confidence (0-1) of each ISCED-F code, in the order of isced_codes",
+    )
     subjects_raw: list[str] = Field(default_factory=list)
     subject_codes_raw: list[str] = Field(default_factory=list)
     skills: list[str] = Field(default_factory=list, description="ESCO skill URIs")

@@ -96,6 +96,7 @@ def _offerings(n: int, n_sources: int, run: int, changed: float) -> pl.DataFrame
         credential_type=_pick(_TYPES, i // 2),
         credential_type_raw=pl.lit("Professional Certificate"),
         isced_codes=pl.concat_list(_pick(_ISCED, i // 2)),
+        isced_confidence=pl.concat_list(_pick([1.0, 0.85, 0.8, 0.7, 0.5], i // 3, pl.Float64())),
         subjects_raw=pl.concat_list(pl.lit("Computing")),
         subject_codes_raw=pl.concat_list(pl.lit("11.0101")),
         skills=pl.concat_list(_pick(_SKILLS, i // 2), _pick(_SKILLS, i // 2 + 7)),
@@ -133,7 +134,12 @@ def _offerings(n: int, n_sources: int, run: int, changed: float) -> pl.DataFrame
         is_test=pl.lit(False),
         content_hash=pl.format("h{}-{}", i, bump),
         eu_completeness=((i % 10) / 10 + 0.05).cast(pl.Float64),
-        mapping_notes=pl.concat_list(pl.lit("skills: 1 not mapped to ESCO (kept in skills_raw)")),
+        # A note quoting no value (left out of marts.unmapped_values) on every offering, and on
+        # every third one a raw value of one of 300 per source (a curator's to-do list).
+        mapping_notes=pl.concat_list(
+            pl.lit("skills: 1 not mapped to ESCO (kept in skills_raw)"),
+            pl.when(i % 3 == 0).then(pl.format("credential_type: unmapped 'Award {}'", (i // 3) % 300)),
+        ).list.drop_nulls(),
     )
     return _select_schema(frame, OFFERING_SCHEMA).collect()
 

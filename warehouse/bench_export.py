@@ -77,6 +77,7 @@ def _value(table: Table, column: str, n_sources: int) -> str:
         "platform": _pick(_PLATFORMS, "i"),
         "platforms": f"[{_pick(_PLATFORMS, 'i')}]",
         "isced_codes": f"[{_pick(_ISCED, 'i')}]",
+        "isced_confidence": "[0.85]",
         "isced_code": _pick(_ISCED, "i"),
         "skills": "['http://data.europa.eu/esco/skill/' || md5(CAST(i % 13939 AS VARCHAR)), "
                   "'http://data.europa.eu/esco/skill/' || md5(CAST((i + 7) % 13939 AS VARCHAR))]",

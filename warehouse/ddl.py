@@ -389,6 +389,52 @@ PRICE_HISTORY = Table(
     },
 )
 
+UNMAPPED_VALUES = Table(
+    "marts", "unmapped_values",
+    pl.Schema(
+        {
+            "source": pl.String(),
+            "field": pl.String(),
+            "reason": pl.String(),
+            "value": pl.String(),
+            "n_offerings": pl.Int64(),
+            "share": pl.Float64(),
+            "rank": pl.Int64(),
+            "example_offering_id": pl.String(),
+            "last_seen_at": _UTC,
+            "last_seen_run_id": pl.String(),
+        }
+    ),
+    "The curators' to-do list: raw values normalization could not map onto the taxonomy, per "
+    "source, read from the mapping notes ('field: reason 'value'') of the current offerings "
+    "(fct_offering). One row per source, field, reason and value, with how many current "
+    "offerings of the source carry it and their share; ranked within each source, most "
+    "frequent first, so the look-up row to add next is rank 1. Notes that quote no raw value "
+    "(e.g. 'record_kind: not stated; learning_opportunity assumed') are left out. Rebuilt on "
+    "every load; the same ranking as normalize.unmapped.unmapped_values.",
+    primary_key=("source", "field", "reason", "value"),
+    enforce_key=False,
+    notes={
+        "source": "Source whose current offerings carry the value (source registry name)",
+        "field": "Offering field the raw value was meant for (credential_type, isced_codes, "
+                 "credit_unit, language, prices, skills ...)",
+        "reason": "Why it was not mapped, as the note says (unmapped, unmapped subject, "
+                  "unrecognised code, unknown currency in ...)",
+        "value": "The raw value as the source gave it, as quoted in the note (cut to 80 characters)",
+        "n_offerings": "Number of current offerings of the source whose notes quote this value "
+                       "for this field and reason",
+        "share": "n_offerings divided by the number of current offerings of the source (0-1, "
+                 "4 decimals)",
+        "rank": "Rank within the source, 1 = most frequent (ties by field, reason, value)",
+        "example_offering_id": "offering_id of one current offering carrying the value (the "
+                               "smallest); join marts.fct_offering for its url and title",
+        "last_seen_at": "Latest last_seen_at among those offerings: when a crawl last saw the "
+                        "value (UTC)",
+        "last_seen_run_id": "Crawl run that last saw the value (last_seen_run_id of the offering "
+                            "seen latest)",
+    },
+)
+
 TABLES: tuple[Table, ...] = (
     RAW_OFFERINGS,
     STG_OFFERINGS,
@@ -404,6 +450,39 @@ TABLES: tuple[Table, ...] = (
     BRIDGE_OFFERING_SKILL,
     BRIDGE_OFFERING_SUBJECT,
     SOURCE_RUNS,
+    UNMAPPED_VALUES,
+)
+
+# Operations: not part of the catalog (not in TABLES, so neither loaded, counted nor exported);
+# created when the first failed run is recorded (pipelines/failures.py).
+OPS_LAYER = "ops"
+RUN_FAILURES = Table(
+    OPS_LAYER, "run_failures",
+    pl.Schema(
+        {
+            "run_id": pl.String(),
+            "job_name": pl.String(),
+            "failed_at": _UTC,
+            "failed_steps": pl.List(pl.String()),
+            "assets": pl.List(pl.String()),
+            "sources": pl.List(pl.String()),
+            "message": pl.String(),
+            "recorded_at": _UTC,
+        }
+    ),
+    "One row per failed pipeline run, written by the run-failure sensor's record_run_failure "
+    "job. Unique key: run_id.",
+    primary_key=("run_id",),  # enforced, hence also NOT NULL
+    notes={
+        "run_id": "Id of the failed Dagster run (one row per run)",
+        "job_name": "Job of the run (credcat_full_refresh, source_<name>, __ASSET_JOB for a UI materialization)",
+        "failed_at": "When the run failed",
+        "failed_steps": "Steps that failed (raw__<source>, staging__<source>, marts_build ...)",
+        "assets": "Assets of the failed steps, as asset keys (raw/<source> ...)",
+        "sources": "Sources whose raw or staging step failed",
+        "message": "The run's failure message and each failed step's error, cut to 4000 characters",
+        "recorded_at": "When this row was written",
+    },
 )
 
 # --- column comments ----------------------------------------------------------------------------
@@ -433,6 +512,10 @@ COLUMN_NOTES: dict[str, str] = {
     "credential_type": "Type of credential awarded (CTDL credentialType class); null for learning opportunities that award nothing",
     "credential_type_raw": "Credential type label as the source gave it (e.g. Specialization, XSeries)",
     "isced_codes": "Fields of education, as ISCED-F 2013 codes",
+    "isced_confidence": "How sure the mapping is of each ISCED-F code, highest first (the primary "
+                        "code): 1.0 for a code the source gave as ISCED-F, less for a CIP crosswalk, "
+                        "subject name or title keyword (normalize.transforms.ISCED_CONFIDENCE); kinds "
+                        "of evidence that agree combine as 1 - prod(1 - c)",
     "subjects_raw": "Subject / category names as the source gave them",
     "subjects": "Subject / category names as the source gave them",
     "subject_codes_raw": "Classification codes as the source gave them (CIP 2020, ISCED ...)",
@@ -621,6 +704,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
             added[f"{table.layer}.{table.name}"] = cols
     ensure_views(con)
     return added
+
+
+def ensure_run_failures(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create ``ops.run_failures`` if missing (and its schema), comment it; return columns added."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(OPS_LAYER)}")
+    return ensure_table(con, RUN_FAILURES)
 
 
 def view_qualified(view: View) -> str:

@@ -52,6 +52,7 @@ from warehouse.ddl import (
     PRICE_HISTORY,
     SOURCE_RUNS,
     STG_REJECTS,
+    UNMAPPED_VALUES,
     Table,
     cursor,
     quote_identifier,
@@ -124,6 +125,7 @@ ENTITIES: tuple[Entity, ...] = (
         ),
         description="Rejected raw records per source, run and reason",
     ),
+    Entity("unmapped_values", UNMAPPED_VALUES),
 )
 CHANGE_COLUMNS = {
     "credential_id": "Id of the deduplicated credential",

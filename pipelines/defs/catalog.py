@@ -13,6 +13,7 @@ their last good materialization; a source never staged yet is left out (listed i
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -34,8 +35,8 @@ from pipelines.resources import CredcatSettings, DemoCatalog
 from scrapers.registry import Source, load_sources
 from warehouse import ddl
 from warehouse.export import export_snapshot, verify_manifest
-from warehouse.load import RunInputs, build
-from warehouse.publish import open_readonly, publish
+from warehouse.load import RunInputs
+from warehouse.publish import build_and_publish, open_readonly
 
 LINKS = dg.AssetKey(["intermediate", "offering_links"])
 CREDENTIALS = dg.AssetKey(["intermediate", "credentials"])
@@ -57,6 +58,7 @@ MART_UPSTREAM: dict[str, tuple[str, ...]] = {
     "bridge_offering_skill": ("fct_offering",),
     "bridge_offering_subject": ("fct_offering", "dim_subject"),
     "source_runs": ("raw", "staging"),
+    "unmapped_values": ("fct_offering",),
 }
 # Columns whose origin is not the same-named column upstream ([] = computed by the load).
 MART_LINEAGE: dict[str, dict[str, list[tuple[str, str]]]] = {
@@ -82,6 +84,12 @@ MART_LINEAGE: dict[str, dict[str, list[tuple[str, str]]]] = {
     "bridge_offering_subject": {"isced_code": [("fct_offering", "isced_codes")], "label": [("dim_subject", "label")]},
     "source_runs": {"offerings": [("staging", "offering_id")], "rejects": [],
                     **{c: [("raw", c)] for c in RAW_COLUMNS}},
+    # Parsed from the mapping notes of the current offerings.
+    "unmapped_values": {**{c: [("fct_offering", "mapping_notes")] for c in ("field", "reason", "value", "rank")},
+                        **{c: [("fct_offering", "offering_id"), ("fct_offering", "mapping_notes")]
+                           for c in ("n_offerings", "share")},
+                        "example_offering_id": [("fct_offering", "offering_id")],
+                        "last_seen_at": [], "last_seen_run_id": [("fct_offering", "last_seen_run_id")]},
 }
 
 
@@ -282,23 +290,33 @@ def build_catalog_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition
             rejects=pl.concat([s["rejects"] for s in staged.values()], how="vertical"),
             links=links, credentials=credentials, source_runs=runs,
         )
-        stats = build(paths.work_warehouse, paths.warehouse if paths.warehouse.exists() else None, inputs)
-        con = open_readonly(paths.work_warehouse)
-        try:
-            counts = {t.name: con.execute(f"select count(*) from {t.qualified}").fetchone()[0] for t in MART_TABLES}
-            dup = con.execute("select count(*) - count(distinct offering_id) from marts.fct_offering").fetchone()[0]
-            orphans = con.execute("select count(*) from marts.fct_offering where credential_id is null").fetchone()[0]
-        finally:
-            con.close()
-        ok = counts["fct_offering"] > 0 and dup == 0 and orphans == 0
-        check = dg.AssetCheckResult(check_name="marts_consistent", asset_key=WAREHOUSE, passed=ok,
+        measured: dict[str, Any] = {}
+
+        def consistent(work: Path) -> bool:
+            """The blocking marts_consistent check, on this run's work file, under the lock."""
+            con = open_readonly(work)
+            try:
+                measured["counts"] = {t.name: con.execute(f"select count(*) from {t.qualified}").fetchone()[0]
+                                      for t in MART_TABLES}
+                measured["dup"] = con.execute(
+                    "select count(*) - count(distinct offering_id) from marts.fct_offering").fetchone()[0]
+                measured["orphans"] = con.execute(
+                    "select count(*) from marts.fct_offering where credential_id is null").fetchone()[0]
+            finally:
+                con.close()
+            return measured["counts"]["fct_offering"] > 0 and measured["dup"] == 0 and measured["orphans"] == 0
+
+        # Under the publish lock from the copy of the published file to the rename: another
+        # process's run (CLI, a second instance) waits, then builds on top of this one.
+        stats = build_and_publish(paths.warehouse, inputs, check=consistent)
+        counts, dup, orphans = measured["counts"], measured["dup"], measured["orphans"]
+        check = dg.AssetCheckResult(check_name="marts_consistent", asset_key=WAREHOUSE, passed=stats["published"],
                                     metadata={"duplicates": int(dup), "without_credential": int(orphans),
                                               "fct_offering": int(counts["fct_offering"])})
-        if not ok:
+        if not stats["published"]:
             yield check
             raise dg.Failure("marts_consistent failed in the work file: the published warehouse is unchanged",
                              allow_retries=False)
-        publish(paths.work_warehouse, paths.warehouse)
         names_now = list(staged)
         for t in MART_TABLES:
             yield dg.MaterializeResult(asset_key=mart_key(t), metadata={

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from tests.reliability.synthetic import run_inputs
-from warehouse.load import build, table_counts
-from warehouse.publish import lock_path, open_readonly, publish
+from warehouse.load import table_counts
+from warehouse.publish import build_and_publish, is_work_file_of, lock_path, open_readonly
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = 3000
@@ -79,8 +79,24 @@ def lock_is_free(published: Path) -> bool:
         os.close(fd)
 
 
-def run_here(published: Path, run: int, rows: int = ROWS) -> None:
-    """A whole run (build + publish) in this process: the baseline and the run after a crash."""
-    work = published.with_name("credcat.work.duckdb")
-    build(work, published if published.exists() else None, run_inputs(rows, run))
-    publish(work, published)
+def work_files(published: Path) -> list[Path]:
+    """The runs' work files (and their WALs) beside ``published``: none once every run ended
+    or, after a run was killed, once the next run took the lock."""
+    return sorted(p for p in published.parent.iterdir() if is_work_file_of(p, published))
+
+
+def a_work_file_is_written(published: Path) -> bool:
+    """Whether a run's work file beside ``published`` has content yet (a build under way)."""
+    for path in work_files(published):
+        try:
+            if path.stat().st_size > 0:
+                return True
+        except FileNotFoundError:  # published or removed meanwhile
+            continue
+    return False
+
+
+def run_here(published: Path, run: int, rows: int = ROWS) -> dict:
+    """A whole run (build + publish under the lock) in this process, as the pipeline's
+    warehouse step does it: the baseline and the run after a crash. Returns the load stats."""
+    return build_and_publish(published, run_inputs(rows, run))

@@ -1,7 +1,9 @@
 """Runs at the same time, and readers during a publish.
 
-- Two warehouse runs started at once must be serialized by a lock: both complete, and the
-  published warehouse holds both (the second built on top of the first), never a mix.
+- Two warehouse runs started at once are serialized by the publish lock, held from the copy
+  of the published file to the rename (``warehouse.publish.build_and_publish``): both
+  complete, and the published warehouse holds both (the second built on top of the first),
+  never a mix; no work file is left. So is recording a failed run while a run builds.
 - A reader holding the published file open (in this process or another) is never blocked
   or broken by a publish: it keeps its snapshot, and a new reader sees the new run, even
   while a publish holds the lock.
@@ -18,24 +20,22 @@ import time
 
 import pytest
 
-from tests.reliability.runs import ROOT, child, finish, run_here, state, wait_for
+from pipelines.failures import read_failures, record_failure
+from pipelines.runtime import DataPaths
+from tests.reliability.runs import (
+    ROOT,
+    child,
+    finish,
+    lock_is_free,
+    run_here,
+    state,
+    wait_for,
+    work_files,
+)
 from warehouse.publish import open_readonly
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "warehouse/ + pipelines/: only publish() takes the lock; build() is not under it and every run builds "
-    "into the same credcat.work.duckdb, so a second run deletes the first's work file and copies the published "
-    "file from before the first run, and the first's publish then attaches the second's work file (DuckDB "
-    "lock conflict) or the last publish drops the other run. Fix: (1) in warehouse/publish.py add "
-    "build_and_publish(work_dir, published, inputs) that holds publish_lock(published) around BOTH "
-    "warehouse.load.build (which copies the published file under the lock) and the rename (split publish() "
-    "into a lock-taking wrapper and an unlocked _publish_locked(); flock is per open file description, so "
-    "do not re-take it inside); (2) give each build its own work file (tempfile.mkstemp(dir=published.parent, "
-    "suffix='.work.duckdb')) so no process can unlink or attach another's; (3) call it from "
-    "pipelines/defs/catalog.py (marts_build: run the marts_consistent check on the work file inside the "
-    "locked section) and pipelines/failures.py (record_failure also copies the published file and would "
-    "otherwise overwrite a concurrent run's publish)."))
 def test_two_runs_started_at_once_are_serialized(published, tmp_path):
     _, before = state(published)
     first_marker, second_marker = tmp_path / "a", tmp_path / "b"
@@ -51,6 +51,29 @@ def test_two_runs_started_at_once_are_serialized(published, tmp_path):
     _, runs = state(published)
     new = runs - before
     assert {r for _, r in new} == {f"{s}-run{n}" for s in ("src_a", "src_b", "src_c") for n in (2, 3)}
+    assert not work_files(published) and lock_is_free(published)
+
+
+@pytest.mark.slow
+def test_recording_a_failure_while_a_run_builds_waits_and_keeps_both(published, tmp_path):
+    """record_failure copies the published file too: taken while a run builds, its copy would
+    either drop that run or be overwritten by it. It waits for the lock instead."""
+    _, before = state(published)
+    marker = tmp_path / "building"
+    proc = child(published, 2, stop="build", marker=marker, pause=3)
+    wait_for(marker, proc)  # the run holds the lock, its build half done
+    assert not lock_is_free(published)
+    paths = DataPaths(published.parent.parent)
+    assert paths.warehouse == published
+    started = time.monotonic()
+    assert record_failure(paths, {"run_id": "failed-1", "job_name": "credcat_full_refresh",
+                                  "failed_steps": ["marts_build"], "message": "boom"})
+    assert time.monotonic() - started > 1  # it waited for the run (paused 3 s) to publish
+    finish(proc)
+    _, runs = state(published)
+    assert {r for _, r in runs - before} == {f"{s}-run2" for s in ("src_a", "src_b", "src_c")}
+    assert [f["run_id"] for f in read_failures(published)] == ["failed-1"]
+    assert not work_files(published) and lock_is_free(published)
 
 
 READER = textwrap.dedent("""

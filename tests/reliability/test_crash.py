@@ -5,7 +5,7 @@ published warehouse and is SIGKILLed at a controlled point (a test-only hook in 
 or at a moment when its work file is being written. Afterwards the published warehouse must
 open read-only and hold exactly the old state (or, once the rename is done, exactly the new
 one: never a mix), no WAL may be left beside it, the lock must be free, and the next run
-must complete normally on top of it.
+must complete normally on top of it, removing the killed run's work file.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 import pytest
 
 from tests.reliability.runs import (
+    a_work_file_is_written,
     child,
     digest,
     kill9,
@@ -22,6 +23,7 @@ from tests.reliability.runs import (
     run_here,
     state,
     wait_for,
+    work_files,
 )
 
 
@@ -44,21 +46,21 @@ def test_kill_9_leaves_the_published_warehouse_whole_and_the_next_run_completes(
         assert digest(published) == before_digest  # not one byte of the published file changed
     assert not published.with_name(published.name + ".wal").exists()
     assert lock_is_free(published)  # a killed holder's flock is released by the kernel
+    assert bool(work_files(published)) == (point != "after_replace")  # the killed run's, until the next run
 
     run_here(published, 3)  # the next run completes normally on top of it
     _, after = state(published)
     assert runs < after  # history kept, the new run added
-    assert not published.with_name("credcat.work.duckdb").exists()  # published, not left behind
+    assert not work_files(published)  # its own published, the killed run's removed
 
 
 @pytest.mark.slow
 def test_kill_9_at_an_unplanned_moment_of_the_build(published, tmp_path):
     """No hook: killed while its work file is being written (a larger load, so there is time)."""
     before = state(published)
-    work = published.with_name("credcat.work.duckdb")
     proc = child(published, 2, rows=30_000)
     deadline = time.monotonic() + 300
-    while not (work.exists() and work.stat().st_size > 0) and proc.poll() is None and time.monotonic() < deadline:
+    while not a_work_file_is_written(published) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.3)
     if proc.poll() is not None:
@@ -67,3 +69,4 @@ def test_kill_9_at_an_unplanned_moment_of_the_build(published, tmp_path):
     assert state(published) == before
     run_here(published, 3)
     assert state(published)[1] > before[1]
+    assert not work_files(published)

@@ -3,15 +3,16 @@
 ``python -m tests.reliability.warehouse_child PUBLISHED RUN ROWS [--stop POINT] [--marker FILE]
 [--pause SECONDS]`` builds run number RUN of synthetic inputs (``tests/reliability/synthetic.py``,
 ROWS offerings) on top of PUBLISHED, then publishes it, exactly as the pipeline's warehouse
-step does (``build`` into ``credcat.work.duckdb`` beside it, then ``publish``).
+step does (``warehouse.publish.build_and_publish``: under the publish lock, ``build`` into its
+own ``credcat.<random>.work.duckdb`` beside it, then the rename).
 
 ``--stop POINT`` is a test-only hook installed here (nothing in warehouse/ knows of it): when
 the run reaches POINT it writes MARKER and then sleeps ``--pause`` seconds (default: an hour,
 i.e. until the test kills it). Points, in the order a run meets them:
 
-- ``build``: inside the load transaction, before the marts are rebuilt (raw, staging and
-  versions already written to the work file, nothing committed);
-- ``checkpoint``: publish has taken the lock and is about to checkpoint the work file;
+- ``build``: inside the load transaction, before the marts are rebuilt (the lock held; raw,
+  staging and versions already written to the work file, nothing committed);
+- ``checkpoint``: the work file is built and the publish is about to checkpoint it;
 - ``before_replace``: the work file is checkpointed and fsynced, the rename not yet done;
 - ``after_replace``: renamed over the published path, the directory not yet fsynced.
 """
@@ -58,10 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         module, name, after = where[args.stop]
         _hook(module, name, args.marker, args.pause, after)
     inputs = run_inputs(args.rows, args.run)
-    published = args.published
-    work = published.with_name("credcat.work.duckdb")
-    load.build(work, published if published.exists() else None, inputs)
-    publish.publish(work, published)
+    publish.build_and_publish(args.published, inputs)
     print(f"published run {args.run}", flush=True)
     return 0
 

@@ -72,7 +72,7 @@ def offering_row(source: str, source_key: str, run_id: str, fetched_at: datetime
         "learning_outcomes": [f"Use {title}"], "awarding_body": "Example University",
         "platform": source.title(), "provider_kind": "university", "country": "DE", "language": "en",
         "credential_type": "ProfessionalCertificate", "credential_type_raw": "Professional Certificate",
-        "isced_codes": ["0613"], "subjects_raw": ["Computing"], "subject_codes_raw": ["11.0101"],
+        "isced_codes": ["0613"], "isced_confidence": [0.85], "subjects_raw": ["Computing"], "subject_codes_raw": ["11.0101"],
         "skills": ["http://data.europa.eu/esco/skill/python"], "skill_scores": [0.92], "skills_raw": ["python"],
         "audience_level": "BeginnerLevel", "level_raw": "Beginner", "eqf_level": 5,
         "workload_hours_min": 12.0, "workload_hours_max": 20.0, "workload_raw": "3-5 hours/week",
@@ -120,13 +120,15 @@ def credential_row(credential_id: str, offerings: list[dict[str, Any]]) -> dict[
 
 @dataclass
 class Crawl:
-    """One source's run: its offerings (source_key -> title), rejects and completeness."""
+    """One source's run: its offerings (source_key -> title), rejects and completeness;
+    ``notes`` gives an offering's mapping_notes (source_key -> notes; none by default)."""
 
     run_id: str
     complete: bool = True
     titles: dict[str, str] = field(default_factory=dict)
     rejected: list[str] = field(default_factory=list)
     credential_of: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
 
 
 def make_run(run_started_at: datetime, crawls: dict[str, Crawl],
@@ -134,7 +136,8 @@ def make_run(run_started_at: datetime, crawls: dict[str, Crawl],
     raws, offerings, rejects, runs = [], [], [], []
     for source, crawl in crawls.items():
         fetched_at = run_started_at + timedelta(minutes=1)
-        source_offerings = [offering_row(source, key, crawl.run_id, fetched_at, title)
+        source_offerings = [offering_row(source, key, crawl.run_id, fetched_at, title,
+                                         mapping_notes=crawl.notes.get(key, []))
                             for key, title in crawl.titles.items()]
         offerings += source_offerings
         raws += [raw_row(source, key, crawl.run_id, fetched_at, title) for key, title in crawl.titles.items()]

@@ -1,7 +1,8 @@
 """A small warehouse with history, for the view, history and analysts-doc tests.
 
 Three sources; coursera c1 and edx e1 are one credential; run 2 changes the price of c1,
-closes nothing else, and udemy's crawl is incomplete.
+closes nothing else, and udemy's crawl is incomplete. Some offerings carry mapping notes
+(coursera's two both quote the credential type 'Nanodiploma').
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ T1 = datetime(2025, 3, 1, tzinfo=UTC)
 T2 = T1 + timedelta(days=1)
 
 SKILL_SQL = "http://data.europa.eu/esco/skill/sql"
+NANODIPLOMA = "credential_type: unmapped 'Nanodiploma'"
 
 
 def with_price(run: RunInputs, source_key: str, price: float) -> RunInputs:
@@ -46,9 +48,11 @@ def with_second_skill(run: RunInputs, source_key: str) -> RunInputs:
 
 def crawls(run_id: str) -> dict[str, Crawl]:
     return {
-        "coursera": Crawl(f"c{run_id}", titles={"c1": "Python", "c2": "SQL"}, rejected=["cx"]),
+        "coursera": Crawl(f"c{run_id}", titles={"c1": "Python", "c2": "SQL"}, rejected=["cx"],
+                          notes={"c1": [NANODIPLOMA, "record_kind: not stated; learning_opportunity assumed"],
+                                 "c2": [NANODIPLOMA, "isced_codes: unmapped subject 'Basket Weaving'"]}),
         "edx": Crawl(f"e{run_id}", titles={"e1": "Python for Everybody", "e2": "Cloud"},
-                     credential_of={"e1": "cred-c1"}),
+                     credential_of={"e1": "cred-c1"}, notes={"e2": ["language: unmapped 'Klingonese'"]}),
         "udemy": Crawl(f"u{run_id}", complete=False, titles={"u1": "Excel"}, rejected=["ux"]),
     }
 

@@ -34,7 +34,7 @@ def test_the_doc_has_ten_example_queries_and_one_per_view() -> None:
     assert "```mermaid\nerDiagram" in text
     for entity in ("fct_offering", "dim_credential", "dim_provider", "dim_subject",
                    "bridge_offering_skill", "bridge_offering_subject", "offering_versions",
-                   "price_history", "source_runs", "rejects"):
+                   "price_history", "source_runs", "rejects", "unmapped_values"):
         assert f"    {entity} {{" in text, entity
 
 
