@@ -38,6 +38,21 @@ DAYS_PER_WEEK = 7.0
 _FTFY = ftfy.TextFixerConfig(uncurl_quotes=False, fix_character_width=False)
 
 _NUM = r"\d+(?:\.\d+)?"
+# A minus sign right before a figure ("-5 weeks", "pt-10h"), not a dash between two ("3-5",
+# "self-paced-6 weeks"): the character before it is no letter or digit. Parsers capture it
+# (group ``neg``) and refuse the value: a negative quantity is a data error, never its absolute value.
+_SIGN = r"(?P<neg>(?:^\s*pt?|^|[^\p{L}\p{N}])-)?"
+# Exponent notation ("1e30", "2.5E-3") is no way a catalog states a figure; parsers capture it
+# after the mantissa and refuse the value rather than read "1e400" as 1 (or as 400).
+_EXP = r"e[+-]?\d+"
+# The first figure of a text carries a minus sign: "-50 USD", "$-0.01", "€ -1.000,00", "-$50",
+# "−5 weeks", "PT-10H"; not "Free - $49" (a dash apart from the figure is punctuation) nor
+# "$49 (-20%)" (not the first figure). Valid as a Python and as a Polars (Rust) regex.
+NEGATIVE_FIRST = (
+    "^(?:\\s*[pP][tT]?|[^0-9]*?(?:^|[^\\w]))[-\u2010-\u2015\u2212][^\\w\\s]{0,3}[0-9]"
+)
+# Numbers in a form no catalog uses for a price: exponent notation, hexadecimal.
+_NOT_DECIMAL = r"[0-9][eE][-+]?[0-9]|\b0[xX][0-9a-fA-F]+\b"
 
 
 # --- running a Python function once per distinct value -----------------------------------------
@@ -85,7 +100,14 @@ def map_distinct(
 
 
 def _fix_text(value: str) -> str:
-    return ftfy.fix_text(value, _FTFY)
+    """The common case first: the whole value is UTF-8 that was decoded as Windows-1252, and
+    encoding it back gives the text (microseconds, where ftfy takes about a millisecond).
+    Anything else (mixed text, Latin-1, C1 controls, double mojibake) goes to ftfy."""
+    try:
+        fixed = value.encode("cp1252").decode("utf-8")
+    except UnicodeError:
+        return ftfy.fix_text(value, _FTFY)
+    return fixed if not _SUSPECT.search(fixed) else ftfy.fix_text(value, _FTFY)
 
 
 # UTF-8 read as Latin-1/Windows-1252 turns every multi-byte character into a lead letter
@@ -99,6 +121,9 @@ _MOJIBAKE_SUSPECT = (
 )
 
 
+_SUSPECT = re.compile(_MOJIBAKE_SUSPECT)
+
+
 def fix_mojibake(expr: pl.Expr) -> pl.Expr:
     """Repair text decoded with the wrong codec ("cafÃ©" -> "café", "â€™" -> "’", "Â·" -> "·").
 
@@ -108,18 +133,42 @@ def fix_mojibake(expr: pl.Expr) -> pl.Expr:
     return map_distinct(expr, _fix_text, pl.String(), only_if=_MOJIBAKE_SUSPECT)
 
 
-_TAG = re.compile(r"<[A-Za-z!/?][^>]*>")
+_TAG = re.compile(r"<[A-Za-z!/?][^>]*>")  # as browsers read a tag: "a < b" is text
+# lxml refuses C0 controls other than tab/newline/CR and the non-characters U+FFFE/U+FFFF;
+# vertical tab and form feed are whitespace to a reader. collapse_whitespace drops the others
+# afterwards anyway, so nothing a reader sees is lost by dropping them before parsing.
+_XML_REFUSED = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffe\uffff]")
+_XML_SPACE = re.compile("[\x0b\x0c]")
+_HIDDEN_ELEMENT = re.compile(
+    r"<\s*(script|style|noscript|template|head|title|iframe|object)\b.*?(?:<\s*/\s*\1\s*>|\Z)",
+    re.IGNORECASE | re.DOTALL,
+)
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)|<!\[CDATA\[.*?(?:\]\]>|\Z)", re.DOTALL)
+_DECODE_PASSES = 3  # escaped twice ("&lt;b&gt;") is common; deeper goes to the fallback
+
+
+def _decode_and_strip(text: str) -> str:
+    """Fallback without a parser: decode entities, then remove hidden elements, comments and
+    tags, again until nothing changes (each round shortens the text, so it ends). Decoding
+    first: removing tags first would let entity-escaped markup decode back into markup."""
+    while True:
+        out = _TAG.sub(" ", _COMMENT.sub(" ", _HIDDEN_ELEMENT.sub(" ", html.unescape(text))))
+        if out == text:
+            return out
+        text = out
 
 
 def _html_to_text(value: str) -> str:
+    text = _XML_SPACE.sub(" ", _XML_REFUSED.sub("", value))
     try:
-        text = html_text.extract_text(value, guess_layout=True)
-        # Double-escaped sources ("&lt;b&gt;") decode to markup; one more pass removes it.
-        if _TAG.search(text):
+        # Double-escaped sources ("&lt;b&gt;") decode to markup; another pass removes it.
+        for _ in range(_DECODE_PASSES):
             text = html_text.extract_text(text, guess_layout=True)
-    except (ValueError, TypeError):  # lxml refuses some control characters
-        text = html.unescape(_TAG.sub(" ", value))
-    return text
+            if not _TAG.search(text):
+                return text
+    except (ValueError, TypeError):  # what lxml still refuses
+        pass
+    return _decode_and_strip(text)
 
 
 # The vectorized path (below) handles what catalog descriptions almost always are: tags and
@@ -175,26 +224,66 @@ def html_to_text(expr: pl.Expr) -> pl.Expr:
     return expr.map_batches(_html_batch, return_dtype=pl.String(), is_elementwise=True)
 
 
+# Characters no reader should get: C0 controls but tab/LF/VT/FF/CR (whitespace, collapsed
+# below), DEL, C1 controls but NEL (whitespace), the bidi embeddings, overrides and isolates
+# (U+202A-202E, U+2066-2069: they reorder what a reader sees), zero-width space and BOM.
+# One character class, so removing them all costs the one pass the last two always cost.
+INVISIBLE = r"[\x00-\x08\x0E-\x1F\x7F-\x84\x86-\x9F\x{200B}\x{202A}-\x{202E}\x{2066}-\x{2069}\x{FEFF}]"
+
+
 def collapse_whitespace(expr: pl.Expr, *, keep_newlines: bool = False) -> pl.Expr:
     """Runs of whitespace become one space; with ``keep_newlines`` paragraph breaks survive
-    (at most one blank line). Zero-width spaces and BOMs go too. Empty results become null."""
-    expr = expr.str.replace_all("[\u200b\ufeff]", "")
+    (at most one blank line). Control characters, bidi overrides/isolates, zero-width spaces
+    and BOMs go too (``INVISIBLE``). Empty results become null."""
+    expr = expr.str.replace_all(INVISIBLE, "")
     if keep_newlines:
         out = (
             expr.str.replace_all(r"\r\n?", "\n")
-            .str.replace_all(r"[^\S\n]+", " ")
+            # Runs and non-space whitespace only: replacing every single space by itself
+            # costs five times more on prose.
+            .str.replace_all(r"[^\S\n]{2,}|[^\S\n ]", " ")
             .str.replace_all(r" ?\n ?", "\n")
             .str.replace_all(r"\n{3,}", "\n\n")
             .str.strip_chars()
         )
     else:
-        out = expr.str.replace_all(r"\s+", " ").str.strip_chars()
-    return pl.when(out.str.len_chars() > 0).then(out)
+        out = expr.str.replace_all(r"\s{2,}|[^\S ]", " ").str.strip_chars()
+    # ``out`` once: an expression named twice runs twice when it holds a Python UDF
+    # (html_to_text, fix_mojibake), which common-subexpression elimination does not merge.
+    return out.replace("", None)
 
 
 def clean_text(expr: pl.Expr, *, multiline: bool = False) -> pl.Expr:
     """Markup stripped, mojibake repaired, whitespace collapsed; empty -> null."""
     return collapse_whitespace(fix_mojibake(html_to_text(expr)), keep_newlines=multiline)
+
+
+def plain_text(expr: pl.Expr) -> pl.Expr:
+    """A raw value kept as the source wrote it, minus what must not travel: markup and
+    entities (``html_to_text``), control and bidi characters; whitespace collapsed, empty ->
+    null. The encoding is left alone (no mojibake repair): raw copies are provenance."""
+    return collapse_whitespace(html_to_text(expr))
+
+
+# What makes a value unsafe to pass on as it is: a tag or entity start, an INVISIBLE character,
+# a vertical tab or form feed (whitespace to a reader, a control character to a terminal).
+NEEDS_CLEANING = r"[<&\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x84\x86-\x9F\x{202A}-\x{202E}\x{2066}-\x{2069}]"
+
+
+def sanitize_text(expr: pl.Expr) -> pl.Expr:
+    """``plain_text`` for the values that need it (``NEEDS_CLEANING``), the others unchanged:
+    for text passed on verbatim where it is mostly clean (list elements kept raw, values quoted
+    in mapping notes). A column without such a value costs one regex scan. A value that was
+    nothing but markup becomes null."""
+
+    def apply(s: pl.Series) -> pl.Series:
+        idx = s.str.contains(NEEDS_CLEANING).fill_null(False).arg_true()
+        if idx.len() == 0:
+            return s
+        done = s.gather(idx).to_frame("v").select(plain_text(pl.col("v"))).to_series()
+        return s.clone().scatter(idx, done).alias(s.name)
+
+    return expr.map_batches(apply, return_dtype=pl.String(), is_elementwise=True)
 
 
 # --- keys for vocabulary look-ups --------------------------------------------------------------
@@ -306,20 +395,30 @@ _FILLER = r"(?:total|estimated|approx(?:imate)?|video|study|learning|content|ful
 
 
 def _range_pattern(unit: str) -> str:
-    """Regex of '[qualifier] a[-b][+] unit[+]' with named groups lo_q, hi_q, a, b, plus, plus2."""
+    """Regex of '[qualifier] [-]a[-b][+] unit[+]' with named groups lo_q, hi_q, neg, a, ea, b,
+    eb, plus, plus2 (``ea``/``eb``: an exponent after a figure)."""
     return (
         r"(?:(?P<lo_q>up to|less than|under|at most|max(?:imum)?|<)\s*"
         r"|(?P<hi_q>at least|more than|min(?:imum)?|>)\s*)?"
-        rf"(?P<a>{_NUM})(?:\s*(?:-|to|or)\s*(?P<b>{_NUM}))?\s*(?P<plus>\+)?\s*"
-        rf"(?:{_FILLER}\s+)?(?:{unit})\b(?P<plus2>\s*(?:\+|or more))?"
+        rf"{_SIGN}(?P<a>{_NUM})(?P<ea>{_EXP})?(?:\s*(?:-|to|or)\s*(?P<b>{_NUM})(?P<eb>{_EXP})?)?"
+        rf"\s*(?P<plus>\+)?\s*(?:{_FILLER}\s+)?(?:{unit})\b(?P<plus2>\s*(?:\+|or more))?"
     )
 
 
-def _range_bounds(groups: str, scale: float | pl.Expr = 1.0) -> tuple[pl.Expr, pl.Expr]:
-    """(min, max) of a ``_range_pattern`` match held in struct field ``groups``."""
+def _refused(groups: str) -> pl.Expr:
+    """A ``_range_pattern`` match whose figures cannot be taken: negative or in exponent notation."""
     g = pl.field(groups)
-    a = g.struct.field("a").cast(pl.Float64) * scale
-    b = g.struct.field("b").cast(pl.Float64) * scale
+    return (g.struct.field("neg").is_not_null() | g.struct.field("ea").is_not_null()
+            | g.struct.field("eb").is_not_null())
+
+
+def _range_bounds(groups: str, scale: float | pl.Expr = 1.0) -> tuple[pl.Expr, pl.Expr]:
+    """(min, max) of a ``_range_pattern`` match held in struct field ``groups``; both null
+    where the match is refused (``_refused``)."""
+    g = pl.field(groups)
+    ok = ~_refused(groups)
+    a = pl.when(ok).then(g.struct.field("a").cast(pl.Float64) * scale)
+    b = pl.when(ok).then(g.struct.field("b").cast(pl.Float64) * scale)
     no_min = g.struct.field("lo_q").is_not_null()
     no_max = (
         g.struct.field("hi_q").is_not_null()
@@ -410,6 +509,7 @@ def parse_workload(expr: pl.Expr) -> pl.Expr:
             "m_single": fl("m").struct.field("b").is_null(),
             "edx_lo": edx_lo, "edx_hi": pl.coalesce(edx_hi, edx_lo), "iso_h": iso_hours,
             "rest": pl.coalesce(fl("h").struct.field("rest"), fl("m").struct.field("rest")),
+            "h_refused": _refused("h").fill_null(False), "m_refused": _refused("m").fill_null(False),
         },
         {
             "has_h": fl("h_lo").is_not_null() | fl("h_hi").is_not_null(),
@@ -424,7 +524,9 @@ def parse_workload(expr: pl.Expr) -> pl.Expr:
                               pl.when(~fl("has_h")).then(fl("m_lo"))),
             "hi": pl.coalesce(fl("iso_h"), fl("edx_hi"), fl("both"), pl.when(fl("has_h")).then(fl("h_hi")),
                               pl.when(~fl("has_h")).then(fl("m_hi"))),
-            "found": fl("iso_h").is_not_null() | fl("edx_lo").is_not_null() | fl("has_h") | fl("has_m"),
+            # "-1 hour 30 minutes" is refused whole, not read as its 30 minutes.
+            "found": (fl("iso_h").is_not_null() | fl("edx_lo").is_not_null() | fl("has_h") | fl("has_m"))
+            & ~(fl("h_refused") | fl("m_refused")),
             "pw": fl("edx_lo").is_not_null()
             | (fl("iso_h").is_null() & fl("rest").str.contains(_PER_WEEK).fill_null(False)),
         },
@@ -467,19 +569,31 @@ def parse_duration(expr: pl.Expr) -> pl.Expr:
 
 
 def parse_number(expr: pl.Expr) -> pl.Expr:
-    """First number in the text as Float64 ("1,234.5" -> 1234.5, "1,5" -> 1.5)."""
-    return quantity_text(expr).str.extract(rf"({_NUM})", 1).cast(pl.Float64)
+    """First number in the text as Float64 ("1,234.5" -> 1234.5, "1,5" -> 1.5, "-2" -> -2.0);
+    null for exponent notation ("1e400": not read as 1)."""
+    g = pl.field("g")
+    value = g.struct.field("a").cast(pl.Float64)
+    return _staged(
+        {"g": quantity_text(expr).str.extract_groups(rf"{_SIGN}(?P<a>{_NUM})(?P<ea>{_EXP})?")},
+        {"n": pl.when(g.struct.field("ea").is_null())
+         .then(pl.when(g.struct.field("neg").is_not_null()).then(-value).otherwise(value))},
+        keep=["n"],
+    ).struct.field("n")
 
 
 def parse_credits(expr: pl.Expr) -> pl.Expr:
     """"5 ECTS" -> struct{credits: 5.0, unit_text: "ects", is_range: False}. A range
-    ("3-4 credits") sets is_range and leaves credits null: one figure is not the range."""
+    ("3-4 credits") sets is_range and leaves credits null: one figure is not the range; so do
+    a negative figure and exponent notation ("-5", "1e400")."""
     g = pl.field("g")
+    plain = (g.struct.field("b").is_null() & g.struct.field("neg").is_null()
+             & g.struct.field("ea").is_null() & g.struct.field("eb").is_null())
     return _staged(
         {"g": quantity_text(expr).str.extract_groups(
-            rf"^\s*(?P<a>{_NUM})(?:\s*(?:-|to)\s*(?P<b>{_NUM}))?\s*(?P<unit>.*?)\s*$")},
+            rf"^\s*(?P<neg>-)?(?P<a>{_NUM})(?P<ea>{_EXP})?(?:\s*(?:-|to)\s*(?P<b>{_NUM})(?P<eb>{_EXP})?)?"
+            r"\s*(?P<unit>.*?)\s*$")},
         {
-            "credits": pl.when(g.struct.field("b").is_null()).then(g.struct.field("a").cast(pl.Float64)),
+            "credits": pl.when(plain).then(g.struct.field("a").cast(pl.Float64)),
             "unit_text": pl.when(g.struct.field("unit").str.len_chars() > 0).then(g.struct.field("unit")),
             "is_range": pl.when(g.struct.field("a").is_not_null()).then(g.struct.field("b").is_not_null()),
         },
@@ -489,9 +603,11 @@ def parse_credits(expr: pl.Expr) -> pl.Expr:
 
 def parse_rating(expr: pl.Expr) -> pl.Expr:
     """Rating on a 0-5 scale: "4.9stars" -> 4.9, "4,7" -> 4.7, "9.2/10" -> 4.6, "92%" -> 4.6.
-    A bare figure above 5 has no known scale and gives null."""
+    A bare figure above 5 has no known scale and gives null; so do a negative one and
+    exponent notation."""
     g = pl.field("g")
-    v = g.struct.field("v").cast(pl.Float64)
+    v = pl.when(g.struct.field("neg").is_null() & g.struct.field("ev").is_null()).then(
+        g.struct.field("v").cast(pl.Float64))
     scale = g.struct.field("scale").cast(pl.Float64)
     rating = (
         pl.when(g.struct.field("pct").is_not_null()).then(v / 20)
@@ -500,7 +616,7 @@ def parse_rating(expr: pl.Expr) -> pl.Expr:
     )
     return _staged(
         {"g": quantity_text(expr).str.extract_groups(
-            rf"(?P<v>{_NUM})\s*(?:(?P<pct>%)|(?:/|out of|of)\s*(?P<scale>{_NUM}))?")},
+            rf"{_SIGN}(?P<v>{_NUM})(?P<ev>{_EXP})?\s*(?:(?P<pct>%)|(?:/|out of|of)\s*(?P<scale>{_NUM}))?")},
         {"r": rating},
         {"rating": pl.when(pl.field("r").is_between(0, 5)).then(pl.field("r").round(2))},
         keep=["rating"],
@@ -512,7 +628,7 @@ _COUNT_SUFFIX = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mil": 1e6, "million": 1e6
 
 def parse_count(expr: pl.Expr) -> pl.Expr:
     """Counts as Int64: "43K reviews" -> 43000, "10,438" -> 10438, "1.2M" -> 1200000,
-    "10 438" -> 10438."""
+    "10 438" -> 10438. Null for a negative count and for exponent notation ("1e400")."""
     text = expr.str.to_lowercase().str.replace_all("[\u00a0\u202f\u2009']", " ")
     suffix_alt = "|".join(sorted(_COUNT_SUFFIX, key=len, reverse=True))
     g = pl.field("g")
@@ -521,11 +637,21 @@ def parse_count(expr: pl.Expr) -> pl.Expr:
     plain = n.str.replace_all(r"[,. ]", "").cast(pl.Float64, strict=False)
     mult = s.replace_strict(_COUNT_SUFFIX, default=None, return_dtype=pl.Float64)
     value = pl.when(s.is_not_null()).then(with_suffix * mult).otherwise(plain)
+    value = pl.when(g.struct.field("neg").is_null() & g.struct.field("e").is_null()).then(value)
     return _staged(
-        {"g": text.str.extract_groups(rf"(?P<n>\d(?:[\d,. ]*\d)?)\s*(?P<s>{suffix_alt})?\b")},
+        {"g": text.str.extract_groups(
+            rf"{_SIGN}(?P<n>\d(?:[\d,. ]*\d)?)(?P<e>{_EXP})?\s*(?P<s>{suffix_alt})?\b")},
         {"count": value.round(0).cast(pl.Int64, strict=False)},
         keep=["count"],
     ).struct.field("count")
+
+
+def number_refusal(expr: pl.Expr) -> pl.Expr:
+    """Why a quantity text gave no figure, for its mapping note: "negative" where its first
+    figure carries a minus sign (``NEGATIVE_FIRST``), else "unparsed" (no figure, exponent
+    notation, no unit). Run it on the noted values only (null elsewhere): a regex pass."""
+    return (pl.when(expr.str.contains(NEGATIVE_FIRST)).then(pl.lit("negative"))
+            .otherwise(pl.lit("unparsed")))
 
 
 def parse_bool(expr: pl.Expr, words: Mapping[str, str]) -> pl.Expr:
@@ -571,9 +697,15 @@ def parse_date(expr: pl.Expr) -> pl.Expr:
 _FREE = r"(?i)\b(?:free|gratis|gratuit|kostenlos|no cost|no charge|complimentary)\b"
 
 
+_PRICE_REFUSED = re.compile(f"{NEGATIVE_FIRST}|{_NOT_DECIMAL}")
+
+
 def _parse_price(value: str) -> dict[str, Any]:
     price = Price.fromstring(value)
     amount = float(price.amount) if price.amount is not None else None
+    # price-parser reads the digits only: "-50" as 50, "1e308" as 1, "0x1F" as 0 (free!).
+    if amount is not None and _PRICE_REFUSED.search(value):
+        amount = None
     return {"amount": amount, "currency": price.currency}
 
 
@@ -581,6 +713,7 @@ def parse_price(expr: pl.Expr) -> pl.Expr:
     """Price text -> struct{amount, currency_text, free}: "$49" -> 49, "$"; "49.99 USD" ->
     49.99, "USD"; "€ 1.200,00" -> 1200, "€"; "Free" -> 0, null, free. The currency stays as
     written (symbol or code); transforms resolves it to ISO 4217 with the offering's country.
+    A negative price ("-50 USD", "$-0.01"), exponent notation and hexadecimal give no amount.
 
     price-parser does the decimal-separator guessing ("1.200,00" vs "1,200.00"), which a
     regex would get wrong; it runs once per distinct price text.

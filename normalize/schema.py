@@ -213,9 +213,13 @@ RejectReason = Literal[
 ]
 
 
+OFFERING_ID_SEPARATOR = "\x1f"
+OFFERING_ID_CHARS = 20
+
+
 def offering_id(source: str, source_key: str) -> str:
     """Stable id of a listing: the same source and key give the same id on every run."""
-    return hashlib.sha256(f"{source}\x1f{source_key}".encode()).hexdigest()[:20]
+    return hashlib.sha256(f"{source}{OFFERING_ID_SEPARATOR}{source_key}".encode()).hexdigest()[:OFFERING_ID_CHARS]
 
 
 # --- Polars schemas derived from the models ---------------------------------------------------

@@ -46,12 +46,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import langcodes
 import polars as pl
 import pycountry
 
 from normalize import taxonomy as tx
 from normalize.expressions import (
+    NEEDS_CLEANING,
     blank_to_null,
     clean_text,
     collapse_whitespace,
@@ -60,6 +62,7 @@ from normalize.expressions import (
     marker_text,
     match_keywords,
     matches_any,
+    number_refusal,
     parse_bool,
     parse_count,
     parse_credits,
@@ -68,8 +71,16 @@ from normalize.expressions import (
     parse_price,
     parse_rating,
     parse_workload,
+    plain_text,
+    sanitize_text,
 )
-from normalize.schema import OFFERING_SCHEMA, RAW_SCHEMA, REJECT_SCHEMA, offering_id
+from normalize.schema import (
+    OFFERING_ID_CHARS,
+    OFFERING_ID_SEPARATOR,
+    OFFERING_SCHEMA,
+    RAW_SCHEMA,
+    REJECT_SCHEMA,
+)
 from normalize.taxonomy import skills as esco_skills
 from normalize.taxonomy.cip import load_cip_isced
 from normalize.taxonomy.esco import ESCO_SKILL_URI
@@ -132,12 +143,71 @@ def _json_objects(path: Path, source: str, run_id: str,
         yield number, line, obj
 
 
+def _has_content(path: Path, probe: int = 1 << 16) -> bool:
+    """True when the file holds anything but whitespace. Reads at most ``probe`` bytes at a
+    time and stops at the first non-blank one (a landing file can be gigabytes)."""
+    if not path.is_file():
+        return False
+    with path.open("rb") as fh:
+        while chunk := fh.read(probe):
+            if chunk.strip():
+                return True
+    return False
+
+
+def _duckdb_type(dtype: pl.DataType) -> str:
+    if dtype == pl.String:
+        return "VARCHAR"
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMPTZ"
+    if isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct):
+        return "STRUCT(" + ", ".join(f'"{f.name}" {_duckdb_type(f.dtype)}' for f in dtype.inner.fields) + ")[]"
+    if isinstance(dtype, pl.List):
+        return _duckdb_type(dtype.inner) + "[]"
+    raise TypeError(f"no DuckDB type for {dtype}")
+
+
+_RAW_JSON_COLUMNS = "{" + ", ".join(f"'{n}': '{_duckdb_type(t)}'" for n, t in RAW_SCHEMA.items()) + "}"
+# Text fields whose JSON value must be a string: DuckDB's reader turns an object or array
+# given there into its JSON text, where RawOffering refuses it.
+_SCALAR_TEXT = [n for n, t in RAW_SCHEMA.items() if t == pl.String and n != "payload"]
+
+
+def _read_items_duckdb(path: Path) -> pl.DataFrame | None:
+    """items.jsonl through DuckDB's JSON reader (about a quarter of the CPU time of Polars'
+    NDJSON reader on landing files, same frame). None when the file needs the strict path:
+    a line DuckDB cannot read as RAW_SCHEMA, or a text field that starts like an object or an
+    array (which DuckDB would keep as JSON text; the Polars path refuses it, as RawOffering
+    does). A ``payload`` given as an object is kept as its JSON text, as the line-by-line
+    path does."""
+    con = duckdb.connect()
+    try:
+        frame = pl.from_arrow(con.sql(
+            f"select * from read_json($path, format='newline_delimited', columns={_RAW_JSON_COLUMNS})",
+            params={"path": str(path)},
+        ).to_arrow_table())
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    assert isinstance(frame, pl.DataFrame)
+    if frame.height and frame.select(
+        pl.any_horizontal(pl.col(c).str.starts_with("{") | pl.col(c).str.starts_with("[") for c in _SCALAR_TEXT)
+        .fill_null(False).any()
+    ).item():
+        return None
+    return frame.cast(dict(RAW_SCHEMA))
+
+
 def _read_items(path: Path, source: str, run_id: str) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
     """items.jsonl -> RAW_SCHEMA frame. The fast path reads the whole file in Polars; if a
     line is broken (a crawl killed mid-write, a type the schema refuses), the file is read
     line by line and each bad line becomes a reject instead of failing the run."""
-    if not path.is_file() or not path.read_bytes().strip():
+    if not _has_content(path):
         return _empty(RAW_SCHEMA), []
+    frame = _read_items_duckdb(path)
+    if frame is not None:
+        return frame, []
     try:
         return pl.read_ndjson(path, schema=RAW_SCHEMA), []
     except (pl.exceptions.PolarsError, ValueError):
@@ -200,12 +270,36 @@ def read_landing(run_dirs: Sequence[Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
 # --- small helpers ------------------------------------------------------------------------------
 
 
-def _note(cond: pl.Expr, field: str, reason: str, value: pl.Expr | None = None) -> pl.Expr:
-    """One mapping note where ``cond`` holds: "field: reason 'value'"."""
+# Plausible bounds: a figure beyond one is a data error ("99999999999 years", a price of
+# 1e29), nulled with an "out of range" note. A price may reach MAX_PRICE in USD or in units of
+# its own currency, whichever is more (10 million rupiah is a plausible course fee).
+MAX_PRICE = 1e7
+MAX_DURATION_WEEKS = 520.0  # ten years
+MAX_WORKLOAD_HOURS = 20_000.0
+MAX_CREDITS = 600.0
+MAX_COUNT = 1_000_000_000  # ratings, enrolments
+DATE_RANGE = (date(1900, 1, 1), date(2100, 12, 31))  # start dates outside it: out of range
+
+
+def _note(cond: pl.Expr, field: str, reason: str | Callable[[pl.Expr], pl.Expr],
+          value: pl.Expr | None = None) -> pl.Expr:
+    """One mapping note where ``cond`` holds: "field: reason 'value'".
+
+    Notes reach the marts and the exports, so the value is quoted sanitized (no markup, no
+    control or bidi characters: ``sanitize_text``) and cut to ``NOTE_VALUE_CHARS``; a value that
+    was nothing but markup is quoted ''. The value is masked to the noted rows first, so the
+    quoting costs nothing on the others. ``reason`` may be a function of the masked value
+    giving each row's reason (``number_refusal``: "negative" or "unparsed").
+    """
     if value is None:
         return pl.when(cond).then(pl.lit(f"{field}: {reason}"))
-    quoted = value.cast(pl.String).str.slice(0, NOTE_VALUE_CHARS)
-    return pl.when(cond).then(pl.format(f"{field}: {reason} '{{}}'", quoted))
+    masked = pl.when(cond).then(value.cast(pl.String))
+    quoted = pl.when(masked.is_not_null()).then(
+        pl.coalesce(sanitize_text(masked).str.slice(0, NOTE_VALUE_CHARS), pl.lit(""))
+    )
+    if callable(reason):
+        return pl.format(f"{field}: {{}} '{{}}'", reason(masked), quoted)
+    return pl.format(f"{field}: {reason} '{{}}'", quoted)
 
 
 def _notes(step: str, *notes: pl.Expr) -> pl.Expr:
@@ -250,6 +344,31 @@ def _fork(lf: pl.LazyFrame) -> pl.LazyFrame:
     which made even a one-row run take a second to plan.
     """
     return lf.cache()
+
+
+# Steps that read only low-cardinality raw fields run once per distinct combination of them
+# and are joined back (``_per_distinct``); switch off to compare with the row-wise result.
+PER_DISTINCT = True
+
+
+def _per_distinct(lf: pl.LazyFrame, keys: Sequence[str],
+                  step: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.LazyFrame:
+    """Run ``step`` on the distinct combinations of ``keys`` only and join its new columns
+    back onto every row. Catalog fields such as workload, duration, level, language or
+    modality take a few hundred distinct values across a million offerings, so their regex
+    and look-up chains cost a join instead of a pass per row (1M rows: 8.0 s -> 1.1 s for
+    the effort parsers). ``step`` must read only ``keys`` and must not change them; a
+    missing column fails at planning, a changed key would be dropped, so keys are checked
+    to come back unchanged by construction (the join is on the step's own input)."""
+    if not PER_DISTINCT:
+        return step(lf)
+    have = lf.collect_schema().names()
+    table = step(lf.select(keys).unique())
+    added = [c for c in table.collect_schema().names() if c not in keys]
+    if replaced := [c for c in added if c in have]:
+        raise ValueError(f"a per-distinct step may only add columns; it replaces {replaced}")
+    return lf.join(table.select(*keys, *added), on=list(keys), how="left", nulls_equal=True,
+                   maintain_order="left")
 
 
 def _with_row_positions(lf: pl.LazyFrame, column: str, *keep: str) -> pl.LazyFrame:
@@ -323,23 +442,56 @@ def _rejects(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+# Text cleaned by _map_text: offering column -> (raw column, keep paragraphs).
+_CLEANED_TEXT = {
+    "description": ("description", True), "awarding_body": ("awarding_body", False),
+    "platform": ("platform", False), "prerequisites": ("prerequisites_raw", True),
+    # No vocabulary is prescribed for these two EU elements: the source's statement,
+    # cleaned, is the honest value.
+    "assessment_type": ("assessment_raw", False), "quality_assurance": ("quality_assurance_raw", False),
+}
+# Raw copies an offering keeps (later steps parse them): markup and control characters go,
+# whitespace is collapsed, the encoding stays as the source sent it.
+_RAW_COPIES = ["credential_type_raw", "level_raw", "workload_raw", "duration_raw"]
+# Raw lists an offering keeps (_finalize names them subjects_raw, subject_codes_raw); only
+# elements with markup or control characters are touched.
+_RAW_LISTS = {"subjects": "subjects_raw", "subject_codes": "subject_codes_raw"}
+# A link a consumer can follow safely: http(s) with a host ("javascript:", "data:" are not).
+_HTTP_URL = r"(?i)^https?://[^\s/?#<>\"]"
+_URL_ESCAPES = {" ": "%20", '"': "%22", "<": "%3C", ">": "%3E"}  # percent-encoded, as browsers do
+
+
 def _map_text(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Plain text everywhere: no markup, repaired encodings, collapsed whitespace."""
-    return lf.with_columns(
-        description=clean_text(pl.col("description"), multiline=True),
-        awarding_body=clean_text(pl.col("awarding_body")),
-        platform=clean_text(pl.col("platform")),
-        prerequisites=clean_text(pl.col("prerequisites_raw"), multiline=True),
-        # No vocabulary is prescribed for these two EU elements: the source's statement,
-        # cleaned, is the honest value.
-        assessment_type=clean_text(pl.col("assessment_raw")),
-        quality_assurance=clean_text(pl.col("quality_assurance_raw")),
-        url=collapse_whitespace(pl.col("url")),
-        level_raw=collapse_whitespace(pl.col("level_raw")),
-        workload_raw=collapse_whitespace(pl.col("workload_raw")),
-        duration_raw=collapse_whitespace(pl.col("duration_raw")),
-        credential_type_raw=collapse_whitespace(pl.col("credential_type_raw")),
+    """Plain text everywhere: no markup, repaired encodings, collapsed whitespace, no control
+    or bidi characters. The raw copies (``_RAW_COPIES``, subjects_raw, subject_codes_raw) lose
+    markup too: they reach the marts and the exports. ``url`` is kept only as an http(s) URL.
+    Where a value leaves no text once its markup is gone, or a URL is refused, a note says so."""
+    copies = {**{t: src for t, (src, _) in _CLEANED_TEXT.items()}, **{c: c for c in _RAW_COPIES}}
+    lf = lf.with_columns(
+        **{f"_c_{t}": clean_text(pl.col(src), multiline=keep) for t, (src, keep) in _CLEANED_TEXT.items()},
+        **{f"_c_{c}": plain_text(pl.col(c)) for c in _RAW_COPIES},
+        **{f"_c_{c}": pl.col(c).list.eval(sanitize_text(pl.element())).list.drop_nulls() for c in _RAW_LISTS},
+        _c_url=collapse_whitespace(pl.col("url")),
     )
+
+    def markup_only(target: str, src: str) -> pl.Expr:
+        # Text was given and nothing is left: it was only markup (or control characters).
+        # The check runs on those rows only (null elsewhere).
+        emptied = pl.when(pl.col(f"_c_{target}").is_null() & pl.col(src).is_not_null()).then(pl.col(src))
+        return _note(emptied.str.contains(NEEDS_CLEANING).fill_null(False), target, "only markup, removed")
+
+    url_ok = pl.col("_c_url").str.contains(_HTTP_URL)
+    return lf.with_columns(
+        _notes(
+            "text",
+            *[markup_only(t, src) for t, src in copies.items()],
+            *[_note(pl.col(f"_c_{c}").list.len() < pl.col(c).list.len(), name, "entries without text removed")
+              for c, name in _RAW_LISTS.items()],
+            _note(pl.col("_c_url").is_not_null() & ~url_ok, "url", "not http(s)", pl.col("_c_url")),
+        ),
+        *[pl.col(f"_c_{c}").alias(c) for c in [*copies, *_RAW_LISTS]],
+        url=pl.when(url_ok).then(pl.col("_c_url").str.replace_many(_URL_ESCAPES)),
+    ).drop([f"_c_{c}" for c in [*copies, *_RAW_LISTS, "url"]])
 
 
 def _map_test_flag(lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -436,7 +588,9 @@ def _map_level(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _map_effort(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Workload hours, duration weeks, credits and ECTS (see the module docstring)."""
+    """Workload hours, duration weeks, credits and ECTS (see the module docstring). A negative
+    figure or exponent notation gives no value (``expressions``); a figure beyond
+    ``MAX_DURATION_WEEKS``, ``MAX_WORKLOAD_HOURS`` or ``MAX_CREDITS`` is refused; both noted."""
     lf = lf.with_columns(
         parse_workload(pl.col("workload_raw")).alias("_ww"),
         parse_workload(pl.col("duration_raw")).alias("_wd"),
@@ -471,6 +625,16 @@ def _map_effort(lf: pl.LazyFrame) -> pl.LazyFrame:
         ]
     )
 
+    def beyond(name: str, limit: float) -> pl.Expr:
+        # Either end above the limit refuses the figure whole (noted below).
+        return ((pl.col(f"{name}_min") > limit) | (pl.col(f"{name}_max") > limit)).fill_null(False)
+
+    def within(name: str, flag: str) -> list[pl.Expr]:
+        return [pl.when(~pl.col(flag)).then(f"{name}_{b}").alias(f"{name}_{b}") for b in ("min", "max")]
+
+    lf = lf.with_columns(_dur_out=beyond("duration_weeks", MAX_DURATION_WEEKS)).with_columns(
+        within("duration_weeks", "_dur_out"))
+
     def hours(bound: str) -> pl.Expr:
         weekly = pl.when("_ww_weekly").then(f"_ww_hours_{bound}").otherwise(f"_wd_hours_{bound}")
         return (
@@ -485,9 +649,13 @@ def _map_effort(lf: pl.LazyFrame) -> pl.LazyFrame:
     lf = lf.with_columns(
         workload_hours_min=hours("min"),
         workload_hours_max=hours("max"),
-        credits=pl.col("_cr_credits"),
+        credits=pl.when(pl.col("_cr_credits") <= MAX_CREDITS).then("_cr_credits"),
+        _cr_out=(pl.col("_cr_credits") > MAX_CREDITS).fill_null(False),
         _unit_text=pl.coalesce(collapse_whitespace(pl.col("credit_unit_raw")), pl.col("_cr_unit_text")),
-    ).with_columns(_unit=_lookup(pl.col("_unit_text"), credit_lookup))
+    ).with_columns(
+        _unit=_lookup(pl.col("_unit_text"), credit_lookup),
+        _work_out=beyond("workload_hours", MAX_WORKLOAD_HOURS),
+    ).with_columns(within("workload_hours", "_work_out"))
     lf = lf.with_columns(
         credit_unit=blank_to_null(pl.col("_unit")),
         _ects_derived=(
@@ -508,13 +676,19 @@ def _map_effort(lf: pl.LazyFrame) -> pl.LazyFrame:
                   pl.col("workload_raw")),
             _note(pl.col("_ww_other_rate").fill_null(False) & ~pl.col("_wd_total"), "workload_hours",
                   "effort per day/month cannot become hours", pl.col("workload_raw")),
-            _note(_present("workload_raw") & ~pl.col("_parsed_workload"), "workload_hours", "unparsed",
+            _note(_present("workload_raw") & ~pl.col("_parsed_workload"), "workload_hours", number_refusal,
                   pl.col("workload_raw")),
-            _note(_present("duration_raw") & ~pl.col("_parsed_duration"), "duration_weeks", "unparsed",
+            _note(_present("duration_raw") & ~pl.col("_parsed_duration"), "duration_weeks", number_refusal,
                   pl.col("duration_raw")),
+            _note(pl.col("_dur_out"), "duration_weeks", "out of range",
+                  pl.when("_from_duration").then(pl.col("duration_raw")).otherwise(pl.col("workload_raw"))),
+            _note(pl.col("_work_out"), "workload_hours", "out of range",
+                  pl.when(pl.col("_ww_total") | pl.col("_ww_weekly")).then(pl.col("workload_raw"))
+                  .otherwise(pl.col("duration_raw"))),
             _note(is_range, "credits", "range is not one figure", pl.col("credits_raw")),
-            _note(_present("credits_raw") & pl.col("credits").is_null() & ~is_range, "credits", "unparsed",
-                  pl.col("credits_raw")),
+            _note(pl.col("_cr_out"), "credits", "out of range", pl.col("credits_raw")),
+            _note(_present("credits_raw") & pl.col("credits").is_null() & ~is_range & ~pl.col("_cr_out"),
+                  "credits", number_refusal, pl.col("credits_raw")),
             _note(pl.col("_unit_text").is_not_null() & pl.col("_unit").is_null(), "credit_unit", "unmapped",
                   pl.col("_unit_text")),
         ),
@@ -644,11 +818,15 @@ def _price_rows(valid: pl.LazyFrame) -> pl.LazyFrame:
     """Prices in long form, one row per offering with prices: the price list (amount,
     ISO 4217 currency with country-aware symbols, CTDL cost type), the main price and notes.
     Subscriptions and free-audit notes stay out of the list: a subscription is a price
-    model, not a course price (TAXONOMY.md), and auditing is ``free_to_audit``."""
+    model, not a course price (TAXONOMY.md), and auditing is ``free_to_audit``. A negative
+    price, exponent notation (``parse_price``) and an amount beyond ``MAX_PRICE`` are refused
+    and noted."""
     cost_lu, model_lu = tx.load_lookup("cost_type"), tx.load_lookup("price_model")
     ct_lu = tx.load_lookup("credential_type")
     symbols = tx.load_currency_symbols()
     iso = sorted(tx.iso_currencies())
+    rates = tx.load_fx_rates().rates
+    per_usd = dict(zip(rates["currency"], rates["units_per_usd"], strict=True))
 
     p = _with_row_positions(valid, "prices", "country").unnest("prices").with_columns(
         _text=pl.coalesce(
@@ -688,7 +866,12 @@ def _price_rows(valid: pl.LazyFrame) -> pl.LazyFrame:
                                   "_cur_local", "_cur_any",
                                   map_distinct(pl.col("_cur_text"), _currency_by_name, pl.String())),
             _cost_type=blank_to_null(pl.col("_cost")),
-            _priced=~pl.col("_subscription") & pl.col("_amount").is_not_null(),
+        )
+        .with_columns(_price_out=(pl.col("_amount") > MAX_PRICE * pl.col("_currency").replace_strict(
+            per_usd, default=1.0, return_dtype=pl.Float64).clip(lower_bound=1.0)).fill_null(False))
+        .with_columns(
+            _amount=pl.when(~pl.col("_price_out")).then("_amount"),
+            _priced=~pl.col("_subscription") & pl.col("_amount").is_not_null() & ~pl.col("_price_out"),
         )
         # A free audit track beside a paid one is "free to audit"; as the only price it is
         # simply the price (0: the offering is free).
@@ -705,8 +888,9 @@ def _price_rows(valid: pl.LazyFrame) -> pl.LazyFrame:
         .otherwise(pl.col("_cost_type").replace_strict(_COST_PRIORITY, default=3, return_dtype=pl.Int64)),
         _price_notes=_notes(
             "price",
-            _note(pl.col("_amount").is_null() & pl.col("_text").is_not_null(), "prices", "unparsed",
-                  pl.col("_text")),
+            _note(pl.col("_amount").is_null() & ~pl.col("_price_out") & pl.col("_text").is_not_null(), "prices",
+                  number_refusal, pl.col("_text")),
+            _note(pl.col("_price_out"), "prices", "out of range", pl.col("_text")),
             _note(pl.col("_keep") & (pl.col("_amount") > 0) & pl.col("_currency").is_null(), "prices",
                   "unknown currency in", pl.col("_text")),
             _note(pl.col("_subscription"), "prices", "subscription is a price model, not a course price",
@@ -850,47 +1034,50 @@ def _subject_rows(lf: pl.LazyFrame) -> pl.LazyFrame:
     known = sorted(tx.codes("isced"))
     tier = _EVIDENCE_TIER
 
-    codes = (
-        _with_row_positions(lf, "subject_codes")
-        .with_columns(_raw=collapse_whitespace(pl.col("subject_codes")))
-        .with_columns(_cand=pl.coalesce(pl.col("_raw").str.extract(_ISCED_GIVEN, 1),
-                                        pl.col("_raw").str.extract(r"^(\d{3,4})$", 1)),
-                      _fam=pl.col("_raw").str.extract(_CIP_IN_CODES, 1),
-                      _ser=pl.coalesce(pl.col("_raw").str.extract(_CIP_IN_CODES, 1).str.slice(0, 2),
-                                       pl.col("_raw").str.extract(_CIP_IN_CODES, 2)))
-        .with_columns(_given=pl.when(pl.col("_cand").is_in(known)).then("_cand"))
-        .with_columns(**_cip_isced(pl.col("_fam"), pl.col("_ser")))
-        .with_columns(
-            code=pl.coalesce("_given", "_cip_code"),
-            conf=pl.when(pl.col("_given").is_not_null()).then(pl.lit(ISCED_CONFIDENCE["given"]))
-            .otherwise("_cip_conf"),
-            _note=_note(
-                pl.col("_given").is_null() & pl.col("_cip_code").is_null() & pl.col("_raw").is_not_null()
-                & ~pl.col("_raw").str.contains(_CIP_FORM),
-                "isced_codes", "unrecognised code", pl.col("_raw"),
-            ),
+    def read_code(elements: pl.LazyFrame) -> pl.LazyFrame:
+        return (
+            elements.with_columns(_raw=collapse_whitespace(pl.col("subject_codes")))
+            .with_columns(_cand=pl.coalesce(pl.col("_raw").str.extract(_ISCED_GIVEN, 1),
+                                            pl.col("_raw").str.extract(r"^(\d{3,4})$", 1)),
+                          _fam=pl.col("_raw").str.extract(_CIP_IN_CODES, 1),
+                          _ser=pl.coalesce(pl.col("_raw").str.extract(_CIP_IN_CODES, 1).str.slice(0, 2),
+                                           pl.col("_raw").str.extract(_CIP_IN_CODES, 2)))
+            .with_columns(_given=pl.when(pl.col("_cand").is_in(known)).then("_cand"))
+            .with_columns(**_cip_isced(pl.col("_fam"), pl.col("_ser")))
+            .with_columns(
+                code=pl.coalesce("_given", "_cip_code"),
+                conf=pl.when(pl.col("_given").is_not_null()).then(pl.lit(ISCED_CONFIDENCE["given"]))
+                .otherwise("_cip_conf"),
+                _note=_note(
+                    pl.col("_given").is_null() & pl.col("_cip_code").is_null() & pl.col("_raw").is_not_null()
+                    & ~pl.col("_raw").str.contains(_CIP_FORM),
+                    "isced_codes", "unrecognised code", pl.col("_raw"),
+                ),
         )
-        .pipe(_fork)
-    )
-    subjects = (
-        _with_row_positions(lf, "subjects")
-        .with_columns(_name=clean_text(pl.col("subjects")))
-        .with_columns(_fam=pl.coalesce(pl.col("_name").str.extract(_CIP_IN_NAME, 1),
-                                       pl.col("_name").str.extract(_CIP_IN_NAME, 2)))
-        .with_columns(**_cip_isced(pl.col("_fam"), pl.col("_fam").str.slice(0, 2)),
-                      _text=collapse_whitespace(pl.col("_name").str.replace(_CIP_IN_NAME, " ")
-                                                .str.replace(r"^[\s:#,;-]+", "")))
-        .with_columns(_exact=lookup_exact(pl.col("_text"), lookup.exact),
-                      _words=match_keywords(pl.col("_text"), lookup.keywords))
-        .with_columns(_codes=pl.when(pl.col("_exact").is_not_null()).then(pl.concat_list("_exact"))
-                      .otherwise("_words"),
-                      _by=pl.when(pl.col("_exact").is_not_null()).then(pl.lit(ISCED_CONFIDENCE["subject"]))
-                      .otherwise(pl.lit(ISCED_CONFIDENCE["subject_keyword"])))
-        .with_columns(_note=_note(pl.col("_name").is_not_null() & (pl.col("_codes").list.len() == 0)
-                                  & pl.col("_cip_code").is_null(),
-                                  "isced_codes", "unmapped subject", pl.col("_name")))
-        .pipe(_fork)
-    )
+        )
+
+    def read_name(elements: pl.LazyFrame) -> pl.LazyFrame:
+        return (
+            elements.with_columns(_name=clean_text(pl.col("subjects")))
+            .with_columns(_fam=pl.coalesce(pl.col("_name").str.extract(_CIP_IN_NAME, 1),
+                                           pl.col("_name").str.extract(_CIP_IN_NAME, 2)))
+            .with_columns(**_cip_isced(pl.col("_fam"), pl.col("_fam").str.slice(0, 2)),
+                          _text=collapse_whitespace(pl.col("_name").str.replace(_CIP_IN_NAME, " ")
+                                                    .str.replace(r"^[\s:#,;-]+", "")))
+            .with_columns(_exact=lookup_exact(pl.col("_text"), lookup.exact),
+                          _words=match_keywords(pl.col("_text"), lookup.keywords))
+            .with_columns(_codes=pl.when(pl.col("_exact").is_not_null()).then(pl.concat_list("_exact"))
+                          .otherwise("_words"),
+                          _by=pl.when(pl.col("_exact").is_not_null()).then(pl.lit(ISCED_CONFIDENCE["subject"]))
+                          .otherwise(pl.lit(ISCED_CONFIDENCE["subject_keyword"])))
+            .with_columns(_note=_note(pl.col("_name").is_not_null() & (pl.col("_codes").list.len() == 0)
+                                      & pl.col("_cip_code").is_null(),
+                                      "isced_codes", "unmapped subject", pl.col("_name")))
+        )
+
+    # Codes and names repeat across offerings: each distinct one is read once.
+    codes = _with_row_positions(lf, "subject_codes").pipe(_per_distinct, ["subject_codes"], read_code).pipe(_fork)
+    subjects = _with_row_positions(lf, "subjects").pipe(_per_distinct, ["subjects"], read_name).pipe(_fork)
     by_name = (
         subjects.select("_row", "_pos", "_by", code="_codes", _k=pl.int_ranges(pl.col("_codes").list.len()))
         .explode(["code", "_k"])
@@ -977,19 +1164,22 @@ def _outcome_rows(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _date_rows(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Start dates; a schedule word in their place ("Self-paced", "Anytime") is no defect."""
+    """Start dates; a schedule word in their place ("Self-paced", "Anytime") is no defect.
+    A date outside ``DATE_RANGE`` ("1800-01-01") is a placeholder or an error: dropped, noted."""
     timing = tx.load_lookup("timing")
     dates = (
         _with_row_positions(lf, "start_dates_raw")
         .with_columns(_text=collapse_whitespace(pl.col("start_dates_raw")))
         .with_columns(_date=parse_date(pl.col("_text")), _schedule=_lookup(pl.col("_text"), timing))
-        .with_columns(_note=_note(
-            pl.col("_text").is_not_null() & pl.col("_date").is_null() & pl.col("_schedule").is_null(),
-            "start_dates", "unparsed", pl.col("_text"),
+        .with_columns(_out=~pl.col("_date").is_between(*DATE_RANGE))
+        .with_columns(_note=pl.coalesce(
+            _note(pl.col("_text").is_not_null() & pl.col("_date").is_null() & pl.col("_schedule").is_null(),
+                  "start_dates", "unparsed", pl.col("_text")),
+            _note(pl.col("_out").fill_null(False), "start_dates", "out of range", pl.col("_text")),
         ))
     )
     return dates.group_by("_row").agg(
-        start_dates=pl.col("_date").drop_nulls().unique().sort(),
+        start_dates=pl.col("_date").filter(~pl.col("_out")).drop_nulls().unique().sort(),
         _n_dates=pl.col("_note").drop_nulls(),
     )
 
@@ -1056,14 +1246,17 @@ def _skill_rows(lf: pl.LazyFrame, matcher: esco_skills.SkillMatcher | None) -> p
 
 
 def _map_misc(lf: pl.LazyFrame, provider_kinds: Mapping[str, str]) -> pl.LazyFrame:
-    """Rating, counts, status, skills (from ``_skill_rows``), provider kind, page defects."""
+    """Rating, counts, status, skills (from ``_skill_rows``), provider kind, page defects.
+    Counts above ``MAX_COUNT`` are refused; skill names kept in skills_raw, and the notes of
+    the skill match and of the page, lose markup and control characters."""
     status_lu, org_lu = tx.load_lookup("status"), tx.load_lookup("organization_kind")
     lf = lf.with_columns(
         rating=parse_rating(pl.col("rating_raw")),
         rating_count=parse_count(pl.col("rating_count_raw")),
         enrolment=parse_count(pl.col("enrolment_raw")),
         _status=_lookup(pl.col("status_raw"), status_lu),
-        skills_raw=pl.col("skills"),
+        skills_raw=pl.col("skills").list.eval(sanitize_text(pl.element())).list.drop_nulls(),
+        _skills_given=pl.col("skills").list.len(),
         skills=pl.col("_skill_uris"),
         skill_scores=pl.col("_skill_scores"),
         _kind_by_name=blank_to_null(match_keywords(pl.col("awarding_body"), org_lu.keywords).list.first()),
@@ -1079,18 +1272,27 @@ def _map_misc(lf: pl.LazyFrame, provider_kinds: Mapping[str, str]) -> pl.LazyFra
         # The source's provider kind describes the awarding body only when the body is the
         # lister itself (or unnamed); a university course on a MOOC platform is a university's.
         provider_kind=pl.coalesce("_kind_by_name", pl.when(same_as_platform).then("_kind_by_source")),
+        rating_count=pl.when(pl.col("rating_count") <= MAX_COUNT).then("rating_count"),
+        enrolment=pl.when(pl.col("enrolment") <= MAX_COUNT).then("enrolment"),
         _n_misc=_notes(
             "misc",
-            _note(_present("rating_raw") & pl.col("rating").is_null(), "rating", "unparsed",
+            _note(_present("rating_raw") & pl.col("rating").is_null(), "rating", number_refusal,
                   pl.col("rating_raw")),
             _note(_present("rating_count_raw") & pl.col("rating_count").is_null(), "rating_count",
-                  "unparsed", pl.col("rating_count_raw")),
-            _note(_present("enrolment_raw") & pl.col("enrolment").is_null(), "enrolment", "unparsed",
+                  number_refusal, pl.col("rating_count_raw")),
+            _note(pl.col("rating_count") > MAX_COUNT, "rating_count", "out of range", pl.col("rating_count_raw")),
+            _note(_present("enrolment_raw") & pl.col("enrolment").is_null(), "enrolment", number_refusal,
                   pl.col("enrolment_raw")),
+            _note(pl.col("enrolment") > MAX_COUNT, "enrolment", "out of range", pl.col("enrolment_raw")),
             _note(_present("status_raw") & pl.col("_status").is_null(), "status", "unmapped",
                   pl.col("status_raw")),
+            _note(pl.col("skills_raw").list.len() < pl.col("_skills_given"), "skills_raw",
+                  "entries without text removed"),
         ),
-        _n_page=pl.col("page_defects").list.eval(pl.format("page: {}", pl.element())),
+        # Skill notes quote the provider's names; page defects are the spider's text.
+        _n_skills=pl.col("_n_skills").list.eval(sanitize_text(pl.element())).list.drop_nulls(),
+        _n_page=pl.col("page_defects").list.eval(pl.format("page: {}", sanitize_text(pl.element())))
+        .list.drop_nulls(),
     )
 
 
@@ -1112,18 +1314,52 @@ _EU_ELEMENTS = [
 _NOT_HASHED = {"run_id", "fetched_at", "url", "content_hash"}
 
 
+def _sha256_hex_duckdb(chars: int) -> Callable[[pl.Series], pl.Series]:
+    """SHA-256 per value in DuckDB (vectorized C++): for short values, where a Python loop
+    costs more than the hashing; gives exactly ``hashlib.sha256(v).hexdigest()[:chars]``."""
+
+    def digest(s: pl.Series) -> pl.Series:
+        con = duckdb.connect()
+        try:
+            con.register("frame", s.alias("v").to_frame())
+            out = con.sql(f"select left(sha256(v), {int(chars)}) as h from frame").pl()
+        finally:
+            con.close()
+        return out.get_column("h").alias(s.name)
+
+    return digest
+
+
+def _gather_notes(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """``mapping_notes``: every step's notes (the ``_n_*`` list columns) in step order, as one
+    list per row. Most rows have none, so the notes are gathered in long form (one row per
+    note) and joined back; concatenating a dozen mostly empty lists row by row cost more than
+    any mapping step."""
+    steps = [c for c in lf.collect_schema().names() if c.startswith("_n_")]
+    if not steps:
+        return lf.with_columns(mapping_notes=pl.lit([], dtype=pl.List(pl.String)))
+    long = pl.concat(
+        [lf.select("_row", pl.col(c).alias("_note")).explode("_note", keep_nulls=False) for c in steps],
+        how="vertical",
+    ).filter(pl.col("_note").is_not_null())
+    notes = long.group_by("_row", maintain_order=True).agg(mapping_notes=pl.col("_note"))
+    return lf.join(notes, on="_row", how="left", maintain_order="left").with_columns(
+        pl.col("mapping_notes").fill_null([])
+    )
+
+
 def _finalize(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Identity, notes, completeness and hash; exactly OFFERING_SCHEMA (names, order, types)."""
-    lf = lf.with_columns(
-        offering_id=pl.struct("source", "_key").map_batches(
-            lambda s: pl.Series([offering_id(r["source"], r["_key"]) for r in s], dtype=pl.String),
-            return_dtype=pl.String, is_elementwise=True,
+    lf = _fork(lf).pipe(_gather_notes).with_columns(
+        # schema.offering_id(source, key), computed on the joined text (no row dicts);
+        # tests/normalize check that the two agree.
+        offering_id=pl.concat_str("source", pl.lit(OFFERING_ID_SEPARATOR), "_key").map_batches(
+            _sha256_hex_duckdb(OFFERING_ID_CHARS), return_dtype=pl.String, is_elementwise=True
         ),
         source_key=pl.col("_key"),
         title=pl.col("_title"),
         subjects_raw=pl.col("subjects"),
         subject_codes_raw=pl.col("subject_codes"),
-        mapping_notes=pl.concat_list(pl.col(r"^_n_.*$")).list.drop_nulls(),
     ).with_columns(
         eu_completeness=(pl.sum_horizontal([e.fill_null(False).cast(pl.Int8) for e in _EU_ELEMENTS]) / 9)
         .round(4),
@@ -1151,7 +1387,10 @@ def normalize(raw: pl.LazyFrame, *, provider_kinds: Mapping[str, str] | None = N
         raise ValueError(f"unknown organization kind(s) {sorted(unknown)}")
     core = raw.pipe(_conform).pipe(_classify).pipe(_fork)
     rejects = core.pipe(_rejects)
-    valid = core.filter(pl.col("_reject").is_null()).pipe(_map_place_language).pipe(_fork)
+    # The source's whole record (payload) is only quoted by rejects: the mapping never
+    # carries it, so filters and joins below do not copy the largest column.
+    valid = (core.drop("payload").filter(pl.col("_reject").is_null())
+             .pipe(_per_distinct, ["language_raw", "country_raw"], _map_place_language).pipe(_fork))
     # List fields are mapped in long form, each branch from ``valid`` and joined back once:
     # chaining fork-and-join steps would double the plan at every step.
     # The ESCO list is optional: without it skills stay unmapped (noted), nothing fails.
@@ -1162,17 +1401,19 @@ def normalize(raw: pl.LazyFrame, *, provider_kinds: Mapping[str, str] | None = N
         valid.drop("prices", "learning_outcomes")
         .pipe(_map_text)
         .pipe(_map_test_flag)
-        .pipe(_map_kind)
+        .pipe(_per_distinct, ["credential_type_raw", "record_kind_raw"], _map_kind)
         .pipe(_map_level)
-        .pipe(_map_effort)
-        .pipe(_map_delivery)
+        .pipe(_per_distinct, ["workload_raw", "duration_raw", "credits_raw", "credit_unit_raw"], _map_effort)
+        .pipe(_per_distinct, ["modality_raw", "timing_raw", "platform"], _map_delivery)
     )
     for part in per_row:
         mapped = mapped.join(part, on="_row", how="left")
     mapped = mapped.with_columns(pl.col(c).fill_null([]) for c in _PER_ROW_LISTS)
     mapped, rate_date = _map_price_fields(mapped)
     offerings = mapped.pipe(_map_misc, provider_kinds).pipe(_finalize)
-    offerings_df, rejects_df = pl.collect_all([offerings, rejects])
+    # The in-memory engine: on these plans (cache nodes, Python UDFs, many small joins) the
+    # streaming engine took about 1.5x the CPU time (measured on 276k generated rows).
+    offerings_df, rejects_df = pl.collect_all([offerings, rejects], engine="in-memory")
     return NormalizeResult(
         offerings=offerings_df,
         rejects=rejects_df.select([pl.col(n).cast(t) for n, t in REJECT_SCHEMA.items()]),

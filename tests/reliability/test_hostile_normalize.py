@@ -1,16 +1,17 @@
-"""The normalizer on hostile raw records (hypothesis), and the gaps it still has (xfail).
+"""The normalizer on hostile raw records (hypothesis) and on a fixed zoo of the worst values.
 
 What must hold for any input: normalization never raises; every raw record becomes exactly
-one offering or one reject; every reject carries a known reason code; the text fields the
-normalizer cleans carry no markup; every number is finite.
-
-The xfail tests below each name a gap of ``normalize/`` (owned elsewhere) with the fix it
-needs; they are strict, so the day the fix lands they fail until the marker is removed.
+one offering or one reject; every reject carries a known reason code; no text an offering
+carries (cleaned fields, raw copies, mapping notes) holds markup, control or bidi characters;
+a URL is http(s) or null; every number is finite and none is negative. And for the zoo: a
+minus sign, exponent notation, an absurd magnitude or a date out of range never becomes a
+value, and each refused value leaves a mapping note.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import typing
 from datetime import UTC, date, datetime
 from typing import Any
@@ -30,19 +31,17 @@ from tests.reliability.hostile import (
     markup_in,
     offending_cells,
     script_url,
-    strings,
 )
 
 FETCHED = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 REASONS = set(typing.get_args(RejectReason))
 FIXED = {"source", "run_id", "fetched_at", "payload", "source_key"}
+HTTP = re.compile(r"https?://\S+$", re.IGNORECASE)
 TEXT_FIELDS = [n for n, t in RAW_SCHEMA.items() if t == pl.String and n not in FIXED]
 LIST_FIELDS = [n for n, t in RAW_SCHEMA.items() if t == pl.List(pl.String)]
 # Text the normalizer cleans (markup removed, entities decoded, whitespace collapsed).
 CLEANED = ["title", "description", "awarding_body", "platform", "prerequisites", "assessment_type",
            "quality_assurance", "learning_outcomes"]
-CLEANED_FROM = {"prerequisites": "prerequisites_raw", "assessment_type": "assessment_raw",
-                "quality_assurance": "quality_assurance_raw"}
 NUMERIC = ["workload_hours_min", "workload_hours_max", "duration_weeks_min", "duration_weeks_max", "credits",
            "ects", "price_amount", "price_usd", "rating", "rating_count", "enrolment", "eqf_level",
            "eu_completeness"]
@@ -88,17 +87,14 @@ def test_hostile_records_never_crash_and_all_are_accounted_for(rows):
     for col in NUMERIC:
         values = [v for v in offerings[col].to_list() if v is not None]
         assert all(math.isfinite(v) for v in values), (col, values)
-    # Markup: checked where the raw value holds no control character (with one, entity-escaped
-    # markup comes out decoded: test_escaped_markup_beside_a_control_character, xfail).
-    raw_by_run = {r["run_id"]: r for r in rows}
-    offenders = []
-    for o in offerings.to_dicts():
-        raw = raw_by_run[o["run_id"]]
-        for col in CLEANED:
-            if any(control_in(t) for t in strings(raw.get(CLEANED_FROM.get(col, col)))):
-                continue
-            offenders += [(o["run_id"], col, m) for t in strings(o[col]) if (m := markup_in(t))]
-    assert offenders == []
+        assert all(v >= 0 for v in values), (col, values)  # no quantity is negative
+    # Text: no markup and no control or bidi character anywhere, whatever the raw value held.
+    # source_key is the source's identifier, kept as given (whitespace and controls aside).
+    records = offerings.to_dicts()
+    text_cols = [c for c, t in offerings.schema.items() if t in (pl.String, pl.List(pl.String))]
+    assert offending_cells(records, [c for c in text_cols if c != "source_key"], markup_in) == []
+    assert offending_cells(records, text_cols, control_in) == []
+    assert [u for u in offerings["url"].drop_nulls().to_list() if not HTTP.match(u)] == []
 
 
 # --- a fixed zoo of the worst values: one record per value and field --------------------------------------
@@ -141,31 +137,16 @@ KEPT_RAW = ["credential_type_raw", "level_raw", "workload_raw", "duration_raw", 
             "skills_raw", "mapping_notes"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "normalize/: the raw copies kept in offerings (credential_type_raw, level_raw, workload_raw, duration_raw, "
-    "subjects_raw, subject_codes_raw, skills_raw) only get collapse_whitespace, and mapping_notes quote raw "
-    "values verbatim, so '<script>' from a source reaches fct_offering and the exports. Fix: in "
-    "transforms._map_text apply clean_text() to those columns (list columns element-wise), and in _note() "
-    "quote clean_text(value) instead of the raw value."))
 def test_no_markup_in_any_text_an_offering_carries(zoo):
     text_cols = [c for c, t in zoo.schema.items() if t == pl.String or t == pl.List(pl.String)]
     assert offending_cells(zoo.to_dicts(), text_cols, markup_in) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "normalize/: url is only whitespace-collapsed, so javascript:/data: URLs reach the warehouse and the "
-    "exports (a consumer rendering a link runs them). Fix: in transforms._map_text keep url only when its "
-    "scheme is http or https (else null plus a mapping note 'url: not http(s)')."))
 def test_urls_are_http_or_null(zoo):
     bad = [u for u in zoo["url"].drop_nulls().to_list() if script_url(u)]
     assert bad == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "normalize/: clean_text keeps C0 control characters (NUL, ESC, BEL) and bidi overrides "
-    "(U+202A-202E, U+2066-2069) in titles and descriptions. Fix: in expressions.clean_text/collapse_whitespace "
-    "remove [\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f\\u202a-\\u202e\\u2066-\\u2069] (keep \\n and \\t) before "
-    "collapsing whitespace."))
 def test_no_control_characters_in_text(zoo):
     text_cols = [c for c, t in zoo.schema.items() if t == pl.String or t == pl.List(pl.String)]
     assert offending_cells(zoo.to_dicts(), text_cols, control_in) == []
@@ -179,11 +160,6 @@ def _one(**fields: Any) -> dict[str, Any]:
     return result.offerings.row(0, named=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "normalize/: parse_price, parse_duration, parse_workload, parse_rating and parse_count read the digits "
-    "and drop a leading minus, so '-50 USD' becomes a price of 50 and '-5 weeks' a duration of 5. Fix: in "
-    "expressions, let the number patterns capture an optional sign ([-−]?) and map a negative quantity to "
-    "null with a mapping note '<field>: negative'."))
 def test_a_negative_quantity_never_becomes_a_positive_one():
     o = _one(prices=[{"amount": "-50", "currency": "USD"}], duration_raw="-5 weeks", workload_raw="-10 hours",
              rating_raw="-3", rating_count_raw="-100")
@@ -192,13 +168,6 @@ def test_a_negative_quantity_never_becomes_a_positive_one():
     assert o["rating"] is None and o["rating_count"] is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "normalize/: exponent notation is read as its mantissa ('1e400' credits -> 1.0, price '1e308' -> 1.0, "
-    "enrolment '1e400' -> 400) and absurd magnitudes are kept (price 1e29, '99999999999 years' -> 5.2e12 "
-    "weeks, '1e30 hours per week'). Fix: in expressions.parse_number/parse_price/_range_bounds refuse a "
-    "number followed by [eE][+-]?digits (null + note 'unparsed'), and in transforms null values outside "
-    "plausible bounds with a note 'out of range': price_amount <= 1e7, duration_weeks <= 520 (10 years), "
-    "workload_hours <= 20000, credits <= 600, rating_count/enrolment <= 1e9."))
 def test_absurd_magnitudes_are_refused():
     o = _one(prices=[{"amount": "1e308", "currency": "USD"}], credits_raw="1e400", credit_unit_raw="ECTS",
              duration_raw="99999999999 years", workload_raw="1e30 hours per week", enrolment_raw="1e400")
@@ -206,24 +175,55 @@ def test_absurd_magnitudes_are_refused():
     assert o["duration_weeks_max"] is None and o["workload_hours_max"] is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "normalize/: start dates far in the past are kept (1800-01-01); only unparseable ones are dropped. Fix: "
-    "in transforms._date_rows keep dates within 1900-01-01..2100-12-31 and note the others "
-    "'start_dates: out of range'."))
 def test_dates_out_of_range_are_dropped_with_a_note():
     o = _one(start_dates_raw=["1800-01-01", "99999-12-31", "2027-09-01"])
     assert o["start_dates"] == [date(2027, 9, 1)]
     assert any("out of range" in n for n in o["mapping_notes"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "normalize/: in expressions._html_to_text the second (double-escape) html_text pass raises ValueError when "
-    "the decoded text holds a control character after a supplementary-plane one, and the fallback "
-    "html.unescape(_TAG.sub(' ', value)) runs on the original value, removing tags BEFORE decoding entities, so '\\U000dc8c0&lt;script&gt;alert(1)&lt;/script&gt;\\x14' comes out as "
-    "'\\U000dc8c0<script>alert(1)</script>'. Fix: strip "
-    "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f] from the value and retry html_text first; in the fallback "
-    "decode, then remove tags, repeating until no tag is left."))
 def test_escaped_markup_beside_a_control_character():
     o = _one(description="\U000dc8c0&lt;script&gt;alert(1)&lt;/script&gt;\x14",
              awarding_body="\U000dc8c0&lt;b onclick=x()&gt;Acme&lt;/b&gt;\x01")
     assert markup_in(o["description"] or "") is None and markup_in(o["awarding_body"] or "") is None
+
+
+def test_bounds_keep_the_limit_and_refuse_beyond_it_with_a_note():
+    at = _one(prices=[{"amount": "10000000", "currency": "USD"}], credits_raw="600", duration_raw="520 weeks",
+              workload_raw="20000 hours", enrolment_raw="1000000000", start_dates_raw=["1900-01-01", "2100-12-31"])
+    assert (at["price_amount"], at["credits"], at["duration_weeks_max"], at["workload_hours_max"], at["enrolment"]) == (
+        1e7, 600, 520, 20000, 10**9)
+    assert at["start_dates"] == [date(1900, 1, 1), date(2100, 12, 31)]
+    assert not any("out of range" in n for n in at["mapping_notes"])
+    beyond = _one(prices=[{"amount": "10000001", "currency": "USD"}], credits_raw="601", duration_raw="521 weeks",
+                  workload_raw="20001 hours", enrolment_raw="1000000001", start_dates_raw=["1899-12-31"])
+    assert (beyond["price_amount"], beyond["credits"], beyond["duration_weeks_max"], beyond["workload_hours_max"],
+            beyond["enrolment"], beyond["start_dates"]) == (None, None, None, None, None, [])
+    out = sorted(n for n in beyond["mapping_notes"] if "out of range" in n)
+    assert out == ["credits: out of range '601'", "duration_weeks: out of range '521 weeks'",
+                   "enrolment: out of range '1000000001'", "prices: out of range '10000001 USD'",
+                   "start_dates: out of range '1899-12-31'", "workload_hours: out of range '20001 hours'"]
+
+
+def test_a_price_limit_follows_its_currency():
+    """10 million in USD, or in units of the currency where a unit is worth less: a course fee
+    of Rp 15.000.000 (about 930 USD) is a price, not an error."""
+    o = _one(prices=[{"amount": "15000000", "currency": "IDR"}])
+    assert (o["price_amount"], o["price_currency"]) == (15_000_000, "IDR")
+
+
+def test_refused_values_leave_notes_that_quote_them_safely():
+    o = _one(url="javascript:alert(document.cookie)", level_raw="<script>alert(1)</script>",
+             subjects=["<b>Math</b>", "<i></i>"], status_raw="<b>Gone</b>\x07", skills=["<script>x</script>", "Python"])
+    assert o["url"] is None and o["level_raw"] is None
+    assert o["subjects_raw"] == ["Math"] and o["skills_raw"] == ["Python"]
+    notes = o["mapping_notes"]
+    assert "url: not http(s) 'javascript:alert(document.cookie)'" in notes
+    assert "level_raw: only markup, removed" in notes
+    assert "subjects_raw: entries without text removed" in notes and "skills_raw: entries without text removed" in notes
+    assert "status: unmapped 'Gone'" in notes
+
+
+def test_urls_with_spaces_or_brackets_are_percent_encoded():
+    assert _one(url=" https://example.edu/a b<c>\"d ")["url"] == "https://example.edu/a%20b%3Cc%3E%22d"
+    assert _one(url="HTTP://Example.edu/x")["url"] == "HTTP://Example.edu/x"
+    assert _one(url="//example.edu/x")["url"] is None

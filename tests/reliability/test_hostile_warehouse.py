@@ -96,12 +96,6 @@ def test_cleaned_text_has_no_markup_in_the_marts_or_the_exports(built):
     assert bad == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "normalize/: raw copies (level_raw, workload_raw, duration_raw, credential_type_raw, subjects_raw, "
-    "skills_raw, subject_codes_raw), mapping_notes and non-http URLs keep the source's markup, and the "
-    "warehouse (marts.fct_offering, marts.offering_versions) and the exports carry those columns as they are. "
-    "Fix in normalize/transforms (see test_hostile_normalize: test_no_markup_in_any_text_an_offering_carries, "
-    "test_urls_are_http_or_null); nothing to change in warehouse/."))
 def test_no_markup_anywhere_in_the_marts_or_the_exports(built):
     marts = _marts(built["published"])
     bad = [(t, c, m) for t, f in marts.items() for c, d in f.schema.items()
