@@ -14,8 +14,8 @@ per unit of scale), and are cached per (seed, size) under ``.cache/bench/<seed>-
 the figures.
 
 Each tool runs in its own process, so each peak RSS (the child's ``ru_maxrss``, interpreter
-and imports included) is its own. credcat: ``read_landing`` (Polars NDJSON reader) then
-``normalize`` (collected once), timed apart. pandas: ``pd.read_json(lines=True)`` per file,
+and imports included) is its own. credcat: ``read_landing`` then ``normalize`` of each source's
+run in turn, as the ``staging/<source>`` assets do, timed apart. pandas: ``pd.read_json(lines=True)`` per file,
 then the mapping. Afterwards the pandas output is compared with credcat's, field by field, on
 every offering both accepted (the share of equal values, nulls equal, numbers within 0.01).
 """
@@ -147,21 +147,46 @@ def peak_rss_gb() -> float:
 
 
 def run_credcat(dirs: list[Path], kinds: dict[str, str], out: Path | None = None) -> dict[str, Any]:
-    """read_landing + normalize, timed apart; offerings written to ``out`` (untimed) if given."""
+    """read_landing + normalize of each run folder in turn, as the ``staging/<source>``
+    assets do (one source's run at a time, in one process), timed apart; the compared
+    columns of the offerings are written to ``out`` (untimed) if given."""
     from normalize.transforms import normalize, read_landing
 
+    read_s = map_s = write_s = write_cpu = 0.0
+    n = offerings = rejects = 0
+    parts = _output_parts(out)
     cpu0, t0 = cpu_s(), time.perf_counter()
-    raw, invalid = read_landing(dirs)
-    t1 = time.perf_counter()
-    result = normalize(raw.lazy(), provider_kinds=kinds)
+    for i, run_dir in enumerate(dirs):
+        t = time.perf_counter()
+        raw, invalid = read_landing([run_dir])
+        read_s += time.perf_counter() - t
+        t = time.perf_counter()
+        result = normalize(raw.lazy(), provider_kinds=kinds)
+        map_s += time.perf_counter() - t
+        n += raw.height + invalid.height
+        offerings += result.offerings.height
+        rejects += result.rejects.height + invalid.height
+        if parts is not None:  # for the agreement check: written, and its time taken out
+            c, t = cpu_s(), time.perf_counter()
+            result.offerings.select(["source", "source_key", *COMPARED]).write_parquet(parts / f"part-{i:03d}.parquet")
+            write_s, write_cpu = write_s + time.perf_counter() - t, write_cpu + cpu_s() - c
+        del raw, invalid, result
     t2, cpu1 = time.perf_counter(), cpu_s()
-    if out is not None:
-        result.offerings.write_parquet(out)
-    n = raw.height + invalid.height
-    return {"tool": "credcat", "rows": n, "offerings": result.offerings.height,
-            "rejects": result.rejects.height + invalid.height, "read_s": round(t1 - t0, 2),
-            "normalize_s": round(t2 - t1, 2), "wall_s": round(t2 - t0, 2), "cpu_s": round(cpu1 - cpu0, 2),
-            "rows_per_s": round(n / max(t2 - t0, 1e-9)), "peak_rss_gb": round(peak_rss_gb(), 2)}
+    wall = t2 - t0 - write_s
+    return {"tool": "credcat", "rows": n, "offerings": offerings, "rejects": rejects, "sources": len(dirs),
+            "read_s": round(read_s, 2), "normalize_s": round(map_s, 2), "wall_s": round(wall, 2),
+            "cpu_s": round(cpu1 - cpu0 - write_cpu, 2), "rows_per_s": round(n / max(wall, 1e-9)),
+            "peak_rss_gb": round(peak_rss_gb(), 2)}
+
+
+def _output_parts(out: Path | None) -> Path | None:
+    """``out`` as a folder of Parquet parts (one per source), emptied first."""
+    if out is None:
+        return None
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("part-*.parquet"):
+        old.unlink()
+    return out
 
 
 def agreement(pandas_out: pl.DataFrame, credcat_out: pl.DataFrame) -> dict[str, Any]:
@@ -201,10 +226,10 @@ def run_pandas(dirs: list[Path], compare_with: Path | None = None) -> dict[str, 
         "cpu_s": round(cpu1 - cpu0, 2), "rows_per_s": round(n / max(t2 - t0, 1e-9)),
         "peak_rss_gb": round(peak_rss_gb(), 2),
     }
-    if compare_with is not None and compare_with.is_file():
+    if compare_with is not None and any(compare_with.glob("part-*.parquet")):
         frame = pl.from_pandas(out.astype({c: "object" for c in ("price_currency", "credential_type",
                                                                    "audience_level", "language")}))
-        result["agreement"] = agreement(frame, pl.read_parquet(compare_with))
+        result["agreement"] = agreement(frame, pl.read_parquet(compare_with / "part-*.parquet"))
     return result
 
 
@@ -267,7 +292,7 @@ def compare(folder: Path, pandas: bool = True, run_id: str = RUN_ID,
     """Both tools on one landing folder, each in its own process; returns both results and the
     speed-up (pandas wall time / credcat wall time)."""
     with tempfile.TemporaryDirectory(prefix="credcat-normalize-bench-") as tmp:
-        out = credcat_out or Path(tmp) / "offerings.parquet"
+        out = credcat_out or Path(tmp) / "offerings"
         ours = child(["-m", "normalize.bench", "--one", "credcat", "--landing", str(folder), "--run-id", run_id,
                       "--out", str(out)])
         result: dict[str, Any] = {"credcat": ours}

@@ -6,14 +6,20 @@ For each size (raw offerings of the demo generator, landed offline; cached per s
 2. the incremental re-run: 1% of the raw offerings changed (0.5% new price and description,
    0.25% removed, 0.25% new), the same four stages against the full run's published
    warehouse and snapshot; its time as a share of the full batch's;
-3. baselines on the same input: the normalization benchmark (normalize.bench: credcat's
-   read_landing + normalize alone, beside a pandas implementation of the same fields, with
-   their agreement) and entity resolution beside Splink (normalize.dedup.bench's own Splink
-   and credcat runs on the same generated offerings, up to ``--splink-max``).
+3. baselines: the normalization benchmark on the same landing files (normalize.bench:
+   credcat's read_landing + normalize alone, beside a pandas implementation of the same
+   fields, with their agreement) and entity resolution beside Splink (normalize.dedup.bench:
+   the generator's offerings of this size and seed, written once by its ``--generate`` child
+   and read by one ``--one credcat`` and one ``--one splink`` child, up to ``--splink-max``).
+   Beside them, the pipeline's own resolve F1 (the full run's resolve stage on the
+   normalized offerings, scored against the generator's truth).
 
 Then the crawl throughput (pipelines.bench.crawl), and per stage the exponent of the
 least-squares fit of log(time) on log(rows) over the sizes run (also of CPU time and peak
-memory). Prints one table, and writes it as JSON and Markdown (``--out``).
+memory). Every stage records the 1-minute load average at its end: on a shared machine the
+figures are only as good as that. Prints the tables, writes them as JSON and Markdown
+(``--out``, default .cache/bench/results) and, with ``--doc``, into a document's results
+section (docs/benchmarks.md: ``make bench``).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from normalize.bench import cache_root, child, compare, landing_for, prepare_cache
+from normalize.bench import PROJECT_ROOT, cache_root, child, compare, landing_for, prepare_cache
 from pipelines.bench.incremental import changed_landing
 
 STAGES = ("normalize", "resolve", "load", "export")
@@ -44,6 +50,7 @@ TARGETS = {
     "normalize_speedup": 5.0,
     "normalize_1m_s": 60.0,  # issue 4
     "normalize_1m_peak_gb": 4.0,
+    "resolve_f1": 0.95,  # issue 5
 }
 
 
@@ -78,10 +85,31 @@ def _stage(stage: str, state: Path, label: str, folder: Path, run_id: str, snaps
     result = child(argv)
     result.setdefault("stage", stage)
     result["process_s"] = round(time.perf_counter() - started, 2)
+    result["load_avg_1m"] = round(os.getloadavg()[0], 2)  # other work on the machine at the stage's end
     if "error" not in result:
         result["peak_rss_gb"] = result["process_peak_rss_gb"]
         result["rows_per_s"] = round(result["rows"] / max(result["wall_s"], 1e-9))
     return result
+
+
+def dedup_input(folder: Path, size: int, seed: int) -> dict[str, Any]:
+    """The offerings and truth normalize.dedup.bench's tools read (``--data``): generated once
+    per (seed, size) by its ``--generate`` child into ``<folder>/dedup-input/`` and reused, so
+    that credcat and Splink read the same file and neither process holds generator objects."""
+    target = folder / "dedup-input"
+    marker = target / "input.json"
+    if marker.is_file():
+        return {**json.loads(marker.read_text()), "folder": str(target)}
+    tmp = folder / "dedup-input.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    made = child(["-m", "normalize.dedup.bench", "--generate", str(tmp), str(size), "--seed", str(seed)])
+    if "error" in made:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return made
+    (tmp / "input.json").write_text(json.dumps(made, indent=1))
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return {**made, "folder": str(target)}
 
 
 def _chain(state: Path, label: str, folder: Path, run_id: str, log: Any) -> list[dict[str, Any]]:
@@ -93,7 +121,10 @@ def _chain(state: Path, label: str, folder: Path, run_id: str, log: Any) -> list
             log(f"  {label} {stage}: FAILED {result['error'][-800:]}")
             break
         log(f"  {label:<11} {STAGE_LABEL[stage]:<15} {result['rows']:>10,} rows {result['wall_s']:8.1f} s "
-            f"CPU {result['cpu_s']:8.1f} s peak {result['peak_rss_gb']:5.2f} GB")
+            f"CPU {result['cpu_s']:8.1f} s peak {result['peak_rss_gb']:5.2f} GB load {result['load_avg_1m']:.1f}")
+        if result.get("manifest_problems"):
+            log(f"  {label} export: the manifest check found {result['manifest_problems']} problem(s): "
+                f"{result.get('manifest_problem_examples')}")
     return results
 
 
@@ -103,6 +134,7 @@ def _total(results: list[dict[str, Any]]) -> dict[str, Any] | None:
     wall = sum(r["wall_s"] for r in results)
     return {"wall_s": round(wall, 2), "cpu_s": round(sum(r["cpu_s"] for r in results), 2),
             "peak_rss_gb": max(r["peak_rss_gb"] for r in results), "rows": results[0]["rows"],
+            "load_avg_1m": max(r["load_avg_1m"] for r in results),
             "rows_per_s": round(results[0]["rows"] / max(wall, 1e-9))}
 
 
@@ -135,9 +167,15 @@ def run_size(size: int, seed: int, *, pandas: bool, splink: bool, log: Any) -> d
     elif "error" in nb.get("credcat", {}):
         log(f"  normalize.bench failed: {nb['credcat']['error'][-500:]}")
     if splink:
+        er_input = dedup_input(folder, size, seed)
+        out["resolve_baseline_input"] = er_input
         er = {}
         for tool in ("credcat", "splink"):
-            er[tool] = child(["-m", "normalize.dedup.bench", "--one", tool, str(size), "--seed", str(seed)])
+            if "error" in er_input:
+                er[tool] = {"error": f"input not generated: {er_input['error']}"}
+                continue
+            er[tool] = child(["-m", "normalize.dedup.bench", "--one", tool, str(size), "--seed", str(seed),
+                              "--data", er_input["folder"]])
         out["resolve_baseline"] = er
         log("  entity resolution on the same generated offerings: " + "; ".join(
             f"{t} {r.get('wall_s')} s F1 {r.get('pairwise_f1')}" if "error" not in r
@@ -168,8 +206,12 @@ def machine() -> dict[str, Any]:
     import duckdb
     import polars
 
+    from normalize.taxonomy.esco import esco_csv_path
+
     return {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": ram, "os": platform.platform(),
-            "python": platform.python_version(), "polars": polars.__version__, "duckdb": duckdb.__version__}
+            "python": platform.python_version(), "polars": polars.__version__, "duckdb": duckdb.__version__,
+            # Without the ESCO list normalize leaves skills unmapped: less work than a real run.
+            "esco_skills": esco_csv_path().is_file()}
 
 
 def growth(sizes: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
@@ -227,8 +269,12 @@ def acceptance(sizes: list[dict[str, Any]], exps: dict[str, dict[str, Any]]) -> 
         check("growth of every stage", "needs two sizes or more", "<= 1.15", None)
     nb = big.get("normalize_baseline", {})
     speed = nb.get("speedup")
-    check("normalization vs pandas", None if speed is None else f"{speed}x faster", ">= 5x",
+    check("normalization vs pandas", None if speed is None else f"{speed}x (pandas time / credcat time)", ">= 5x",
           None if speed is None else speed >= TARGETS["normalize_speedup"])
+    resolve = next((r for r in big.get("full") or [] if r.get("stage") == "resolve" and "error" not in r), None)
+    f1 = None if resolve is None else resolve.get("pairwise_f1")
+    check("entity resolution F1 (pipeline, pairwise)", None if f1 is None else f"{f1:.3f}", ">= 0.95",
+          None if f1 is None else f1 >= TARGETS["resolve_f1"])
     ours = nb.get("credcat")
     if ours and "error" not in ours:
         check("normalization (issue 4)", f"{ours['wall_s']:.1f} s, {ours['process_peak_rss_gb']:.2f} GB",
@@ -247,6 +293,22 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+def _load_during(result: dict[str, Any]) -> str:
+    loads = [r["load_avg_1m"] for s in result["sizes"] for part in ("full", "incremental")
+             for r in s.get(part) or [] if r.get("load_avg_1m") is not None]
+    if not loads:
+        return "-"
+    return f"{min(loads)}-{max(loads)} (mean {sum(loads) / len(loads):.1f})"
+
+
+def _pipeline_f1(size: dict[str, Any]) -> str:
+    """F1 of the full run's resolve stage (the pipeline's own normalized offerings) vs the truth."""
+    stage = next((r for r in size.get("full") or [] if r.get("stage") == "resolve" and "error" not in r), None)
+    if not stage or stage.get("pairwise_f1") is None:
+        return "-"
+    return f"{stage['pairwise_f1']:.3f} / {stage['bcubed_f1']:.3f}"
+
+
 def _growth_label(key: str) -> str:
     if key in ("full_total", "incremental_total"):
         return f"**{key.split('_')[0]} batch**"
@@ -257,30 +319,31 @@ def _growth_label(key: str) -> str:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    lines = ["| offerings | run | stage | rows | wall s | CPU s | peak RSS GB | rows/s |",
-             "|---:|---|---|---:|---:|---:|---:|---:|"]
+    lines = ["| offerings | run | stage | rows | wall s | CPU s | peak RSS GB | rows/s | load (1 min) |",
+             "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
     for s in result["sizes"]:
         for part, total in (("full", "full_total"), ("incremental", "incremental_total")):
             for r in s.get(part) or []:
                 if "error" in r:
                     lines.append(f"| {s['size']:,} | {part} | {STAGE_LABEL.get(r['stage'], r['stage'])} | "
-                                 f"failed | | | | |")
+                                 f"failed | | | | | {_fmt(r.get('load_avg_1m'))} |")
                     continue
                 lines.append(f"| {s['size']:,} | {part} | {STAGE_LABEL[r['stage']]} | {r['rows']:,} | "
                              f"{_fmt(r['wall_s'])} | {_fmt(r['cpu_s'])} | {_fmt(r['peak_rss_gb'], 2)} | "
-                             f"{r['rows_per_s']:,} |")
+                             f"{r['rows_per_s']:,} | {_fmt(r.get('load_avg_1m'))} |")
             t = s.get(total)
             if t:
                 extra = f" ({s['incremental_share']:.0%} of full)" if part == "incremental" and \
                     s.get("incremental_share") is not None else ""
                 lines.append(f"| {s['size']:,} | {part} | **total**{extra} | {t['rows']:,} | "
                              f"**{_fmt(t['wall_s'])}** | {_fmt(t['cpu_s'])} | {_fmt(t['peak_rss_gb'], 2)} | "
-                             f"{t['rows_per_s']:,} |")
+                             f"{t['rows_per_s']:,} | max {_fmt(t.get('load_avg_1m'))} |")
     out = ["### Stages", "", *lines, ""]
 
     base = ["| offerings | credcat normalize s (read + map) | peak GB | pandas s (read + map) | peak GB | "
-            "speed-up (mapping only; CPU time) | agreement | credcat ER s / F1 | Splink ER s / F1 |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "speed-up (mapping only; CPU time) | agreement | credcat ER s / F1 | Splink ER s / F1 | "
+            "pipeline resolve F1 (pairwise / B-cubed) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in result["sizes"]:
         nb, er = s.get("normalize_baseline", {}), s.get("resolve_baseline", {})
         c, p = nb.get("credcat", {}), nb.get("pandas", {})
@@ -303,23 +366,28 @@ def markdown(result: dict[str, Any]) -> str:
                   if "speedup" in nb else "-")
                + f" | {_fmt(agree, 2)}{'%' if agree is not None else ''} |"
                if p and "error" not in p else ("failed | | | |" if p else "not run | | | |"))
-            + f" {er_cell(er.get('credcat'))} | {er_cell(er.get('splink'))} |")
-    out += ["### Baselines (same input, same machine, same run)", "", *base, ""]
+            + f" {er_cell(er.get('credcat'))} | {er_cell(er.get('splink'))} | {_pipeline_f1(s)} |")
+    out += ["### Baselines (same machine, same run)", "", *base, ""]
 
     grow = ["| stage | sizes | time exponent | CPU exponent | peak memory exponent |", "|---|---:|---:|---:|---:|"]
     for key, e in result["growth"].items():
-        grow.append(f"| {_growth_label(key)} | {e['sizes']} | {_fmt(e['wall_s'], 2)} | {_fmt(e['cpu_s'], 2)} | "
-                    f"{_fmt(e['peak_rss_gb'], 2)} |")
+        if e["sizes"] >= 2:
+            grow.append(f"| {_growth_label(key)} | {e['sizes']} | {_fmt(e['wall_s'], 2)} | {_fmt(e['cpu_s'], 2)} | "
+                        f"{_fmt(e['peak_rss_gb'], 2)} |")
+    if len(grow) == 2:
+        grow = ["Not fitted: an exponent needs two sizes or more (`--sizes 10000 100000 ...`)."]
     out += ["### Growth (least-squares exponent b of time ~ n^b over the sizes run)", "", *grow, ""]
 
     if result.get("crawl"):
-        crawl = ["| source | mode | settings | pages | crawl s | pages/s | CPU s |", "|---|---|---|---:|---:|---:|---:|"]
+        crawl = ["| source | mode | settings | pages | items | complete | crawl s | pages/s | CPU s |",
+                 "|---|---|---|---:|---:|---|---:|---:|---:|"]
         for r in result["crawl"]:
             if "error" in r:
-                crawl.append(f"| {r.get('source', '-')} | failed | | | | | |")
+                crawl.append(f"| {r.get('source', '-')} | failed | | | | | | | |")
                 continue
             sets = ", ".join(f"{k}={v}" for k, v in r["settings"].items())
-            crawl.append(f"| {r['source']} | {r['mode']} | {sets} | {r['pages']:,} | {_fmt(r['crawl_s'])} | "
+            crawl.append(f"| {r['source']} | {r['mode']} | {sets} | {r['pages']:,} | {r.get('items', 0):,} | "
+                         f"{'yes' if r.get('complete') else 'NO'} | {_fmt(r['crawl_s'])} | "
                          f"{_fmt(r['pages_per_s'])} | {_fmt(r['cpu_s'])} |")
         out += [f"### Crawl throughput (local mirror, {result.get('crawl_size', 0):,}-offering catalog)", "",
                 *crawl, ""]
@@ -330,11 +398,48 @@ def markdown(result: dict[str, Any]) -> str:
         acc.append(f"| {c['target']} | {c['goal']} | {_fmt(c['value'])} | {c['at']} | {met} |")
     out += ["### Acceptance", "", *acc, ""]
     m = result["machine"]
+    esco = {True: "present", False: "ABSENT (skills left unmapped: less work than a real run)"}.get(
+        m.get("esco_skills"), "unknown")
     out += [f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM; {m['os']}; Python {m['python']}, "
-            f"Polars {m['polars']}, DuckDB {m['duckdb']}. Run {result['started_at']} - {result['finished_at']}, "
-            f"load average {result['load_before']} before, {result['load_after']} after. "
+            f"Polars {m['polars']}, DuckDB {m['duckdb']}; ESCO skills list {esco}. "
+            f"Seed {result['seed']}. Run {result['started_at']} - {result['finished_at']}, "
+            f"1-minute load average {result['load_before'][0]} before, {_load_during(result)} at the stages' "
+            f"ends, {result['load_after'][0]} after. "
             f"Command: `{result['command']}`.", ""]
     return "\n".join(out)
+
+
+DOC_START = "<!-- bench:results:start (written by python -m pipelines.bench --doc: edits here are replaced) -->"
+DOC_END = "<!-- bench:results:end -->"
+DOC_PLACEHOLDER = "RESULTS_PLACEHOLDER"
+
+
+def fill_doc(path: Path, table: str) -> None:
+    """Put ``table`` into ``path`` between the results markers (or where ``RESULTS_PLACEHOLDER``
+    stands, the first time), replacing what an earlier run wrote there; the rest is kept."""
+    text = path.read_text(encoding="utf-8")
+    block = f"{DOC_START}\n\n{table.strip()}\n\n{DOC_END}"
+    start = text.find(DOC_START.split(" (")[0])
+    end = text.find(DOC_END)
+    if start >= 0 and end > start:
+        text = text[:start] + block + text[end + len(DOC_END):]
+    elif text.count(DOC_PLACEHOLDER) == 1:
+        text = text.replace(DOC_PLACEHOLDER, block)
+    else:
+        raise SystemExit(f"{path}: no place for the results (a '{DOC_START.split(' (')[0]} ...' / '{DOC_END}' "
+                         f"pair, or one {DOC_PLACEHOLDER} line)")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _python() -> str:
+    """This interpreter as a command: relative to the project when inside it (.venv/bin/python)."""
+    exe = Path(sys.executable)
+    try:
+        return str(exe.relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(exe)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -349,7 +454,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-crawl", action="store_true")
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for bench-<time>.json/.md (default .cache/bench/results)")
+    parser.add_argument("--doc", type=Path, default=None,
+                        help="also write the tables into this Markdown file's results section "
+                             f"(between its results markers, or in place of {DOC_PLACEHOLDER})")
+    parser.add_argument("--render", type=Path, default=None, metavar="JSON",
+                        help="run nothing: print the tables of an earlier run's JSON (and write them to --doc)")
     args = parser.parse_args(argv)
+    if args.doc is not None and not args.doc.is_file():
+        parser.error(f"--doc {args.doc}: no such file")
+    if args.render is not None:
+        table = markdown(json.loads(args.render.read_text()))
+        print(table)
+        if args.doc is not None:
+            fill_doc(args.doc, table)
+        return 0
     root = cache_root()
     prepare_cache(root)
     out_dir = args.out or root / "results"
@@ -358,7 +476,8 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    command = "python -m pipelines.bench " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = f"{_python()} -m pipelines.bench " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     result: dict[str, Any] = {"command": command.strip(), "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                               "load_before": [round(x, 2) for x in os.getloadavg()], "machine": machine(),
                               "seed": args.seed, "sizes": []}
@@ -387,5 +506,8 @@ def main(argv: list[str] | None = None) -> int:
         (out_dir / f"{name}.md").write_text(table)
     print(table)
     log(f"written: {out_dir / f'bench-{stamp}.json'} and .md (also latest.json / latest.md)")
+    if args.doc is not None:
+        fill_doc(args.doc, table)
+        log(f"written: the results section of {args.doc}")
     failed = any("error" in r for s in result["sizes"] for part in ("full", "incremental") for r in s.get(part) or [])
     return 1 if failed else 0

@@ -1,22 +1,33 @@
 """One pipeline stage per process: ``python -m pipelines.bench.stages STAGE --state DIR ...``.
 
-The stages are the pipeline's own calls, in the order the Dagster assets make them, with
-frames handed over as Parquet files (as ``pipelines/io_manager.py`` does between assets):
+The stages make the calls the Dagster assets make (pipelines/defs/sources.py, catalog.py), in
+their order, with their checks, and hand frames over as Parquet files laid out as
+``pipelines/io_manager.py`` stores the assets' outputs:
 
-- ``normalize``: ``read_landing`` + ``normalize`` of every source's run -> raw, offerings,
-  rejects, source_runs;
-- ``resolve``: ``resolve_report`` (with the published warehouse's links as
-  ``previous_links``, as the ``offering_links`` asset does) + ``build_credentials`` ->
-  links, credentials;
-- ``load``: ``warehouse.load.build`` into the work file (a copy of the published file when
-  there is one) + ``warehouse.publish.publish``;
-- ``export``: ``warehouse.export.export_snapshot`` of the published file.
+- ``normalize`` (the ``staging/<source>`` assets): per source, ``read_landing`` + ``normalize``
+  of its run, then the asset's blocking checks (schemas, raw = offerings + rejects, unique
+  offering_id) and its quality figures (coverage, reject reasons, unmapped values); writes
+  ``staging/<source>/{raw,offerings,rejects}.parquet`` and ``source_runs.parquet`` (the crawl
+  facts ``marts_build`` reads from the raw assets);
+- ``resolve`` (``intermediate/offering_links`` + ``intermediate/credentials``): every source's
+  staging loaded; ``resolve_report`` with the published warehouse's links as
+  ``previous_links``; the one-link-per-offering check and dedup figures; staging loaded again
+  for ``build_credentials`` (the second asset loads its inputs anew) and the unique-id check;
+- ``load`` (``marts_build``): staging and the handoffs loaded, then
+  ``warehouse.publish.build_and_publish`` (under the publish lock: a copy of the published
+  file into the run's own work file, ``warehouse.load.build``, the blocking
+  ``marts_consistent`` check on the work file, the atomic rename);
+- ``export`` (``exports/parquet``): ``warehouse.export.export_snapshot`` of the published file
+  (Parquet, JSON Schemas and the change feed on the main thread; the CTDL and Open Badges
+  documents, ``jsonld.prepare`` + ``jsonld.export_documents``, on a second thread beside
+  them) and the asset's ``verify_manifest`` check.
 
-Each prints one JSON line: ``wall_s`` and ``cpu_s`` of the stage body (reading its inputs
-and writing its outputs included, interpreter start-up and imports not), ``rows`` (its
-input), and stage details. Peak RSS is taken by the parent from the child's rusage.
-Checks that are no part of a stage's work (F1 against the generator's truth, the export
-manifest's verification) run after the clock stops.
+Each prints one JSON line: ``wall_s`` and ``cpu_s`` of the stage body (reading its inputs and
+writing its outputs included, interpreter start-up and imports not), ``rows`` (its input), and
+per step ``seconds``. Peak RSS is taken by the parent from the child's rusage. The only work
+done after the clock stops is the F1 against the generator's truth (the demo catalog's
+metadata, no part of a production run). Dagster's own bookkeeping (event log, metadata
+values, the UI preview) is not run.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +45,9 @@ import polars as pl
 
 from normalize.schema import offering_id
 
-HANDOFFS = ("raw", "offerings", "rejects", "source_runs", "links", "credentials")
+SOURCE_RUNS_SCHEMA = {"source": pl.String, "run_id": pl.String, "started_at": pl.Datetime("us", "UTC"),
+                      "finished_at": pl.Datetime("us", "UTC"), "complete": pl.Boolean, "pages": pl.Int64,
+                      "items": pl.Int64, "rejects": pl.Int64, "offerings": pl.Int64}
 
 
 def _cpu() -> float:
@@ -42,8 +56,9 @@ def _cpu() -> float:
 
 
 class State:
-    """Where a bench run keeps its files: ``<state>/<label>/*.parquet`` per run (full,
-    incremental), and the warehouse and exports they share, so the incremental run finds
+    """Where a bench run keeps its files: ``<state>/<label>/`` per run (full, incremental) holds
+    the handoffs (``staging/<source>/*.parquet``, ``links``, ``credentials``,
+    ``source_runs``); the warehouse and the exports are shared, so the incremental run finds
     the full run's published warehouse and snapshot as a scheduled re-run would."""
 
     def __init__(self, root: Path, label: str) -> None:
@@ -54,16 +69,24 @@ class State:
         return self.root / self.label / f"{name}.parquet"
 
     @property
+    def staging(self) -> Path:
+        return self.root / self.label / "staging"
+
+    @property
     def published(self) -> Path:
         return self.root / "warehouse" / "credcat.duckdb"
 
     @property
-    def work(self) -> Path:
-        return self.root / "warehouse" / "credcat.work.duckdb"
-
-    @property
     def exports(self) -> Path:
         return self.root / "exports"
+
+
+def load_staging(state: State) -> dict[str, dict[str, pl.DataFrame]]:
+    """Every source's staging output as the IO manager loads it: {source: {name: frame}}."""
+    folders = sorted(p for p in state.staging.iterdir() if p.is_dir()) if state.staging.is_dir() else []
+    if not folders:
+        raise SystemExit(f"no staging output under {state.staging}: run the normalize stage first")
+    return {f.name: {p.stem: pl.read_parquet(p) for p in sorted(f.glob("*.parquet"))} for f in folders}
 
 
 def _registry() -> dict[str, Any]:
@@ -72,53 +95,120 @@ def _registry() -> dict[str, Any]:
     return load_sources()
 
 
+class Steps:
+    """Seconds per named step, summed over calls; ``wrap`` times a module function by
+    replacing it (in this process only), as warehouse/bench_export.py does. A name the module
+    no longer has is an error: the stage would silently time less than the pipeline runs."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, label: str, seconds: float) -> None:
+        with self._lock:
+            self.seconds[label] = self.seconds.get(label, 0.0) + seconds
+
+    def wrap(self, module: Any, name: str, label: str | None = None) -> None:
+        original = getattr(module, name, None)
+        if original is None or not callable(original):
+            raise SystemExit(f"{module.__name__}.{name} does not exist any more: update pipelines/bench/stages.py "
+                             "to time what the pipeline runs now")
+        label = label or name.lstrip("_")
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.add(label, time.perf_counter() - start)
+
+        setattr(module, name, timed)
+
+    def rounded(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.seconds.items()}
+
+
+def _blocking(failed: list[str], what: str) -> None:
+    if failed:
+        raise SystemExit(f"{what}: blocking check(s) failed, the pipeline would stop here: {'; '.join(failed)}")
+
+
+# --- normalize ----------------------------------------------------------------------------------
+
+
+def staging_checks(raw: pl.DataFrame, invalid: pl.DataFrame, offerings: pl.DataFrame,
+                   rejects: pl.DataFrame) -> dict[str, Any]:
+    """The staging asset's checks and quality figures (pipelines/defs/sources.py ``_staging``)."""
+    from normalize.schema import OFFERING_SCHEMA, RAW_SCHEMA, REJECT_SCHEMA
+    from pipelines import quality
+
+    n_raw = raw.height + invalid.height
+    problems = (quality.schema_problems(raw, RAW_SCHEMA, "raw")
+                + quality.schema_problems(offerings, OFFERING_SCHEMA, "offerings")
+                + quality.schema_problems(rejects, REJECT_SCHEMA, "rejects"))
+    dup_ids = offerings.height - offerings["offering_id"].n_unique()
+    failed = problems[:5]
+    if n_raw != offerings.height + rejects.height:
+        failed.append(f"raw {n_raw} != offerings {offerings.height} + rejects {rejects.height}")
+    if dup_ids:
+        failed.append(f"{dup_ids} duplicate offering_id")
+    figures = {
+        "coverage": quality.coverage(offerings),
+        "reject_reasons": rejects.group_by("reason").len().sort("len", descending=True),
+        "top_unmapped": quality.unmapped_values(offerings),
+        "unmapped_by_field": quality.unmapped_by_field(offerings),
+        "mean_eu_completeness": float(offerings["eu_completeness"].mean() or 0.0),
+        "test_records": int(offerings["is_test"].sum()),
+    }
+    return {"failed": failed, "figures": figures}
+
+
 def stage_normalize(state: State, landing: Path, run_id: str) -> dict[str, Any]:
     from normalize.transforms import normalize, read_landing
 
     sources = _registry()
-    kinds = {name: s.provider_kind for name, s in sources.items()}
     summary = json.loads((landing / "landing.json").read_text()) if (landing / "landing.json").is_file() else {}
     pages = {s["source"]: int(s.get("pages", 0)) for s in summary.get("sources", [])}
     dirs = sorted(p for p in (landing / "landing").glob(f"*/{run_id}") if p.is_dir())
     if not dirs:
         raise SystemExit(f"no runs '{run_id}' under {landing / 'landing'}")
-    (state.root / state.label).mkdir(parents=True, exist_ok=True)
+    kinds = {n: s.provider_kind for n, s in sources.items()}
+    steps = Steps()
     cpu0, t0 = _cpu(), time.perf_counter()
-    started = datetime.now(UTC)
-    # One staging step per source, as the staging/<source> assets do.
-    raws, offerings, rejects, runs = [], [], [], []
-    seconds = {"read_landing": 0.0, "normalize": 0.0}
+    # One staging step per source, as the staging/<source> assets run.
+    runs, n_offerings, n_rejects = [], 0, 0
     for run_dir in dirs:
+        name = run_dir.parent.name
+        started = datetime.now(UTC)
         t = time.perf_counter()
         raw, invalid = read_landing([run_dir])
-        seconds["read_landing"] += time.perf_counter() - t
+        steps.add("read_landing", time.perf_counter() - t)
         t = time.perf_counter()
         result = normalize(raw.lazy(), provider_kinds=kinds)
-        seconds["normalize"] += time.perf_counter() - t
-        source_rejects = pl.concat([invalid, result.rejects], how="vertical")
-        raws.append(raw)
-        offerings.append(result.offerings)
-        rejects.append(source_rejects)
-        runs.append({"source": run_dir.parent.name, "run_id": run_id, "started_at": started,
-                     "finished_at": datetime.now(UTC), "complete": True,
-                     "pages": pages.get(run_dir.parent.name, 0), "items": raw.height + invalid.height,
-                     "rejects": source_rejects.height, "offerings": result.offerings.height})
-    t = time.perf_counter()
-    raw_all = pl.concat(raws, how="vertical")
-    offerings_all = pl.concat(offerings, how="vertical")
-    rejects_all = pl.concat(rejects, how="vertical")
-    raw_all.write_parquet(state.handoff("raw"))
-    offerings_all.write_parquet(state.handoff("offerings"))
-    rejects_all.write_parquet(state.handoff("rejects"))
-    pl.DataFrame(runs).write_parquet(state.handoff("source_runs"))
-    seconds["write_handoffs"] = time.perf_counter() - t
+        offerings, rejects = result.offerings, pl.concat([invalid, result.rejects], how="vertical")
+        steps.add("normalize", time.perf_counter() - t)
+        t = time.perf_counter()
+        checked = staging_checks(raw, invalid, offerings, rejects)
+        steps.add("checks and quality figures", time.perf_counter() - t)
+        _blocking(checked["failed"], f"staging/{name}")
+        t = time.perf_counter()
+        folder = state.staging / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for part, frame in (("raw", raw), ("offerings", offerings), ("rejects", rejects)):
+            frame.write_parquet(folder / f"{part}.parquet")
+        steps.add("write handoffs", time.perf_counter() - t)
+        runs.append({"source": name, "run_id": run_id, "started_at": started, "finished_at": datetime.now(UTC),
+                     "complete": True, "pages": pages.get(name, 0), "items": raw.height + invalid.height,
+                     "rejects": rejects.height, "offerings": offerings.height})
+        n_offerings += offerings.height
+        n_rejects += rejects.height
+    pl.DataFrame(runs, schema=SOURCE_RUNS_SCHEMA).write_parquet(state.handoff("source_runs"))
     wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
-    rows = sum(r["items"] for r in runs)
-    if rows != offerings_all.height + rejects_all.height:
-        raise SystemExit(f"raw {rows} != offerings {offerings_all.height} + rejects {rejects_all.height}")
-    return {"stage": "normalize", "rows": rows, "wall_s": wall, "cpu_s": cpu,
-            "seconds": {k: round(v, 2) for k, v in seconds.items()},
-            "offerings": offerings_all.height, "rejects": rejects_all.height, "sources": len(runs)}
+    return {"stage": "normalize", "rows": sum(r["items"] for r in runs), "wall_s": wall, "cpu_s": cpu,
+            "seconds": steps.rounded(), "offerings": n_offerings, "rejects": n_rejects, "sources": len(runs)}
+
+
+# --- resolve ------------------------------------------------------------------------------------
 
 
 def previous_links(published: Path) -> pl.DataFrame | None:
@@ -147,89 +237,160 @@ def truth_frame(path: Path) -> pl.DataFrame | None:
     })
 
 
+def _all_offerings(staged: dict[str, dict[str, pl.DataFrame]]) -> pl.DataFrame:
+    return pl.concat([s["offerings"] for s in staged.values()], how="vertical")
+
+
 def stage_resolve(state: State, truth: Path | None) -> dict[str, Any]:
     from normalize.dedup import build_credentials, evaluate, resolve_report
     from normalize.dedup.settings import load_settings
+    from normalize.schema import CREDENTIAL_SCHEMA, LINK_SCHEMA
+    from pipelines import quality
 
     kinds = {name: s.provider_kind for name, s in _registry().items()}
+    steps = Steps()
     cpu0, t0 = _cpu(), time.perf_counter()
-    offerings = pl.read_parquet(state.handoff("offerings"))
-    settings = load_settings(source_kinds=kinds)
+    # offering_links: its inputs, the previous links, resolve, its checks and figures.
+    t = time.perf_counter()
+    offerings = _all_offerings(load_staging(state))
+    steps.add("load staging", time.perf_counter() - t)
+    t = time.perf_counter()
     previous = previous_links(state.published)
-    report = resolve_report(offerings, settings, previous)
-    t_resolve = time.perf_counter()
-    credentials = build_credentials(offerings, report.links, settings)
-    t_credentials = time.perf_counter()
-    report.links.write_parquet(state.handoff("links"))
+    steps.add("previous links", time.perf_counter() - t)
+    t = time.perf_counter()
+    report = resolve_report(offerings, load_settings(source_kinds=kinds), previous)
+    links = report.links
+    steps.add("resolve_report", time.perf_counter() - t)
+    t = time.perf_counter()
+    failed = quality.schema_problems(links, LINK_SCHEMA, "links")[:5]
+    if not (links.height == offerings.height and links["offering_id"].n_unique() == links.height
+            and set(links["offering_id"].to_list()) == set(offerings["offering_id"].to_list())):
+        failed.append(f"not one link per offering ({links.height} links, {offerings.height} offerings)")
+    figures = quality.dedup_figures(offerings, links)
+    steps.add("checks and dedup figures", time.perf_counter() - t)
+    _blocking(failed, "intermediate/offering_links")
+    t = time.perf_counter()
+    links.write_parquet(state.handoff("links"))
+    steps.add("write handoffs", time.perf_counter() - t)
+    # credentials: loads its inputs again (staging, links), builds the golden records.
+    t = time.perf_counter()
+    offerings = _all_offerings(load_staging(state))
+    links = pl.read_parquet(state.handoff("links"))
+    steps.add("load staging", time.perf_counter() - t)
+    t = time.perf_counter()
+    credentials = build_credentials(offerings, links, load_settings(source_kinds=kinds))
+    steps.add("build_credentials", time.perf_counter() - t)
+    t = time.perf_counter()
+    failed = quality.schema_problems(credentials, CREDENTIAL_SCHEMA, "credentials")[:5]
+    dups = credentials.height - credentials["credential_id"].n_unique()
+    if dups:
+        failed.append(f"{dups} duplicate credential_id")
+    steps.add("checks and dedup figures", time.perf_counter() - t)
+    _blocking(failed, "intermediate/credentials")
+    t = time.perf_counter()
     credentials.write_parquet(state.handoff("credentials"))
+    steps.add("write handoffs", time.perf_counter() - t)
     wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
     out: dict[str, Any] = {
         "stage": "resolve", "rows": offerings.height, "wall_s": wall, "cpu_s": cpu,
-        "credentials": credentials.height, "pairs_compared": report.stats.get("pairs_compared"),
+        "credentials": credentials.height, "multi_source_credentials": figures["multi_source_credentials"],
+        "pairs_compared": report.stats.get("pairs_compared"),
         "previous_links": 0 if previous is None else previous.height,
-        "seconds": {**{k: round(v, 2) for k, v in report.stats.get("seconds", {}).items()},
-                    "build_credentials": round(t_credentials - t_resolve, 2)},
+        "seconds": steps.rounded(),
+        "resolve_steps": {k: round(v, 3) for k, v in report.stats.get("seconds", {}).items()},
     }
-    frame = truth_frame(truth) if truth else None
+    frame = truth_frame(truth) if truth else None  # demo metadata, untimed
     if frame is not None:
-        metrics = evaluate(report.links, frame)
-        out.update(pairwise_f1=round(metrics["pairwise_f1"], 4), bcubed_f1=round(metrics["bcubed_f1"], 4))
+        metrics = evaluate(links, frame)
+        out.update({k: round(metrics[k], 4) for k in ("pairwise_precision", "pairwise_recall", "pairwise_f1",
+                                                      "bcubed_f1") if k in metrics})
     return out
 
 
-class _StepTimer:
-    """Times named functions of the export modules by wrapping them (in this process only),
-    as warehouse/bench_export.py does; a name the module no longer has is skipped."""
+# --- load + publish -----------------------------------------------------------------------------
 
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
+# warehouse.load.build's steps (module functions, looked up at call time, so they can be timed).
+LOAD_STEPS = ("_prepare", "_reset_work_file", "connect_writable", "_plan_sources", "_load_raw",
+              "_replace_run_partitions", "_apply_versions", "_apply_price_history", "_upsert_changed",
+              "_upsert_source_runs", "_rebuild_marts", "_rebuild_unmapped_values", "table_counts")
 
-    def wrap(self, module: Any, name: str, label: str) -> None:
-        original = getattr(module, name, None)
-        if original is None:
-            return
 
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - start
+def marts_consistent(work: Path) -> tuple[bool, dict[str, Any]]:
+    """marts_build's blocking check on the built work file (pipelines/defs/catalog.py
+    ``consistent``): fct_offering non-empty, offering_id unique, every offering linked."""
+    from warehouse.ddl import TABLES
+    from warehouse.publish import open_readonly
 
-        setattr(module, name, timed)
+    con = open_readonly(work)
+    try:
+        counts = {t.name: con.execute(f"select count(*) from {t.qualified}").fetchone()[0]
+                  for t in TABLES if t.layer == "marts"}
+        dup = con.execute("select count(*) - count(distinct offering_id) from marts.fct_offering").fetchone()[0]
+        orphans = con.execute("select count(*) from marts.fct_offering where credential_id is null").fetchone()[0]
+    finally:
+        con.close()
+    return counts["fct_offering"] > 0 and dup == 0 and orphans == 0, \
+        {"fct_offering": counts["fct_offering"], "duplicates": dup, "without_credential": orphans}
 
 
 def stage_load(state: State) -> dict[str, Any]:
+    from warehouse import ddl
     from warehouse import load as load_module
-    from warehouse.load import RunInputs, build
-    from warehouse.publish import publish
+    from warehouse import publish as publish_module
+    from warehouse.load import RunInputs
+    from warehouse.publish import build_and_publish
 
-    timer = _StepTimer()
-    for name in ("_prepare", "_reset_work_file", "_load_raw", "_replace_run_partitions", "_apply_versions",
-                 "_apply_price_history", "_upsert_changed", "_upsert_source_runs", "_rebuild_marts", "table_counts"):
-        timer.wrap(load_module, name, name.lstrip("_"))
+    steps, build_steps = Steps(), Steps()
+    for name in LOAD_STEPS:
+        build_steps.wrap(load_module, name)
+    for name in ("ensure_schema", "ensure_source_view"):  # called as ddl.<name> by warehouse.load
+        build_steps.wrap(ddl, name)
+    # build_and_publish calls these through warehouse.publish's globals.
+    steps.wrap(publish_module, "build", "build (warehouse.load.build)")
+    steps.wrap(publish_module, "_publish_locked", "publish (checkpoint, fsync, rename)")
+    measured: dict[str, Any] = {}
+
+    def check(work: Path) -> bool:
+        t = time.perf_counter()
+        ok, measured["marts_consistent"] = marts_consistent(work)
+        steps.add("marts_consistent check", time.perf_counter() - t)
+        return ok
+
     cpu0, t0 = _cpu(), time.perf_counter()
-    frames = {name: pl.read_parquet(state.handoff(name)) for name in HANDOFFS}
+    staged = load_staging(state)
+    links, credentials = pl.read_parquet(state.handoff("links")), pl.read_parquet(state.handoff("credentials"))
+    runs = pl.read_parquet(state.handoff("source_runs"))
     inputs = RunInputs(
-        run_started_at=datetime.now(UTC), raw=frames["raw"], offerings=frames["offerings"],
-        rejects=frames["rejects"], links=frames["links"], credentials=frames["credentials"],
-        source_runs=frames["source_runs"],
+        run_started_at=datetime.now(UTC),
+        raw=pl.concat([s["raw"] for s in staged.values()], how="vertical"),
+        offerings=_all_offerings(staged),
+        rejects=pl.concat([s["rejects"] for s in staged.values()], how="vertical"),
+        links=links, credentials=credentials, source_runs=runs,
     )
-    t_read = time.perf_counter()
-    stats = build(state.work, state.published if state.published.exists() else None, inputs)
-    t_build = time.perf_counter()
-    publish(state.work, state.published)
+    steps.add("load inputs", time.perf_counter() - t0)
+    t = time.perf_counter()
+    named = sum(steps.seconds.values())
+    stats = build_and_publish(state.published, inputs, check=check)
+    # The rest of build_and_publish: the lock, the work file's name, stale work files removed.
+    steps.add("other (lock, work file)", (time.perf_counter() - t) - (sum(steps.seconds.values()) - named))
     wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
-    steps = {k: round(v, 2) for k, v in timer.seconds.items()}
-    steps["other (commit, checkpoint, views)"] = round((t_build - t_read) - sum(timer.seconds.values()), 2)
+    if not stats["published"]:
+        raise SystemExit(f"marts_consistent failed in the work file, nothing published: {measured}")
+    build = steps.seconds.get("build (warehouse.load.build)", 0.0)
+    inner = build_steps.rounded()
+    inner["other (transaction commit, checkpoint)"] = round(build - sum(build_steps.seconds.values()), 3)
     keep = ("versions_opened", "versions_closed", "unchanged", "price_history_written", "raw_inserted",
-            "links_changed", "credentials_changed")
-    return {"stage": "load", "rows": frames["offerings"].height, "wall_s": wall, "cpu_s": cpu,
-            "seconds": {"read_handoffs": round(t_read - t0, 2), "build": round(t_build - t_read, 2),
-                        "publish": round(time.perf_counter() - t_build, 2)},
-            "build_steps": steps,
+            "links_changed", "credentials_changed", "unmapped_values")
+    return {"stage": "load", "rows": inputs.offerings.height, "wall_s": wall, "cpu_s": cpu,
+            "seconds": steps.rounded(), "build_steps": inner,
             "warehouse_mb": round(state.published.stat().st_size / 2**20),
+            "marts_consistent": measured.get("marts_consistent"),
             **{k: stats.get(k) for k in keep}}
+
+
+# --- export -------------------------------------------------------------------------------------
+
+LINKED_DATA_STEPS = ("linked data: ids (jsonld.prepare)", "linked data: CTDL + Open Badges (jsonld.export_documents)")
 
 
 def stage_export(state: State, snapshot: str) -> dict[str, Any]:
@@ -237,25 +398,32 @@ def stage_export(state: State, snapshot: str) -> dict[str, Any]:
     from warehouse import jsonld
     from warehouse.export import export_snapshot, verify_manifest
 
-    timer = _StepTimer()
-    timer.wrap(export_module, "_export_entity", "parquet")
-    timer.wrap(export_module, "entity_schemas", "json schemas")
-    timer.wrap(export_module, "_export_changes", "change feed")
-    timer.wrap(jsonld, "prepare", "ids (uuid5)")
-    timer.wrap(jsonld, "export_ctdl", "ctdl json-ld")
-    timer.wrap(jsonld, "export_openbadges", "open badges")
+    steps = Steps()
+    steps.wrap(export_module, "entity_schemas", "json schemas")
+    steps.wrap(export_module, "_export_entity", "parquet")
+    steps.wrap(export_module, "_export_changes", "change feed")
+    steps.wrap(export_module, "_describe_change_files", "change feed")
+    # The second thread (export_module._LinkedData) calls these through jsonld's globals.
+    steps.wrap(jsonld, "prepare", LINKED_DATA_STEPS[0])
+    steps.wrap(jsonld, "export_documents", LINKED_DATA_STEPS[1])
     cpu0, t0 = _cpu(), time.perf_counter()
     manifest = export_snapshot(state.published, state.exports, snapshot)
+    t_export = time.perf_counter()
+    problems = verify_manifest(state.exports / snapshot)  # the exports asset's check
+    steps.add("verify_manifest check", time.perf_counter() - t_export)
     wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
-    problems = verify_manifest(state.exports / snapshot)  # the exports asset's check; untimed
     rows = manifest["entities"].get("offerings", {}).get("rows", 0)
     size = sum(f["bytes"] for f in manifest["files"]) + sum(d["bytes"] for d in manifest.get("documents", []))
-    seconds = {k: round(v, 2) for k, v in timer.seconds.items()}
-    seconds["other (hashing, manifest)"] = round(wall - sum(timer.seconds.values()), 2)
+    main_thread = sum(v for k, v in steps.seconds.items()
+                      if k not in LINKED_DATA_STEPS and k != "verify_manifest check")
+    seconds = steps.rounded()
+    # What the main thread spent outside its named steps: hashing and describing the files,
+    # the manifest, and waiting for the linked-data thread if it finished last.
+    seconds["other (hashing, manifest, wait for the 2nd thread)"] = round((t_export - t0) - main_thread, 3)
     return {"stage": "export", "rows": rows, "wall_s": wall, "cpu_s": cpu, "files": len(manifest["files"]),
-            "seconds": seconds, "mb": round(size / 2**20),
+            "documents": len(manifest.get("documents", [])), "seconds": seconds, "mb": round(size / 2**20),
             "changes": {k: manifest["changes"].get(k) for k in ("upserts", "deletes")},
-            "manifest_problems": len(problems)}
+            "manifest_problems": len(problems), "manifest_problem_examples": problems[:3]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -270,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     state = State(args.state, args.label)
     if args.stage == "normalize":
+        if args.landing is None:
+            parser.error("normalize needs --landing")
         result = stage_normalize(state, args.landing, args.run_id)
     elif args.stage == "resolve":
         result = stage_resolve(state, args.truth)
