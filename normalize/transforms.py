@@ -33,6 +33,19 @@ Mapping rules worth knowing (each also stated where it is applied):
   names as given. Without the ESCO list (``make esco``) skills stay empty and noted.
 - ``content_hash`` covers every Offering field except run_id, fetched_at, url and the hash itself,
   so re-crawling unchanged content gives the same hash.
+- Hostile values are refused, never guessed: a negative quantity, exponent notation, or a
+  figure beyond a plausible bound (``MAX_PRICE``, ``MAX_DURATION_WEEKS``,
+  ``MAX_WORKLOAD_HOURS``, ``MAX_CREDITS``, ``MAX_COUNT``) and start dates outside
+  1900-2100 become null with a note; a url that is not http(s) is dropped (noted); raw copies
+  and values quoted in notes lose markup, control and bidi characters.
+
+How it stays fast (1M generated raw records: read + map in about 47 s, 2 GB, one source at a
+time; ``python -m normalize.bench --size 1000000``): items.jsonl is read by DuckDB's JSON
+reader; the source's whole record (``payload``) never enters the mapping, only rejects quote
+it; steps that read only low-cardinality raw fields (language, country, credential label,
+workload, duration, credits, modality, subject names and codes) run once per distinct value
+(``_per_distinct``); Python libraries run once per distinct value that needs them
+(``expressions.map_distinct``); everything is collected once, on the in-memory engine.
 """
 
 from __future__ import annotations
