@@ -366,22 +366,25 @@ PER_DISTINCT = True
 
 def _per_distinct(lf: pl.LazyFrame, keys: Sequence[str],
                   step: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.LazyFrame:
-    """Run ``step`` on the distinct combinations of ``keys`` only and join its new columns
-    back onto every row. Catalog fields such as workload, duration, level, language or
+    """Run ``step`` on the distinct combinations of ``keys`` only and join the columns it
+    adds back onto every row. Catalog fields such as workload, duration, level, language or
     modality take a few hundred distinct values across a million offerings, so their regex
     and look-up chains cost a join instead of a pass per row (1M rows: 8.0 s -> 1.1 s for
-    the effort parsers). ``step`` must read only ``keys`` and must not change them; a
-    missing column fails at planning, a changed key would be dropped, so keys are checked
-    to come back unchanged by construction (the join is on the step's own input)."""
+    the effort parsers). ``step`` may read only ``keys`` (another column fails at planning)
+    and may only add columns (replacing one is refused); the join is on copies of the keys
+    taken before the step, so it matches whatever the step does with them."""
     if not PER_DISTINCT:
         return step(lf)
-    have = lf.collect_schema().names()
-    table = step(lf.select(keys).unique())
-    added = [c for c in table.collect_schema().names() if c not in keys]
-    if replaced := [c for c in added if c in have]:
+    have = set(lf.collect_schema().names())
+    copies = [f"__distinct_{i}" for i in range(len(keys))]
+    table = step(lf.select(keys).unique().with_columns(
+        pl.col(k).alias(c) for k, c in zip(keys, copies, strict=True)))
+    out = table.collect_schema().names()
+    if replaced := [c for c in out if c in have and c not in keys]:
         raise ValueError(f"a per-distinct step may only add columns; it replaces {replaced}")
-    return lf.join(table.select(*keys, *added), on=list(keys), how="left", nulls_equal=True,
-                   maintain_order="left")
+    added = [c for c in out if c not in have and c not in copies]
+    return lf.join(table.select(*copies, *added), left_on=list(keys), right_on=copies, how="left",
+                   nulls_equal=True, maintain_order="left")
 
 
 def _with_row_positions(lf: pl.LazyFrame, column: str, *keep: str) -> pl.LazyFrame:
