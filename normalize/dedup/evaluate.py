@@ -29,6 +29,12 @@ def evaluate(links: pl.DataFrame, truth: pl.DataFrame) -> dict[str, Any]:
     """Pairwise and B-cubed metrics of ``links`` [offering_id, credential_id] vs ``truth`` [offering_id, truth_key]."""
     predicted = links.select("offering_id", "credential_id")
     true = truth.select("offering_id", "truth_key")
+    # An offering in two truth clusters would join twice and count pairs that do not exist.
+    for name, frame in (("truth", true), ("links", predicted)):
+        if frame["offering_id"].is_duplicated().any():
+            dup = frame.filter(pl.col("offering_id").is_duplicated())["offering_id"].unique().sort().head(3).to_list()
+            raise ValueError(f"{name}: an offering_id appears more than once (e.g. {dup}): "
+                             "each offering belongs to exactly one cluster")
     joined = predicted.join(true, on="offering_id", how="inner")
     n = joined.height
     pred_sizes = joined.group_by("credential_id").agg(c=pl.len())

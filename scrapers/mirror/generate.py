@@ -27,6 +27,11 @@ from typing import Any
 from scrapers.mirror.universe import SOURCES, Listing, Universe, build_universe
 
 BASE = "{{BASE}}"
+# Bumped whenever the files generated for a (seed, scale) change, so caches of generated
+# catalogs (the benchmarks' .cache/bench/<seed>-<size>/) know they are stale.
+# 2: CourseLeaf course numbers never repeat within a subject (at scale they did: two courses
+#    shared one code, so the truth gave one landed record two credentials).
+GENERATOR_VERSION = 2
 
 
 @dataclass

@@ -101,7 +101,7 @@ def land_source(name: str, site: Path, landing: Path, run_id: str, registry: str
 
 def write_landing(out: Path, seed: int = 7, scale: float = 1.0, run_id: str = "bench", workers: int = 2) -> dict[str, Any]:
     """Generate the demo catalog at ``scale`` and land every demo source offline into ``out``."""
-    from scrapers.mirror.generate import generate
+    from scrapers.mirror.generate import GENERATOR_VERSION, generate
     from scrapers.registry import load_sources
 
     out = Path(out)
@@ -121,7 +121,8 @@ def write_landing(out: Path, seed: int = 7, scale: float = 1.0, run_id: str = "b
     landed = time.perf_counter() - t0
     shutil.copy(site / "truth.jsonl", out / "truth.jsonl")
     shutil.rmtree(site)
-    summary = {"seed": seed, "scale": scale, "run_id": run_id, "generate_s": round(generated, 1),
+    summary = {"seed": seed, "scale": scale, "run_id": run_id, "generator_version": GENERATOR_VERSION,
+               "generate_s": round(generated, 1),
                "land_s": round(landed, 1), "sources": results,
                "items": sum(r["items"] for r in results)}
     (out / "landing.json").write_text(json.dumps(summary, indent=1))

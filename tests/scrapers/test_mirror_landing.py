@@ -42,3 +42,15 @@ def test_write_landing_lands_every_demo_source_with_truth(tmp_path: Path) -> Non
     landed = sum(len(_jsonl(p)) for p in (tmp_path / "landing").glob("*/bench/items.jsonl"))
     assert landed == summary["items"] and len(truth) >= landed * 0.95
     assert not (tmp_path / "site").exists()
+
+
+def test_truth_gives_each_landed_record_one_credential_at_scale(tmp_path: Path) -> None:
+    # At scale a CourseLeaf subject has more beginner courses than the numbers below the
+    # intermediate range: numbering ran into the next level's and two courses shared a code,
+    # so one landed record had two credentials in the truth (the pipeline's resolve F1 fell
+    # to 0.83 at 1M offerings on pairs that did not exist).
+    generate(tmp_path / "site", scale=8, sources=["lakeside_college"])
+    truth = [r for r in _jsonl(tmp_path / "site" / "truth.jsonl") if r["source"] == "lakeside_college"]
+    keys = [r["source_key"] for r in truth]
+    assert len(truth) > 2000
+    assert len(keys) == len(set(keys))

@@ -115,11 +115,15 @@ class Site:
             style = self.rng.choice(["classic", "wide", "spans"])
             unit = self.rng.choice(UNITS)
             numbers = dict(START_NUMBER)
+            used: set[int] = set()  # a big subject runs one level's numbers into the next's
             blocks = []
             for lst in sorted(group, key=lambda x: (START_NUMBER[x.credential.audience_level], x.title)):
                 level = lst.credential.audience_level
                 number = numbers[level]
-                numbers[level] += self.rng.choice([1, 1, 2, 5])
+                while number in used:  # one course code, one course: the next free number
+                    number += 1
+                used.add(number)
+                numbers[level] = number + self.rng.choice([1, 1, 2, 5])
                 html, expected = self.course_block(lst, code, number, style, unit)
                 blocks.append(html)
                 rows.append({"source_key": f"{code} {number}", "credential_key": lst.credential.key,

@@ -65,3 +65,10 @@ def test_offerings_missing_on_either_side_are_counted_not_scored() -> None:
     assert result["n_links_without_truth"] == 1
     assert result["n_truth_without_links"] == 1
     assert result["pairwise_f1"] == pytest.approx(1.0)
+
+
+def test_an_offering_in_two_truth_clusters_is_an_error() -> None:
+    # Joined twice, it would count pairs that do not exist.
+    two = pl.DataFrame({"offering_id": ["a", "a", "b"], "truth_key": ["T1", "T2", "T1"]})
+    with pytest.raises(ValueError, match="truth: an offering_id appears more than once"):
+        evaluate(links({"a": "P1", "b": "P1"}), two)
