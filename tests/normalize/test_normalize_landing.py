@@ -132,3 +132,34 @@ def test_a_line_separator_inside_a_value_does_not_split_the_record(tmp_path):
     raw, rejects = read_landing([run])
     assert raw["title"].to_list() == ["Line\u2028separated"]
     assert rejects["reason"].to_list() == ["invalid_json"]
+
+
+def test_normalize_with_its_optimizations_equals_polars_defaults(tmp_path, monkeypatch):
+    # normalize() turns parts of Polars' optimizer off (fixed costs per call), more of it for
+    # small inputs; the frames must be those the default optimizations give, on every demo
+    # source's dirt, with either setting.
+    import normalize.transforms as transforms
+    from scrapers.mirror.landing import write_landing
+    from scrapers.registry import load_sources
+
+    write_landing(tmp_path, scale=0.3, workers=1)
+    kinds = {n: s.provider_kind for n, s in load_sources().items()}
+    run_dirs = sorted((tmp_path / "landing").glob("*/bench"))
+    assert len(run_dirs) >= 8
+    assert transforms._optimizations(10).comm_subplan_elim is False
+    assert transforms._optimizations(10**6).comm_subplan_elim is True
+    for run_dir in run_dirs:
+        raw, _ = read_landing([run_dir])
+        results = {}
+        for name, threshold, flags in (("small", 10**9, None), ("large", 0, None),
+                                       ("default", None, pl.QueryOptFlags())):
+            if threshold is not None:
+                monkeypatch.setattr(transforms, "SMALL_INPUT_ROWS", threshold)
+            if flags is not None:
+                monkeypatch.setattr(transforms, "_optimizations", lambda rows, flags=flags: flags)
+            results[name] = normalize(raw.lazy(), provider_kinds=kinds)
+            monkeypatch.undo()
+        assert results["default"].offerings.height > 0, run_dir
+        for name in ("small", "large"):
+            assert results[name].offerings.equals(results["default"].offerings), (run_dir, name)
+            assert results[name].rejects.equals(results["default"].rejects), (run_dir, name)
