@@ -485,6 +485,22 @@ RUN_FAILURES = Table(
     },
 )
 
+MARTS_STATE = Table(
+    OPS_LAYER, "marts_state",
+    pl.Schema({"derivation": pl.Int32(), "refreshed_at": _UTC, "how": pl.String(),
+               "offerings_refreshed": pl.Int64()}),
+    "How the marts were last brought up to date (one row, written by every load): the version of "
+    "their derivation (warehouse.load.MARTS_DERIVATION; a warehouse built by another version "
+    "has its marts rebuilt whole once), when, whether rebuilt or refreshed in place, and how "
+    "many offerings' rows were written.",
+    notes={
+        "derivation": "warehouse.load.MARTS_DERIVATION of the build that wrote the marts",
+        "refreshed_at": "Run time of that build",
+        "how": "rebuilt (every mart row written again) or refreshed (only the changed offerings' rows)",
+        "offerings_refreshed": "Offerings whose fct_offering row was written",
+    },
+)
+
 # --- column comments ----------------------------------------------------------------------------
 
 # Our notes: meaning, unit, vocabulary. Joined with the pydantic Field description where the
@@ -704,6 +720,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
             added[f"{table.layer}.{table.name}"] = cols
     ensure_views(con)
     return added
+
+
+def ensure_marts_state(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create ``ops.marts_state`` if missing (and its schema), comment it; return columns added."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(OPS_LAYER)}")
+    return ensure_table(con, MARTS_STATE)
 
 
 def ensure_run_failures(con: duckdb.DuckDBPyConnection) -> list[str]:

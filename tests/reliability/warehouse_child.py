@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from warehouse import load, publish
 
     if args.stop:
-        where = {"build": (load, "_rebuild_marts", False), "checkpoint": (publish, "_checkpoint", False),
+        where = {"build": (load, "_refresh_marts", False), "checkpoint": (publish, "_checkpoint", False),
                  "before_replace": (publish, "_fsync_file", True), "after_replace": (publish, "_fsync_dir", False)}
         module, name, after = where[args.stop]
         _hook(module, name, args.marker, args.pause, after)

@@ -171,7 +171,7 @@ def test_failing_load_rolls_back_everything(memory_con, monkeypatch) -> None:
     def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(load_module, "_rebuild_marts", explode)
+    monkeypatch.setattr(load_module, "_refresh_marts", explode)
     with pytest.raises(RuntimeError, match="boom"):
         load(con, make_run(T2, {"coursera": Crawl("r2", titles={"c1": "Python 3", "c2": "SQL"})}))
     after = table_contents(con)
