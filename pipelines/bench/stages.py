@@ -163,8 +163,14 @@ def staging_checks(raw: pl.DataFrame, invalid: pl.DataFrame, offerings: pl.DataF
     return {"failed": failed, "figures": figures}
 
 
-def stage_normalize(state: State, landing: Path, run_id: str) -> dict[str, Any]:
-    from normalize.transforms import normalize, read_landing
+def stage_normalize(state: State, landing: Path, run_id: str, previous: str | None = None) -> dict[str, Any]:
+    """The staging assets of every source. With ``previous`` (a label; the ``incremental``
+    run defaults to ``full``), each source's staging output under that label is the previous
+    run's, as the asset reads its own last output: lines unchanged since are reused
+    (normalize/reuse.py). Steps: fingerprint (lines read and hashed, matched), load previous,
+    read_landing (the lines to parse, invalid.jsonl), normalize, reuse (provenance refreshed,
+    frames put together), checks, write handoffs."""
+    from normalize.reuse import normalize_with_reuse
 
     sources = _registry()
     summary = json.loads((landing / "landing.json").read_text()) if (landing / "landing.json").is_file() else {}
@@ -173,20 +179,26 @@ def stage_normalize(state: State, landing: Path, run_id: str) -> dict[str, Any]:
     if not dirs:
         raise SystemExit(f"no runs '{run_id}' under {landing / 'landing'}")
     kinds = {n: s.provider_kind for n, s in sources.items()}
+    if previous is None and state.label == "incremental":
+        previous = "full"
+    before = State(state.root, previous) if previous else None
     steps = Steps()
     cpu0, t0 = _cpu(), time.perf_counter()
     # One staging step per source, as the staging/<source> assets run.
-    runs, n_offerings, n_rejects = [], 0, 0
+    runs, n_offerings, n_rejects, n_reused, n_normalized = [], 0, 0, 0, 0
+    modes: dict[str, str] = {}
     for run_dir in dirs:
         name = run_dir.parent.name
         started = datetime.now(UTC)
-        t = time.perf_counter()
-        raw, invalid = read_landing([run_dir])
-        steps.add("read_landing", time.perf_counter() - t)
-        t = time.perf_counter()
-        result = normalize(raw.lazy(), provider_kinds=kinds)
+        folder = before.staging / name if before is not None else None
+        out = normalize_with_reuse(run_dir, kinds, folder if folder is not None and folder.is_dir() else None)
+        for step, seconds in out.stats["seconds"].items():
+            steps.add(step, seconds)
+        raw, invalid, result = out.raw, out.invalid, out.result
         offerings, rejects = result.offerings, pl.concat([invalid, result.rejects], how="vertical")
-        steps.add("normalize", time.perf_counter() - t)
+        n_reused += int(out.stats["reused"])
+        n_normalized += int(out.stats["normalized"])
+        modes[name] = out.stats["mode"] + (f": {out.stats['reason']}" if out.stats.get("reason") else "")
         t = time.perf_counter()
         checked = staging_checks(raw, invalid, offerings, rejects)
         steps.add("checks and quality figures", time.perf_counter() - t)
@@ -194,7 +206,7 @@ def stage_normalize(state: State, landing: Path, run_id: str) -> dict[str, Any]:
         t = time.perf_counter()
         folder = state.staging / name
         folder.mkdir(parents=True, exist_ok=True)
-        for part, frame in (("raw", raw), ("offerings", offerings), ("rejects", rejects)):
+        for part, frame in out.staging().items():
             frame.write_parquet(folder / f"{part}.parquet")
         steps.add("write handoffs", time.perf_counter() - t)
         runs.append({"source": name, "run_id": run_id, "started_at": started, "finished_at": datetime.now(UTC),
@@ -205,7 +217,8 @@ def stage_normalize(state: State, landing: Path, run_id: str) -> dict[str, Any]:
     pl.DataFrame(runs, schema=SOURCE_RUNS_SCHEMA).write_parquet(state.handoff("source_runs"))
     wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
     return {"stage": "normalize", "rows": sum(r["items"] for r in runs), "wall_s": wall, "cpu_s": cpu,
-            "seconds": steps.rounded(), "offerings": n_offerings, "rejects": n_rejects, "sources": len(runs)}
+            "seconds": steps.rounded(), "offerings": n_offerings, "rejects": n_rejects, "sources": len(runs),
+            "previous": previous, "reused": n_reused, "normalized": n_normalized, "modes": modes}
 
 
 # --- resolve ------------------------------------------------------------------------------------
@@ -312,7 +325,7 @@ def stage_resolve(state: State, truth: Path | None) -> dict[str, Any]:
 # warehouse.load.build's steps (module functions, looked up at call time, so they can be timed).
 LOAD_STEPS = ("_prepare", "_reset_work_file", "connect_writable", "_plan_sources", "_load_raw",
               "_replace_run_partitions", "_apply_versions", "_apply_price_history", "_upsert_changed",
-              "_upsert_source_runs", "_rebuild_marts", "_rebuild_unmapped_values", "table_counts")
+              "_upsert_source_runs", "_refresh_marts", "_rebuild_unmapped_values", "table_counts")
 
 
 def marts_consistent(work: Path) -> tuple[bool, dict[str, Any]]:
@@ -433,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", required=True, help="full | incremental: the run's handoff folder")
     parser.add_argument("--landing", type=Path, help="folder with landing/<source>/<run_id>/ (normalize)")
     parser.add_argument("--run-id", default="bench")
+    parser.add_argument("--previous", help="normalize: the label whose staging output is the previous run's "
+                        "(lines unchanged since are reused); default 'full' for --label incremental")
     parser.add_argument("--truth", type=Path)
     parser.add_argument("--snapshot")
     args = parser.parse_args(argv)
@@ -440,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage == "normalize":
         if args.landing is None:
             parser.error("normalize needs --landing")
-        result = stage_normalize(state, args.landing, args.run_id)
+        result = stage_normalize(state, args.landing, args.run_id, args.previous)
     elif args.stage == "resolve":
         result = stage_resolve(state, args.truth)
     elif args.stage == "load":

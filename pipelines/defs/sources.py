@@ -15,8 +15,9 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from normalize.reuse import normalize_with_reuse
 from normalize.schema import OFFERING_SCHEMA, RAW_SCHEMA, REJECT_SCHEMA, Offering
-from normalize.transforms import normalize, read_landing
+from normalize.transforms import normalize
 from pipelines import quality
 from pipelines.adhoc import file_source_registry
 from pipelines.pools import CRAWLS
@@ -209,10 +210,15 @@ def make_staging_asset(source: Source) -> dg.AssetsDefinition:
         # The baseline first: the latest earlier materialization whose crawl was complete.
         baseline = quality.previous_figures(context.instance, key, exclude_run_id=context.run.run_id,
                                             require="crawl_complete") or {}
-        raw, invalid = read_landing([Path(crawl["landing_dir"])])
         kinds = {name: s.provider_kind for name, s in settings.sources().items()}
         kinds.setdefault(source.name, source.provider_kind)
-        result = normalize(raw.lazy(), provider_kinds=kinds)
+        # The asset's own last stored output (where the IO manager keeps it): lines unchanged
+        # since that run are not parsed or normalized again (normalize/reuse.py); the frames
+        # are those of read_landing + normalize of the whole run. Absent or unusable: all.
+        previous = settings.paths().io.joinpath(*key.path)
+        reuse = normalize_with_reuse(Path(crawl["landing_dir"]), kinds, previous if previous.is_dir() else None,
+                                     normalize_fn=normalize)
+        raw, invalid, result = reuse.raw, reuse.invalid, reuse.result
         offerings, rejects = result.offerings, pl.concat([invalid, result.rejects], how="vertical")
         n_raw = raw.height + invalid.height
         dup_ids = offerings.height - offerings["offering_id"].n_unique()
@@ -239,9 +245,11 @@ def make_staging_asset(source: Source) -> dg.AssetsDefinition:
         reasons = rejects.group_by("reason").len().sort("len", descending=True)
         top = quality.unmapped_values(offerings)
         yield dg.Output(
-            {"raw": raw, "offerings": offerings, "rejects": rejects},
+            {"raw": raw, "offerings": offerings, "rejects": rejects, "fingerprints": reuse.fingerprints},
             metadata={
                 "raw_records": n_raw, "offerings": offerings.height, "rejects": rejects.height,
+                "records_reused": int(reuse.stats["reused"]), "records_normalized": int(reuse.stats["normalized"]),
+                "reuse_mode": str(reuse.stats["mode"]), "reuse_reason": str(reuse.stats.get("reason") or ""),
                 "dagster/row_count": offerings.height,
                 "run_id": str(crawl.get("run_id")),
                 "crawl_complete": bool(crawl.get("complete")),

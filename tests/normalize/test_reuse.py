@@ -1,0 +1,270 @@
+"""normalize_with_reuse gives the frames of read_landing + normalize of the whole run, while
+taking unchanged lines from the previous run's output (normalize/reuse.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from normalize import reuse
+from normalize.reuse import FINGERPRINT_SCHEMA, normalize_with_reuse, normalizer_fingerprint
+from normalize.transforms import normalize, read_landing
+from pipelines.bench.incremental import changed_landing
+from scrapers.mirror.generate import generate
+from scrapers.mirror.landing import land_source
+from scrapers.registry import load_sources
+
+SOURCES = ("skillmarket_api", "iadp_certifications")
+KINDS = {name: s.provider_kind for name, s in load_sources().items()}
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("reuse")
+    generate(folder / "site", scale=0.6, sources=SOURCES)
+    for name in SOURCES:
+        land_source(name, folder / "site", folder / "landing", "bench")
+    shutil.rmtree(folder / "site")
+    return folder
+
+
+@pytest.fixture
+def folder(base: Path, tmp_path: Path) -> Path:
+    shutil.copytree(base, tmp_path / "c")
+    return tmp_path / "c"
+
+
+def _lines(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+
+
+def _write(path: Path, lines: list[str]) -> None:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+def _scratch(run_dir: Path) -> dict[str, pl.DataFrame]:
+    """The whole run through the public path, as the staging asset did before reuse."""
+    raw, invalid = read_landing([run_dir])
+    result = normalize(raw.lazy(), provider_kinds=KINDS)
+    return {"raw": raw, "offerings": result.offerings,
+            "rejects": pl.concat([invalid, result.rejects], how="vertical")}
+
+
+def _assert_same(out: reuse.ReuseResult, run_dir: Path) -> None:
+    got, want = out.staging(), _scratch(run_dir)
+    for part in ("raw", "offerings", "rejects"):
+        # Every column, and the row order as well.
+        assert_frame_equal(got[part], want[part], check_exact=True)
+    assert got["fingerprints"].schema == FINGERPRINT_SCHEMA
+    assert out.result.fx_rate_date is not None
+
+
+def _run(folder: Path, source: str, run_id: str) -> Path:
+    return folder / "landing" / source / run_id
+
+
+def test_recrawl_reuses_unchanged_lines_and_equals_the_full_path(folder: Path) -> None:
+    made = changed_landing(folder, "incr", changed=0.1)
+    assert made["modified"] and made["removed"] and made["added"]
+    for source in SOURCES:
+        first = normalize_with_reuse(_run(folder, source, "bench"), KINDS, None)
+        assert first.stats["mode"] == "full"
+        _assert_same(first, _run(folder, source, "bench"))
+        out = normalize_with_reuse(_run(folder, source, "incr"), KINDS, first.staging())
+        _assert_same(out, _run(folder, source, "incr"))
+        assert out.stats["mode"] == "reuse", out.stats
+        assert out.stats["reused"] > 0.7 * out.stats["records"]
+        assert out.stats["reused"] + out.stats["normalized"] == out.stats["records"]
+        assert out.raw["run_id"].unique().to_list() == ["incr"]
+        assert out.result.offerings["run_id"].unique().to_list() == ["incr"]
+
+
+def test_repeated_keys_rejects_and_odd_lines_are_normalized_again(folder: Path) -> None:
+    source = "skillmarket_api"
+    first = normalize_with_reuse(_run(folder, source, "bench"), KINDS, None)
+    lines = _lines(_run(folder, source, "bench") / "items.jsonl")
+    incr = _run(folder, source, "incr")
+    incr.mkdir()
+    new = [line.replace('"run_id": "bench"', '"run_id": "incr"') for line in lines]
+    # Line 1 unchanged but its key repeated later (with another title): the first is kept.
+    dup = json.loads(new[1])
+    dup["title"] = "Another title"
+    # Line 2's key again with extra whitespace: the same key for the duplicate rule.
+    spaced = json.loads(new[2])
+    spaced["source_key"] = " " + spaced["source_key"] + " "
+    # Line 3 loses its title (a reject), line 4 is written compactly (not in the writer's form),
+    # line 5 gets a fetched_at with an offset.
+    notitle = json.loads(new[3])
+    notitle["title"] = "<b></b>"
+    compact = json.dumps(json.loads(new[4]), separators=(",", ":"), ensure_ascii=False)
+    new[5] = re.sub(r'"fetched_at": "[^"]*"', '"fetched_at": "2027-01-02T03:04:05+02:00"', new[5], count=1)
+    new[3], new[4] = json.dumps(notitle, ensure_ascii=False), compact
+    new += [json.dumps(dup, ensure_ascii=False), json.dumps(spaced, ensure_ascii=False), ""]
+    _write(incr / "items.jsonl", new)
+    out = normalize_with_reuse(incr, KINDS, first.staging())
+    _assert_same(out, incr)
+    assert out.stats["mode"] == "reuse"
+    # Lines 1-4 and the two added lines are normalized; the rest is reused.
+    assert out.stats["normalized"] == 6, out.stats
+    assert out.stats["reused"] == len(new) - 1 - 6
+    reasons = out.result.rejects["reason"].to_list()
+    assert sorted(reasons) == ["duplicate_source_key", "duplicate_source_key", "missing_title"]
+    assert str(out.raw["fetched_at"][5]) == "2027-01-02 01:04:05+00:00"
+
+
+def test_previous_reject_is_not_taken_over(folder: Path) -> None:
+    """A line that was a reject is normalized again, and a reject in the previous output that
+    is not the line's any more does not come back."""
+    source = "iadp_certifications"
+    run = _run(folder, source, "bench")
+    lines = _lines(run / "items.jsonl")
+    bad = json.loads(lines[0])
+    bad["title"] = " "
+    lines[0] = json.dumps(bad, ensure_ascii=False)
+    _write(run / "items.jsonl", lines)
+    first = normalize_with_reuse(run, KINDS, None)
+    assert first.result.rejects.height == 1
+    changed_landing(folder, "incr", changed=0.0)
+    out = normalize_with_reuse(_run(folder, source, "incr"), KINDS, first.staging())
+    _assert_same(out, _run(folder, source, "incr"))
+    assert out.stats["normalized"] == 1 and out.result.rejects["run_id"].to_list() == ["incr"]
+    assert "incr" in out.result.rejects["payload"][0]
+
+
+def test_unparseable_line_normalizes_everything(folder: Path) -> None:
+    source = "skillmarket_api"
+    first = normalize_with_reuse(_run(folder, source, "bench"), KINDS, None)
+    changed_landing(folder, "incr", changed=0.05)
+    items = _run(folder, source, "incr") / "items.jsonl"
+    _write(items, [*_lines(items), '{"source": "skillmarket_api", "source_key": "x", "title": ['])
+    out = normalize_with_reuse(items.parent, KINDS, first.staging())
+    _assert_same(out, items.parent)
+    assert out.stats["mode"] == "full" and out.stats["reused"] == 0
+    assert out.invalid.height >= 1 and "invalid_json" in out.invalid["reason"].to_list()
+    # Read by the reader's slow path: nothing of this run is reusable next time.
+    assert out.fingerprints.height == 0
+
+
+def test_changed_normalizer_reuses_nothing(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = "skillmarket_api"
+    first = normalize_with_reuse(_run(folder, source, "bench"), KINDS, None)
+    changed_landing(folder, "incr", changed=0.05)
+    monkeypatch.setattr(reuse, "normalizer_fingerprint", lambda: "another normalizer")
+    out = normalize_with_reuse(_run(folder, source, "incr"), KINDS, first.staging())
+    _assert_same(out, _run(folder, source, "incr"))
+    assert out.stats["mode"] == "full" and out.stats["reused"] == 0
+    assert "normalizer" in out.stats["reason"]
+
+
+def test_normalizer_fingerprint_follows_the_esco_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    esco = tmp_path / "skills.csv"
+    monkeypatch.setattr(reuse, "esco_csv_path", lambda: esco)
+    absent = normalizer_fingerprint()
+    esco.write_text("conceptUri,preferredLabel\n", encoding="utf-8")
+    one = normalizer_fingerprint()
+    esco.write_text("conceptUri,preferredLabel\nx,y\n", encoding="utf-8")
+    assert len({absent, one, normalizer_fingerprint()}) == 3
+    assert normalizer_fingerprint() == normalizer_fingerprint()
+
+
+def test_previous_absent_or_unusable(folder: Path, tmp_path: Path) -> None:
+    source = "iadp_certifications"
+    run = _run(folder, source, "bench")
+    for previous in (None, tmp_path / "nothing-here", {"raw": pl.DataFrame()}):
+        out = normalize_with_reuse(run, KINDS, previous)
+        _assert_same(out, run)
+        assert out.stats["mode"] == "full" and out.stats["reused"] == 0
+
+
+def test_previous_from_parquet_folder(folder: Path, tmp_path: Path) -> None:
+    source = "skillmarket_api"
+    first = normalize_with_reuse(_run(folder, source, "bench"), KINDS, None)
+    stored = tmp_path / "staging" / source
+    stored.mkdir(parents=True)
+    for part, frame in first.staging().items():
+        frame.write_parquet(stored / f"{part}.parquet")
+    changed_landing(folder, "incr", changed=0.05)
+    out = normalize_with_reuse(_run(folder, source, "incr"), KINDS, stored)
+    _assert_same(out, _run(folder, source, "incr"))
+    assert out.stats["mode"] == "reuse" and out.stats["reused"] > 0
+
+
+def test_reused_offerings_come_from_the_previous_output(folder: Path) -> None:
+    """The comparison above can fail: a reused offering is the previous one, so a previous
+    output that is wrong shows in the result (here a title changed behind the fingerprints)."""
+    source = "skillmarket_api"
+    first = normalize_with_reuse(_run(folder, source, "bench"), KINDS, None)
+    changed_landing(folder, "incr", changed=0.0)
+    previous = first.staging()
+    previous["offerings"] = previous["offerings"].with_columns(title=pl.lit("stale"))
+    out = normalize_with_reuse(_run(folder, source, "incr"), KINDS, previous)
+    assert out.stats["reused"] == out.stats["records"]
+    assert out.result.offerings["title"].unique().to_list() == ["stale"]
+    with pytest.raises(AssertionError):
+        _assert_same(out, _run(folder, source, "incr"))
+
+
+def test_a_custom_normalize_function_reuses_nothing(folder: Path) -> None:
+    source = "iadp_certifications"
+    first = normalize_with_reuse(_run(folder, source, "bench"), KINDS, None)
+    changed_landing(folder, "incr", changed=0.0)
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return normalize(*args, **kwargs)
+
+    out = normalize_with_reuse(_run(folder, source, "incr"), KINDS, first.staging(), normalize_fn=spy)
+    assert out.stats["mode"] == "full" and calls == [1]
+    _assert_same(out, _run(folder, source, "incr"))
+
+
+def test_staging_asset_reuses_its_last_stored_output(tmp_path: Path) -> None:
+    """Two materializations of staging/<source>: the second crawl changed one record of 12; the
+    asset reads its own stored output, normalizes that record alone, stores the fingerprints,
+    and stores what the full path gives."""
+    import dagster as dg
+
+    from tests.pipelines.conftest import QUIET, make_local_source
+
+    local = make_local_source(tmp_path)
+    defs = local.definitions()
+    job = defs.resolve_job_def("credcat_full_refresh").get_subset(
+        asset_selection={dg.AssetKey(["raw", local.name]), dg.AssetKey(["staging", local.name])})
+    stored = local.data_dir / "runtime" / "io" / "staging" / local.name
+
+    def materialize() -> dict:
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = job.execute_in_process(instance=instance, raise_on_error=True, run_config=QUIET)
+        (event,) = [e for e in result.get_asset_materialization_events()
+                    if e.event_specific_data.materialization.asset_key.path[0] == "staging"]
+        return {k: getattr(v, "value", v) for k, v in event.event_specific_data.materialization.metadata.items()}
+
+    first = materialize()
+    assert first["reuse_mode"] == "full" and first["records_reused"] == 0
+    assert pl.read_parquet(stored / "fingerprints.parquet").height == 12
+    lines = local.drop.read_text(encoding="utf-8").split("\n")
+    lines[3] = lines[3].replace("Acme Academy", "Acme Institute")
+    local.drop.write_text("\n".join(lines), encoding="utf-8")
+    second = materialize()
+    assert second["reuse_mode"] == "reuse", second["reuse_reason"]
+    assert (second["records_reused"], second["records_normalized"]) == (11, 1)
+    (run_dir,) = [p for p in (local.data_dir / "landing" / local.name).iterdir()
+                  if p.name == second["run_id"]]
+    want = _scratch_kinds(run_dir, {local.name: "training_provider"})
+    for part in ("raw", "offerings", "rejects"):
+        assert_frame_equal(pl.read_parquet(stored / f"{part}.parquet"), want[part], check_exact=True)
+    assert pl.read_parquet(stored / "offerings.parquet")["awarding_body"].str.contains("Institute").sum() == 1
+
+
+def _scratch_kinds(run_dir: Path, kinds: dict[str, str]) -> dict[str, pl.DataFrame]:
+    raw, invalid = read_landing([run_dir])
+    result = normalize(raw.lazy(), provider_kinds={**KINDS, **kinds})
+    return {"raw": raw, "offerings": result.offerings,
+            "rejects": pl.concat([invalid, result.rejects], how="vertical")}
