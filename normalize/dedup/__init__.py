@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -40,6 +41,7 @@ import polars as pl
 # ``normalize.dedup.compare`` & co. stay the modules; only ``evaluate`` is the function, as
 # docs/contracts.md promises.
 from normalize.dedup import blocking, cluster, compare, prepare, scoring, survivorship
+from normalize.dedup.cache import CompareCache
 from normalize.dedup.evaluate import evaluate
 from normalize.dedup.scoring import fit_weights, save_weights
 from normalize.dedup.settings import DedupSettings, Weights, default_settings, load_settings
@@ -101,7 +103,11 @@ def _check_input(offerings: pl.DataFrame) -> None:
 
 
 def _scored_pairs(
-    offerings: pl.DataFrame, settings: DedupSettings, stats: dict[str, Any], prune: bool = True
+    offerings: pl.DataFrame,
+    settings: DedupSettings,
+    stats: dict[str, Any],
+    prune: bool = True,
+    cache: CompareCache | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     timings = stats.setdefault("seconds", {})
     t0 = time.perf_counter()
@@ -114,11 +120,18 @@ def _scored_pairs(
     bounds = (
         scoring.pruning(settings.comparisons, settings.weights, settings.cluster.link_probability) if prune else None
     )
-    compared = compare.compare(prepared, pairs, settings.comparisons, bounds)
+    if cache is None:
+        compared = compare.compare(prepared, pairs, settings.comparisons, bounds)
+    else:
+        cache.prune = bounds
+        compared = cache.compare(prepared, pairs)
     t3 = time.perf_counter()
     scored = scoring.score(compared, settings.comparisons, settings.weights)
     t4 = time.perf_counter()
     timings.update(prepare=t1 - t0, block=t2 - t1, compare=t3 - t2, score=t4 - t3)
+    if cache is not None:
+        # Reading the cache (and digesting the rows) is part of compare's time; reported apart too.
+        timings.update(compare=t3 - t2 - cache.stats.read_seconds, cache_read=cache.stats.read_seconds)
     stats["blocking"] = blocking_stats.as_dict()
     stats["pairs_compared"] = scored.height
     last = compare.gamma_column(settings.comparisons[-1]) if settings.comparisons else None
@@ -180,14 +193,25 @@ def resolve_report(
     offerings: pl.DataFrame,
     settings: DedupSettings | None = None,
     previous_links: pl.DataFrame | None = None,
+    cache: Path | None = None,
 ) -> Resolution:
-    """Resolve and keep the working: scored pairs, blocking statistics, timings."""
+    """Resolve and keep the working: scored pairs, blocking statistics, timings.
+
+    ``cache``: a folder for the exact comparison cache (normalize/dedup/cache.py): pairs whose
+    two prepared rows are unchanged since the run that wrote it, under the same settings and
+    code, take their levels from it; the rest are compared. The result is the same as
+    without it. Absent, unreadable or from other settings it is ignored; it is rewritten
+    (atomically) at the end. ``stats["cache"]`` says what happened (``pairs_reused``,
+    ``pairs_computed``, status, seconds); ``pairs_compared`` stays the number of candidate
+    pairs scored, cached or not.
+    """
     settings = settings or default_settings()
     _check_input(offerings)
     stats: dict[str, Any] = {"n_offerings": offerings.height}
     if offerings.is_empty():
         return Resolution(links=pl.DataFrame(schema=LINK_SCHEMA), pairs=pl.DataFrame(), stats=stats)
-    prepared, scored = _scored_pairs(offerings, settings, stats)
+    compare_cache = None if cache is None else CompareCache(Path(cache), settings.comparisons, None)
+    prepared, scored = _scored_pairs(offerings, settings, stats, cache=compare_cache)
     t0 = time.perf_counter()
     clusters = cluster.cluster(prepared, scored, settings.cluster, settings.overrides)
     labels = clusters.with_columns(offering_id=prepared["offering_id"].gather(clusters["rid"]))
@@ -205,6 +229,10 @@ def resolve_report(
         n_multi_member_credentials=int((sizes > 1).sum()),
         largest_credential=int(sizes.max() or 0),
     )
+    if compare_cache is not None:
+        compare_cache.write(scored)
+        stats["seconds"]["cache_write"] = compare_cache.stats.write_seconds
+        stats["cache"] = compare_cache.stats.as_dict()
     return Resolution(links=links, pairs=scored, offering_ids=prepared["offering_id"], stats=stats)
 
 
@@ -212,9 +240,10 @@ def resolve(
     offerings: pl.DataFrame,
     settings: DedupSettings | None = None,
     previous_links: pl.DataFrame | None = None,
+    cache: Path | None = None,
 ) -> pl.DataFrame:
     """Links (LINK_SCHEMA), one row per offering: which credential it belongs to and how surely."""
-    return resolve_report(offerings, settings, previous_links).links
+    return resolve_report(offerings, settings, previous_links, cache).links
 
 
 def build_credentials(

@@ -194,7 +194,11 @@ def build_catalog_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition
             raise dg.Failure("no source has been staged yet: run the full refresh first", allow_retries=False)
         baseline = quality.previous_figures(context.instance, LINKS, exclude_run_id=context.run.run_id) or {}
         offerings = all_offerings(staged)
-        report = resolve_report(offerings, dedup_settings(settings), previous_links(settings.paths().warehouse))
+        paths = settings.paths()
+        # Exact comparison cache across runs (normalize/dedup/cache.py): pairs of unchanged
+        # offerings keep last run's levels; a missing or stale cache only costs time.
+        report = resolve_report(offerings, dedup_settings(settings), previous_links(paths.warehouse),
+                                cache=paths.root / "runtime" / "cache" / "dedup")
         links = report.links
         problems = quality.schema_problems(links, LINK_SCHEMA, "links")
         ok = not problems and links.height == offerings.height and links["offering_id"].n_unique() == links.height \

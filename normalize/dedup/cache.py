@@ -1,0 +1,411 @@
+"""Exact cache of comparison levels across resolve runs.
+
+``compare.compare`` decides a pair's levels from nothing but the two prepared rows' values in
+the columns its comparisons read, the comparisons and the pruning bounds (pair by pair:
+no corpus statistic, block size or other pair enters; corpus-dependent keys such as
+``title_distinct`` or the spacing-unified ``body_key`` are values of the prepared row, so a
+row whose key moved because the corpus did is a changed row here). A pair whose two rows
+are unchanged since the last run, compared under the same settings and code, therefore gets
+the same levels again, and those are taken from the cache instead of recomputed.
+
+Layout of the cache folder (``resolve_report(..., cache=folder)``):
+
+- ``compare.json``: format, settings digest, compared columns, comparison names and levels,
+  row and pair counts, and the name, size and SHA-256 of the two data files;
+- ``compare-rows-<token>.arrow``: the previous run's prepared rows in ``rid`` order
+  (``offering_id``, ``d0``, ``d1``: two independently seeded 64-bit hashes of the row's
+  compared columns, 128 bits in all);
+- ``compare-pairs-<token>.arrow``: every pair the previous run compared, ``key`` =
+  ``rid_l * 2^32 + rid_r`` in that run's row ids, and one UInt8 level index per comparison
+  (null where pruned).
+
+A new row is mapped to its old row id when its ``offering_id`` and both digests are equal;
+a new pair whose two rows both map is looked up by the old key (an exact integer match).
+Rows are numbered in ``offering_id`` order in both runs, so ``rid_l < rid_r`` maps to
+``old_l < old_r`` and the pair keeps its orientation. The only way to reuse a wrong result is
+a 128-bit collision between a row's old and new values.
+
+The settings digest covers the comparisons (levels, columns, scorers, thresholds), the
+pruning bounds (prior, level weights, link threshold), the SHA-256 of every ``.py`` file of
+this package and of its ``data/`` files, and the Polars, rapidfuzz, NumPy and Python
+versions (Polars' hashes are only stable within a version). A cache that is absent,
+unreadable, damaged (checksum), inconsistent or written under another digest is ignored and
+everything is compared; writing is atomic (data files under fresh names, then
+``compare.json`` replaced by rename) and a failed write is recorded in the statistics, never
+raised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import rapidfuzz
+
+from normalize.dedup import compare
+from normalize.dedup.settings import Comparison
+
+FORMAT = 1
+META = "compare.json"
+_PACKAGE = Path(__file__).parent
+_HALF = 1 << 32
+_NULL = 255  # pruned level, in the numpy arrays the gammas are assembled in
+# Seeds of the two row digests (any two different values; fixed so digests persist).
+_SEEDS = (0x5EED_0000, 0x7A11_0000)  # + column position
+_COMPRESSION = "lz4"
+
+
+def code_digest() -> str:
+    """SHA-256 over this package's ``.py`` files and its ``data/`` files (names and contents)."""
+    h = hashlib.sha256()
+    files = sorted(_PACKAGE.glob("*.py")) + sorted(p for p in (_PACKAGE / "data").rglob("*") if p.is_file())
+    for path in files:
+        h.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def compared_columns(comparisons: Sequence[Comparison]) -> list[str]:
+    """Every prepared column ``compare`` reads (exact/null/rel_diff tests, fuzzy text, token counts)."""
+    return sorted({c for comp in comparisons for c in comp.columns})
+
+
+def settings_digest(comparisons: Sequence[Comparison], prune: compare.Pruning | None) -> str:
+    """What, besides the two rows' values, decides a pair's levels."""
+    prune_part: Any = None
+    if prune is not None:
+        prune_part = {
+            "prior_weight": repr(float(prune.prior_weight)),
+            "min_weight": repr(float(prune.min_weight)),
+            "tables": {k: [repr(float(x)) for x in v] for k, v in sorted(prune.tables.items())},
+        }
+    payload = {
+        "format": FORMAT,
+        "comparisons": [repr(c) for c in comparisons],
+        "prune": prune_part,
+        "code": code_digest(),
+        "versions": {
+            "polars": pl.__version__,
+            "rapidfuzz": rapidfuzz.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer: a bijective 64-bit mixer (wrapping uint64 arithmetic)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def row_digests(prepared: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """[offering_id, d0, d1] in row order: two 64-bit digests of the row's compared columns.
+
+    Each column is hashed by Polars with a seed of its own per digest and position (nulls
+    hash to a value of their own), and the column hashes are folded in order through a 64-bit
+    mixer: ~10x cheaper than hashing a struct of the columns.
+    """
+    hashes = prepared.select(
+        [pl.col(c).hash(seed=base + i).alias(f"{j}:{c}") for j, base in enumerate(_SEEDS) for i, c in enumerate(columns)]
+    )
+    digests = []
+    for j in range(len(_SEEDS)):
+        d = np.full(prepared.height, np.uint64(_SEEDS[j]), dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for c in columns:
+                d = _mix(d ^ hashes[f"{j}:{c}"].to_numpy())
+        digests.append(pl.Series(f"d{j}", d, dtype=pl.UInt64))
+    return pl.DataFrame([prepared["offering_id"], *digests])
+
+
+def _pack(left: str, right: str) -> pl.Expr:
+    """One UInt64 per pair: left row id in the high half."""
+    return pl.col(left).cast(pl.UInt64) * pl.lit(_HALF, dtype=pl.UInt64) + pl.col(right).cast(pl.UInt64)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class CacheStats:
+    status: str = "disabled"  # disabled | absent | hit | ignored: <why>
+    rows_unchanged: int = 0
+    pairs_reused: int = 0
+    pairs_computed: int = 0
+    written: bool = False
+    write_error: str | None = None
+    read_seconds: float = 0.0
+    write_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {
+            "status": self.status,
+            "rows_unchanged": self.rows_unchanged,
+            "pairs_reused": self.pairs_reused,
+            "pairs_computed": self.pairs_computed,
+            "written": self.written,
+            "read_seconds": round(self.read_seconds, 4),
+            "write_seconds": round(self.write_seconds, 4),
+        }
+        if self.write_error:
+            out["write_error"] = self.write_error
+        return out | self.extra
+
+
+class _Ignored(Exception):
+    """The cache exists but cannot be used (recorded as ``ignored: <reason>``)."""
+
+
+def _expected_meta(digest: str, comparisons: Sequence[Comparison], columns: list[str]) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "settings": digest,
+        "columns": columns,
+        "comparisons": [[c.name, c.labels] for c in comparisons],
+    }
+
+
+def _read(folder: Path, expected: dict[str, Any], comparisons: Sequence[Comparison]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows, pairs) of the previous run; raises FileNotFoundError or _Ignored."""
+    meta_path = folder / META
+    try:
+        text = meta_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise _Ignored(f"unreadable {META}: {exc}") from exc
+    try:
+        meta = json.loads(text)
+    except ValueError as exc:
+        raise _Ignored(f"{META} is not JSON") from exc
+    if not isinstance(meta, dict):
+        raise _Ignored(f"{META} is not an object")
+    for key, value in expected.items():
+        if meta.get(key) != value:
+            raise _Ignored("other settings" if key == "settings" else f"other {key}")
+    frames = []
+    for part in ("rows", "pairs"):
+        info = meta.get(part)
+        if not isinstance(info, dict) or not isinstance(info.get("file"), str) or "/" in info["file"]:
+            raise _Ignored(f"{META} lacks {part}")
+        path = folder / info["file"]
+        try:
+            data = path.read_bytes()
+            if len(data) != info.get("bytes") or hashlib.sha256(data).hexdigest() != info.get("sha256"):
+                raise _Ignored(f"{info['file']} damaged (size or checksum)")
+            frames.append(pl.read_ipc(data))
+            del data
+        except _Ignored:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any read failure means: compute without
+            raise _Ignored(f"{info['file']} unreadable: {type(exc).__name__}") from exc
+    rows, pairs = frames
+    row_schema = pl.Schema({"offering_id": pl.String(), "d0": pl.UInt64(), "d1": pl.UInt64()})
+    pair_schema = pl.Schema({"key": pl.UInt64(), **{compare.gamma_column(c): pl.UInt8() for c in comparisons}})
+    if rows.schema != row_schema or pairs.schema != pair_schema:
+        raise _Ignored("unexpected columns")
+    if rows.height != meta["rows"].get("n") or pairs.height != meta["pairs"].get("n"):
+        raise _Ignored("row counts differ from compare.json")
+    if rows["offering_id"].null_count() or pairs["key"].null_count():
+        raise _Ignored("null keys")
+    keys = pairs["key"].to_numpy()
+    if len(keys) > 1 and not bool((keys[1:] > keys[:-1]).all()):
+        raise _Ignored("pair keys not strictly increasing")
+    for comp in comparisons:
+        top = pairs[compare.gamma_column(comp)].max()
+        if top is not None and int(top) >= len(comp.levels):  # type: ignore[arg-type]
+            raise _Ignored(f"level index out of range in {comp.name}")
+    return rows, pairs
+
+
+def _assemble(
+    pairs: pl.DataFrame,
+    comparisons: Sequence[Comparison],
+    old_pairs: pl.DataFrame,
+    hit: np.ndarray,
+    source: np.ndarray,
+    computed: pl.DataFrame,
+) -> pl.DataFrame:
+    """``pairs`` plus gamma Enum columns: the cached levels (old pair ``source``) where ``hit``,
+    the computed ones (in order) elsewhere; pruned stays null."""
+    miss = ~hit
+    gammas = []
+    for comp in comparisons:
+        name = compare.gamma_column(comp)
+        pruned = len(comp.levels)  # index of the null appended to the labels below
+        index = np.empty(pairs.height, dtype=np.uint8)
+        index[hit] = old_pairs[name].fill_null(pruned).to_numpy()[source]
+        index[miss] = computed[name].to_physical().fill_null(pruned).cast(pl.UInt8).to_numpy()
+        labels = pl.Series(name, [*comp.labels, None], dtype=pl.Enum(comp.labels))
+        gammas.append(labels.gather(pl.Series(index)))
+    return pairs.with_columns(gammas)
+
+
+@dataclass
+class CompareCache:
+    """One run's use of the cache folder: ``compare`` (read + compare the rest), then ``write``."""
+
+    folder: Path | None
+    comparisons: Sequence[Comparison]
+    prune: compare.Pruning | None
+    stats: CacheStats = field(default_factory=CacheStats)
+    _rows: pl.DataFrame | None = None
+    _digest: str | None = None
+    _columns: list[str] = field(default_factory=list)
+
+    def compare(self, prepared: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+        """Exactly ``compare.compare(prepared, pairs, comparisons, prune)``, reusing cached pairs."""
+        if self.folder is None:
+            self.stats.pairs_computed = pairs.height
+            return compare.compare(prepared, pairs, self.comparisons, self.prune)
+        t0 = time.perf_counter()
+        self._columns = compared_columns(self.comparisons)
+        self._digest = settings_digest(self.comparisons, self.prune)
+        self._rows = row_digests(prepared, self._columns)
+        previous: tuple[pl.DataFrame, pl.DataFrame] | None = None
+        try:
+            previous = _read(self.folder, _expected_meta(self._digest, self.comparisons, self._columns), self.comparisons)
+            self.stats.status = "hit"
+        except FileNotFoundError:
+            self.stats.status = "absent"
+        except _Ignored as exc:
+            self.stats.status = f"ignored: {exc}"
+        except Exception as exc:  # noqa: BLE001 - never fail a run on its cache
+            self.stats.status = f"ignored: {type(exc).__name__}: {exc}"
+        hit = np.zeros(pairs.height, dtype=bool)
+        source = np.zeros(0, dtype=np.int64)
+        old_pairs = None
+        if previous is not None and pairs.height:
+            old_rows, old_pairs = previous
+            try:
+                hit, source = self._lookup(pairs, old_rows, old_pairs["key"].to_numpy())
+            except Exception as exc:  # noqa: BLE001 - e.g. duplicate offering ids in a hand-edited cache
+                self.stats.status = f"ignored: {type(exc).__name__}: {exc}"
+                hit, old_pairs = np.zeros(pairs.height, dtype=bool), None
+        del previous
+        self.stats.read_seconds = time.perf_counter() - t0
+        n_hit = int(hit.sum())
+        self.stats.pairs_reused = n_hit
+        self.stats.pairs_computed = pairs.height - n_hit
+        if old_pairs is None or n_hit == 0:
+            return compare.compare(prepared, pairs, self.comparisons, self.prune)
+        todo = pairs.filter(pl.Series(~hit))
+        computed = compare.compare(prepared, todo, self.comparisons, self.prune)
+        return _assemble(pairs, self.comparisons, old_pairs, hit, source, computed)
+
+    def _lookup(self, pairs: pl.DataFrame, old_rows: pl.DataFrame, old_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(hit per pair, index of its old pair where hit)."""
+        assert self._rows is not None
+        # Old row id of every new row whose offering_id and digests are unchanged (else null).
+        old_rid = self._rows.join(
+            old_rows.with_row_index("old_rid"), on=["offering_id", "d0", "d1"], how="left",
+            maintain_order="left", validate="m:1",
+        )["old_rid"]
+        if old_rid.len() != self._rows.height:
+            raise _Ignored("row lookup changed the row count")
+        self.stats.rows_unchanged = old_rid.len() - old_rid.null_count()
+        keys = pl.DataFrame(
+            {"old_l": old_rid.gather(pairs["rid_l"]), "old_r": old_rid.gather(pairs["rid_r"])}
+        ).select(key=_pack("old_l", "old_r"))["key"]  # null when either row changed or is new
+        both = keys.is_not_null().to_numpy()
+        wanted = keys.drop_nulls().to_numpy()
+        # old_keys is strictly increasing (checked on read): a binary search per pair.
+        at = np.searchsorted(old_keys, wanted)
+        found = np.zeros(len(wanted), dtype=bool)
+        inside = at < len(old_keys)
+        found[inside] = old_keys[at[inside]] == wanted[inside]
+        hit = np.zeros(pairs.height, dtype=bool)
+        hit[np.flatnonzero(both)[found]] = True
+        return hit, at[found]
+
+    def write(self, compared: pl.DataFrame) -> None:
+        """Replace the cache by this run's rows and compared pairs (atomic; failures recorded)."""
+        if self.folder is None or self._rows is None or self._digest is None:
+            return
+        t0 = time.perf_counter()
+        token = f"{int(time.time())}-{os.getpid()}-{secrets.token_hex(4)}"
+        written: list[Path] = []
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            previous_files = self._current_files()
+            pairs = compared.select(
+                key=_pack("rid_l", "rid_r"),
+                **{
+                    compare.gamma_column(c): pl.col(compare.gamma_column(c)).to_physical().cast(pl.UInt8)
+                    for c in self.comparisons
+                },
+            )
+            keys = pairs["key"].to_numpy()
+            if len(keys) > 1 and not bool((keys[1:] > keys[:-1]).all()):
+                pairs = pairs.sort("key")  # blocking emits pairs in key order; kept sorted for the search
+            del keys
+            meta: dict[str, Any] = _expected_meta(self._digest, self.comparisons, self._columns)
+            for part, frame in (("rows", self._rows), ("pairs", pairs)):
+                name = f"compare-{part}-{token}.arrow"
+                tmp = self.folder / f".{name}.tmp"
+                written.append(tmp)
+                frame.write_ipc(tmp, compression=_COMPRESSION)
+                final = self.folder / name
+                os.replace(tmp, final)
+                written.append(final)
+                meta[part] = {"file": name, "n": frame.height, "bytes": final.stat().st_size, "sha256": _sha256(final)}
+            tmp_meta = self.folder / f".{META}.{token}.tmp"
+            written.append(tmp_meta)
+            tmp_meta.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+            os.replace(tmp_meta, self.folder / META)
+            written.clear()
+            self.stats.written = True
+            keep = {meta["rows"]["file"], meta["pairs"]["file"]}
+            for old in previous_files:
+                if old.name not in keep:
+                    with contextlib.suppress(OSError):
+                        old.unlink()
+            self._remove_strays(keep)
+        except Exception as exc:  # noqa: BLE001 - a cache that cannot be written is only slower next time
+            self.stats.write_error = f"{type(exc).__name__}: {exc}"
+            for path in written:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        finally:
+            self.stats.write_seconds = time.perf_counter() - t0
+
+    def _remove_strays(self, keep: set[str], age: float = 3600.0) -> None:
+        """Data and temp files of crashed or concurrent writers, once they are an hour old."""
+        assert self.folder is not None
+        now = time.time()
+        for path in [*self.folder.glob("compare-*.arrow"), *self.folder.glob(".compare*.tmp"), *self.folder.glob(f".{META}.*.tmp")]:
+            with contextlib.suppress(OSError):
+                if path.name not in keep and now - path.stat().st_mtime > age:
+                    path.unlink()
+
+    def _current_files(self) -> list[Path]:
+        """Data files the current ``compare.json`` names (removed once it is replaced)."""
+        assert self.folder is not None
+        try:
+            meta = json.loads((self.folder / META).read_text(encoding="utf-8"))
+            names = [meta[p]["file"] for p in ("rows", "pairs")]
+        except Exception:  # noqa: BLE001
+            return []
+        return [self.folder / n for n in names if isinstance(n, str) and "/" not in n]
