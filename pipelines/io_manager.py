@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from pipelines.frames import FrameFolder
 from pipelines.runtime import DataPaths
 
 # The resource key of the input manager for optional inputs: an asset never materialized
@@ -58,7 +59,7 @@ class CredcatIOManager(dg.ConfigurableIOManager):
         if base.with_suffix(".parquet").exists():
             return pl.read_parquet(base.with_suffix(".parquet"))
         if base.is_dir():
-            return {p.stem: pl.read_parquet(p) for p in sorted(base.glob("*.parquet"))}
+            return FrameFolder(base)  # each frame read when the asset first uses it
         if base.with_suffix(".json").exists():
             return json.loads(base.with_suffix(".json").read_text())
         raise FileNotFoundError(f"{context.asset_key.to_user_string()} has not been materialized yet ({base})")

@@ -44,6 +44,7 @@ from typing import Any
 import polars as pl
 
 from normalize.schema import offering_id
+from pipelines.frames import FrameFolder
 
 SOURCE_RUNS_SCHEMA = {"source": pl.String, "run_id": pl.String, "started_at": pl.Datetime("us", "UTC"),
                       "finished_at": pl.Datetime("us", "UTC"), "complete": pl.Boolean, "pages": pl.Int64,
@@ -81,12 +82,13 @@ class State:
         return self.root / "exports"
 
 
-def load_staging(state: State) -> dict[str, dict[str, pl.DataFrame]]:
-    """Every source's staging output as the IO manager loads it: {source: {name: frame}}."""
+def load_staging(state: State) -> dict[str, FrameFolder]:
+    """Every source's staging output as the IO manager loads it: {source: {name: frame}}, each
+    frame read when first used (pipelines/frames.py)."""
     folders = sorted(p for p in state.staging.iterdir() if p.is_dir()) if state.staging.is_dir() else []
     if not folders:
         raise SystemExit(f"no staging output under {state.staging}: run the normalize stage first")
-    return {f.name: {p.stem: pl.read_parquet(p) for p in sorted(f.glob("*.parquet"))} for f in folders}
+    return {f.name: FrameFolder(f) for f in folders}
 
 
 def _registry() -> dict[str, Any]:

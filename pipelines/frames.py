@@ -1,0 +1,54 @@
+"""A stored asset output that is several frames (a folder of Parquet files), read on first use.
+
+A staging output holds ``raw`` (every raw record, with the source's whole payload),
+``offerings``, ``rejects`` and ``fingerprints``; most readers want one of them (entity
+resolution reads only the offerings, about a tenth of the bytes at 1M records). The folder's
+files are opened when it is loaded, so a frame read later is the one stored then, even if
+another run has since replaced the folder (an open file outlives its directory entry).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import BinaryIO
+
+import polars as pl
+
+
+class FrameFolder(Mapping[str, pl.DataFrame]):
+    """``{name: frame}`` for ``<folder>/<name>.parquet``; each file read once, when asked for."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._files: dict[str, BinaryIO] = {}
+        try:
+            for path in sorted(self.folder.glob("*.parquet")):
+                self._files[path.stem] = path.open("rb")
+        except BaseException:
+            self.close()
+            raise
+        self._frames: dict[str, pl.DataFrame] = {}
+
+    def __getitem__(self, name: str) -> pl.DataFrame:
+        if name not in self._frames:
+            handle = self._files[name]  # KeyError for a frame the folder does not hold
+            handle.seek(0)
+            self._frames[name] = pl.read_parquet(handle)
+        return self._frames[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def close(self) -> None:
+        for handle in self._files.values():
+            handle.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"FrameFolder({str(self.folder)!r}, {sorted(self._files)})"
