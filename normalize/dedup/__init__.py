@@ -41,7 +41,7 @@ import polars as pl
 # ``normalize.dedup.compare`` & co. stay the modules; only ``evaluate`` is the function, as
 # docs/contracts.md promises.
 from normalize.dedup import blocking, cluster, compare, prepare, scoring, survivorship
-from normalize.dedup.cache import CompareCache
+from normalize.dedup.cache import CompareCache, PrepareCache
 from normalize.dedup.evaluate import evaluate
 from normalize.dedup.scoring import fit_weights, save_weights
 from normalize.dedup.settings import DedupSettings, Weights, default_settings, load_settings
@@ -108,10 +108,11 @@ def _scored_pairs(
     stats: dict[str, Any],
     prune: bool = True,
     cache: CompareCache | None = None,
+    prepare_cache: PrepareCache | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     timings = stats.setdefault("seconds", {})
     t0 = time.perf_counter()
-    prepared = prepare.prepare(offerings, settings.text)
+    prepared = prepare.prepare(offerings, settings.text, prepare_cache)
     t1 = time.perf_counter()
     pairs, blocking_stats = blocking.block(
         prepared, settings.blocking, exclude_same_source=not settings.cluster.allow_same_source
@@ -132,6 +133,9 @@ def _scored_pairs(
     if cache is not None:
         # Reading the cache (and digesting the rows) is part of compare's time; reported apart too.
         timings.update(compare=t3 - t2 - cache.stats.read_seconds, cache_read=cache.stats.read_seconds)
+    if prepare_cache is not None:
+        # Part of prepare's time (which stays the whole of it): reading and checking the files.
+        timings["prepare_cache_read"] = prepare_cache.stats.read_seconds
     stats["blocking"] = blocking_stats.as_dict()
     stats["pairs_compared"] = scored.height
     last = compare.gamma_column(settings.comparisons[-1]) if settings.comparisons else None
@@ -203,7 +207,10 @@ def resolve_report(
     without it. Absent, unreadable or from other settings it is ignored; it is rewritten
     (atomically) at the end. ``stats["cache"]`` says what happened (``pairs_reused``,
     ``pairs_computed``, status, seconds); ``pairs_compared`` stays the number of candidate
-    pairs scored, cached or not.
+    pairs scored, cached or not. The same folder holds the exact prepare cache (title keys per
+    distinct title, url/description keys per offering; the prepared frame is identical), its
+    figures in ``stats["cache"]["prepare"]``, its seconds in ``prepare_cache_read`` (part of
+    ``prepare``) and ``prepare_cache_write``.
     """
     settings = settings or default_settings()
     _check_input(offerings)
@@ -211,7 +218,8 @@ def resolve_report(
     if offerings.is_empty():
         return Resolution(links=pl.DataFrame(schema=LINK_SCHEMA), pairs=pl.DataFrame(), stats=stats)
     compare_cache = None if cache is None else CompareCache(Path(cache), settings.comparisons, None)
-    prepared, scored = _scored_pairs(offerings, settings, stats, cache=compare_cache)
+    prepare_cache = None if cache is None else PrepareCache(Path(cache))
+    prepared, scored = _scored_pairs(offerings, settings, stats, cache=compare_cache, prepare_cache=prepare_cache)
     t0 = time.perf_counter()
     clusters = cluster.cluster(prepared, scored, settings.cluster, settings.overrides)
     labels = clusters.with_columns(offering_id=prepared["offering_id"].gather(clusters["rid"]))
@@ -229,10 +237,12 @@ def resolve_report(
         n_multi_member_credentials=int((sizes > 1).sum()),
         largest_credential=int(sizes.max() or 0),
     )
-    if compare_cache is not None:
+    if compare_cache is not None and prepare_cache is not None:
         compare_cache.write(scored)
+        prepare_cache.write()
         stats["seconds"]["cache_write"] = compare_cache.stats.write_seconds
-        stats["cache"] = compare_cache.stats.as_dict()
+        stats["seconds"]["prepare_cache_write"] = prepare_cache.stats.write_seconds
+        stats["cache"] = compare_cache.stats.as_dict() | {"prepare": prepare_cache.stats.as_dict()}
     return Resolution(links=links, pairs=scored, offering_ids=prepared["offering_id"], stats=stats)
 
 

@@ -1,4 +1,5 @@
-"""Exact cache of comparison levels across resolve runs.
+"""Exact caches across resolve runs: comparison levels (``CompareCache``) and prepared keys
+(``PrepareCache``, see "the prepare cache" below).
 
 ``compare.compare`` decides a pair's levels from nothing but the two prepared rows' values in
 the columns its comparisons read, the comparisons and the pruning bounds (pair by pair:
@@ -44,8 +45,8 @@ import os
 import platform
 import secrets
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ import polars as pl
 import rapidfuzz
 
 from normalize.dedup import compare
-from normalize.dedup.settings import Comparison
+from normalize.dedup.settings import Comparison, TextRules
 
 FORMAT = 1
 META = "compare.json"
@@ -406,6 +407,311 @@ class CompareCache:
         try:
             meta = json.loads((self.folder / META).read_text(encoding="utf-8"))
             names = [meta[p]["file"] for p in ("rows", "pairs")]
+        except Exception:  # noqa: BLE001
+            return []
+        return [self.folder / n for n in names if isinstance(n, str) and "/" not in n]
+
+
+# --- the prepare cache -----------------------------------------------------------------------
+#
+# ``prepare.prepare`` spends most of its time on two kinds of keys that depend on little:
+#
+# - the title keys (``prepare._title_keys``): per distinct raw title, a function of the title,
+#   the text rules, the code and the provider vocabulary; the vocabulary enters only through
+#   two facts per title (is its candidate prefix's org key in it, then is its candidate
+#   suffix's), which ``_title_keys`` returns with the keys. A cached title is reused when the
+#   same raw string is in this run and both facts hold again under this run's vocabulary
+#   (checked against the stored candidate keys); otherwise it is computed again;
+# - the row keys (``prepare._row_keys``: url_key, description_sorted): per offering, a
+#   function of its url and description; reused when the offering_id and two independently
+#   seeded 64-bit digests of (url, description) are equal, as the comparison cache matches rows.
+#
+# Everything corpus-wide (organization keys, vocabulary, spacing, rare keys, distinct titles,
+# the joins, sort and row ids) is recomputed every run. Files, next to the comparison cache's:
+# ``prepare.json`` (format, digest of the text rules + code + Polars/Python versions, the two
+# data files with size and SHA-256), ``prepare-titles-<token>.arrow`` and
+# ``prepare-rows-<token>.arrow``; read, checked, ignored and written like ``compare.json``.
+
+PREPARE_FORMAT = 1
+PREPARE_META = "prepare.json"
+
+
+def _canonical(value: Any) -> Any:
+    """A JSON-able form of text rules that keeps every order the code may depend on."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _canonical(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):  # iteration order kept: replace_many and dict order use it
+        return [[_canonical(k), _canonical(v)] for k, v in value.items()]
+    if isinstance(value, (set, frozenset)):
+        return sorted(json.dumps(_canonical(v)) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float):
+        return repr(value)
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    raise TypeError(f"cannot digest {type(value).__name__} in text rules")
+
+
+def prepare_digest(rules: TextRules) -> str:
+    """What, besides a title (and the vocabulary facts) or a row's url and description, decides
+    the cached keys: the text rules, this package's code and data, the library versions."""
+    payload = {
+        "format": PREPARE_FORMAT,
+        "kind": "prepare",
+        "rules": _canonical(rules),
+        "code": code_digest(),
+        "versions": {"polars": pl.__version__, "python": platform.python_version()},
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _title_schema() -> pl.Schema:
+    from normalize.dedup import prepare
+
+    flags = {"prefix_key": pl.String(), "prefix_cut": pl.Boolean(), "suffix_key": pl.String(), "suffix_cut": pl.Boolean()}
+    assert tuple(flags) == prepare.VOCABULARY_FACTS
+    return pl.Schema({"title_raw": pl.String(), **{c: pl.String() for c in prepare.TITLE_COLUMNS}, **flags})
+
+
+def _rows_schema() -> pl.Schema:
+    from normalize.dedup import prepare
+
+    return pl.Schema(
+        {"offering_id": pl.String(), "d0": pl.UInt64(), "d1": pl.UInt64(), **{c: pl.String() for c in prepare.ROW_KEY_COLUMNS}}
+    )
+
+
+def _facts_hold(vocab: list[str]) -> pl.Expr:
+    """A cached title's vocabulary facts hold under ``vocab``: its candidate prefix names a
+    provider now exactly when it did, and so does its candidate suffix (null facts never hold)."""
+    from normalize.dedup import prepare
+
+    return (prepare._names_provider("prefix_key", vocab) == pl.col("prefix_cut")) & (
+        prepare._names_provider("suffix_key", vocab) == pl.col("suffix_cut")
+    )
+
+
+@dataclass
+class PrepareStats:
+    status: str = "disabled"  # disabled | absent | hit | ignored: <why>
+    titles_reused: int = 0
+    titles_computed: int = 0
+    rows_reused: int = 0
+    rows_computed: int = 0
+    written: bool = False
+    write_error: str | None = None
+    read_seconds: float = 0.0
+    write_seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "status": self.status,
+            "titles_reused": self.titles_reused,
+            "titles_computed": self.titles_computed,
+            "rows_reused": self.rows_reused,
+            "rows_computed": self.rows_computed,
+            "written": self.written,
+            "read_seconds": round(self.read_seconds, 4),
+            "write_seconds": round(self.write_seconds, 4),
+        }
+        if self.write_error:
+            out["write_error"] = self.write_error
+        return out
+
+
+def _read_prepare(folder: Path, digest: str) -> dict[str, pl.DataFrame]:
+    """{"titles", "rows"} of the previous run; raises FileNotFoundError or _Ignored."""
+    try:
+        text = (folder / PREPARE_META).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise _Ignored(f"unreadable {PREPARE_META}: {exc}") from exc
+    try:
+        meta = json.loads(text)
+    except ValueError as exc:
+        raise _Ignored(f"{PREPARE_META} is not JSON") from exc
+    if not isinstance(meta, dict):
+        raise _Ignored(f"{PREPARE_META} is not an object")
+    if meta.get("format") != PREPARE_FORMAT:
+        raise _Ignored("other format")
+    if meta.get("digest") != digest:
+        raise _Ignored("other settings")
+    frames: dict[str, pl.DataFrame] = {}
+    for part, schema in (("titles", _title_schema()), ("rows", _rows_schema())):
+        info = meta.get(part)
+        if not isinstance(info, dict) or not isinstance(info.get("file"), str) or "/" in info["file"]:
+            raise _Ignored(f"{PREPARE_META} lacks {part}")
+        try:
+            data = (folder / info["file"]).read_bytes()
+            if len(data) != info.get("bytes") or hashlib.sha256(data).hexdigest() != info.get("sha256"):
+                raise _Ignored(f"{info['file']} damaged (size or checksum)")
+            frame = pl.read_ipc(data)
+            del data
+        except _Ignored:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any read failure means: compute without
+            raise _Ignored(f"{info['file']} unreadable: {type(exc).__name__}") from exc
+        if frame.schema != schema:
+            raise _Ignored(f"unexpected columns in {part}")
+        if frame.height != info.get("n"):
+            raise _Ignored(f"{part} count differs from {PREPARE_META}")
+        key = frame["title_raw" if part == "titles" else "offering_id"]
+        if key.null_count() or key.n_unique() != frame.height:
+            raise _Ignored(f"null or repeated keys in {part}")
+        frames[part] = frame
+    return frames
+
+
+@dataclass
+class PrepareCache:
+    """One run's use of the cache folder for ``prepare``: ``load`` (by prepare, with its rules),
+    ``title_keys`` and ``row_keys`` (reuse what provably holds, compute the rest), then ``write``."""
+
+    folder: Path
+    stats: PrepareStats = field(default_factory=PrepareStats)
+    _digest: str | None = None
+    _old: dict[str, pl.DataFrame] = field(default_factory=dict)
+    _new: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    def load(self, rules: TextRules) -> None:
+        """Digest the rules the run prepares with and read the previous run's files."""
+        t0 = time.perf_counter()
+        self._old, self._new = {}, {}
+        try:
+            self._digest = prepare_digest(rules)
+            self._old = _read_prepare(self.folder, self._digest)
+            self.stats.status = "hit"
+        except FileNotFoundError:
+            self.stats.status = "absent"
+        except _Ignored as exc:
+            self.stats.status = f"ignored: {exc}"
+        except Exception as exc:  # noqa: BLE001 - never fail a run on its cache
+            self.stats.status = f"ignored: {type(exc).__name__}: {exc}"
+        self.stats.read_seconds = time.perf_counter() - t0
+
+    def _drop(self, exc: Exception) -> None:
+        self.stats.status = f"ignored: {type(exc).__name__}: {exc}"
+        self._old = {}
+
+    def title_keys(
+        self, titles: pl.DataFrame, vocab: list[str], compute: Callable[[pl.DataFrame], pl.DataFrame]
+    ) -> pl.DataFrame:
+        """Exactly ``compute(titles)`` (``prepare._title_keys`` under this vocabulary), as a map
+        (row order free): cached titles whose vocabulary facts still hold, the rest computed."""
+        old = self._old.get("titles")
+        reused = None
+        if old is not None and titles.height:
+            try:
+                reused = titles.join(old, on="title_raw", how="inner", validate="1:1").filter(_facts_hold(vocab))
+            except Exception as exc:  # noqa: BLE001
+                self._drop(exc)
+        if reused is None or reused.is_empty():
+            out = compute(titles)
+        else:
+            todo = titles.join(reused.select("title_raw"), on="title_raw", how="anti")
+            out = pl.concat([reused, compute(todo).select(reused.columns)], how="vertical")
+        self.stats.titles_reused = 0 if reused is None else reused.height
+        self.stats.titles_computed = titles.height - self.stats.titles_reused
+        self._new["titles"] = out
+        return out
+
+    def row_keys(self, offerings: pl.DataFrame, compute: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
+        """Exactly ``compute(offerings)`` (``prepare._row_keys``, in row order): the keys of rows
+        whose offering_id, url and description are unchanged are taken from the cache."""
+        from normalize.dedup import prepare
+
+        digests = row_digests(offerings, prepare.ROW_KEY_INPUTS)
+        old = self._old.get("rows")
+        joined = None
+        if old is not None and offerings.height:
+            try:
+                joined = digests.join(
+                    old.with_columns(_hit=pl.lit(True)), on=["offering_id", "d0", "d1"], how="left",
+                    maintain_order="left", validate="m:1",
+                )
+                if joined.height != offerings.height:
+                    raise _Ignored("row lookup changed the row count")
+            except Exception as exc:  # noqa: BLE001
+                self._drop(exc)
+                joined = None
+        if joined is None:
+            out = compute(offerings)
+            reused = 0
+        else:
+            miss = joined["_hit"].is_null()
+            todo = miss.arg_true()
+            reused = offerings.height - todo.len()
+            out = joined.select(prepare.ROW_KEY_COLUMNS)
+            if todo.len():
+                computed = compute(offerings[todo])
+                out = out.with_columns(
+                    out[c].scatter(todo, computed[c]) for c in prepare.ROW_KEY_COLUMNS
+                )
+        self.stats.rows_reused = reused
+        self.stats.rows_computed = offerings.height - reused
+        self._new["rows"] = digests.hstack(out.select(prepare.ROW_KEY_COLUMNS))
+        return out
+
+    def write(self) -> None:
+        """Replace the cache by this run's titles and rows (atomic; failures recorded, never raised)."""
+        if self._digest is None or set(self._new) != {"titles", "rows"}:
+            return
+        t0 = time.perf_counter()
+        token = f"{int(time.time())}-{os.getpid()}-{secrets.token_hex(4)}"
+        written: list[Path] = []
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            previous_files = self._current_files()
+            meta: dict[str, Any] = {"format": PREPARE_FORMAT, "digest": self._digest}
+            for part, schema in (("titles", _title_schema()), ("rows", _rows_schema())):
+                frame = self._new[part]
+                if frame.schema != schema:
+                    raise ValueError(f"{part}: unexpected schema {frame.schema}")
+                name = f"prepare-{part}-{token}.arrow"
+                tmp = self.folder / f".{name}.tmp"
+                written.append(tmp)
+                frame.write_ipc(tmp, compression=_COMPRESSION)
+                final = self.folder / name
+                os.replace(tmp, final)
+                written.append(final)
+                meta[part] = {"file": name, "n": frame.height, "bytes": final.stat().st_size, "sha256": _sha256(final)}
+            tmp_meta = self.folder / f".{PREPARE_META}.{token}.tmp"
+            written.append(tmp_meta)
+            tmp_meta.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+            os.replace(tmp_meta, self.folder / PREPARE_META)
+            written.clear()
+            self.stats.written = True
+            keep = {meta["titles"]["file"], meta["rows"]["file"]}
+            for old in previous_files:
+                if old.name not in keep:
+                    with contextlib.suppress(OSError):
+                        old.unlink()
+            self._remove_strays(keep)
+        except Exception as exc:  # noqa: BLE001 - a cache that cannot be written is only slower next time
+            self.stats.write_error = f"{type(exc).__name__}: {exc}"
+            for path in written:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        finally:
+            self._new = {}
+            self._old = {}
+            self.stats.write_seconds = time.perf_counter() - t0
+
+    def _remove_strays(self, keep: set[str], age: float = 3600.0) -> None:
+        """Data and temp files of crashed or concurrent writers, once they are an hour old."""
+        now = time.time()
+        for path in [*self.folder.glob("prepare-*.arrow"), *self.folder.glob(".prepare*.tmp")]:
+            with contextlib.suppress(OSError):
+                if path.name not in keep and now - path.stat().st_mtime > age:
+                    path.unlink()
+
+    def _current_files(self) -> list[Path]:
+        """Data files the current ``prepare.json`` names (removed once it is replaced)."""
+        try:
+            meta = json.loads((self.folder / PREPARE_META).read_text(encoding="utf-8"))
+            names = [meta[p]["file"] for p in ("titles", "rows")]
         except Exception:  # noqa: BLE001
             return []
         return [self.folder / n for n in names if isinstance(n, str) and "/" not in n]

@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from normalize.dedup.settings import TextRules
+
+if TYPE_CHECKING:
+    from normalize.dedup.cache import PrepareCache
 
 # Columns of the prepared frame (besides the offering's own identity columns).
 KEY_COLUMNS = (
@@ -210,10 +214,17 @@ def _on_unique(values: pl.Series, build: Callable[[pl.Expr], dict[str, pl.Expr]]
     return distinct.with_columns(**build(pl.col("value")))
 
 
-def _providers(candidates: pl.Series, org: Callable[[pl.Expr], pl.Expr], vocab: list[str]) -> list[str]:
-    """The distinct candidate strings (title prefixes or suffixes) that name a provider."""
-    distinct = candidates.drop_nulls().unique().to_frame("value")
-    return distinct.filter(compact(org(pl.col("value"))).is_in(vocab))["value"].to_list()
+def _provider_keys(candidate: str, org: Callable[[pl.Expr], pl.Expr], frame: pl.DataFrame) -> pl.Expr:
+    """The org key without spaces of a title prefix or suffix (``candidate`` column), worked out
+    once per distinct candidate; null where there is none. The candidate names a provider when
+    this key is in the vocabulary."""
+    distinct = frame[candidate].drop_nulls().unique()
+    keys = distinct.to_frame("value").select(compact(org(pl.col("value"))))
+    return pl.col(candidate).replace_strict(distinct, keys.to_series(), default=None, return_dtype=pl.String)
+
+
+def _names_provider(key: str, vocab: list[str]) -> pl.Expr:
+    return pl.col(key).is_in(vocab).fill_null(False)
 
 
 def _title_keys(titles: pl.DataFrame, rules: TextRules, org: Callable[[pl.Expr], pl.Expr], vocab: list[str]) -> pl.DataFrame:
@@ -221,6 +232,12 @@ def _title_keys(titles: pl.DataFrame, rules: TextRules, org: Callable[[pl.Expr],
 
     Titles keep their separators until provider prefixes/suffixes ('NorthfieldX: ...',
     '... - NFU') and subtitles are cut; only then is punctuation dropped.
+
+    Each title's keys depend on nothing but the title, the rules and code, and the vocabulary
+    through two facts, also returned: whether ``prefix_key`` (its candidate prefix's org key,
+    null if none) is in it (``prefix_cut``), and then whether ``suffix_key`` (the candidate
+    suffix of what is left) is (``suffix_cut``). A title whose two facts hold again under
+    another vocabulary has the same keys (what the prepare cache relies on, cache.py).
     """
     folded = titles.with_columns(
         _folded=fold_text(pl.col("title_raw")).str.replace(r"(?:\s*\([^()]*\))+\s*$", "")
@@ -228,17 +245,21 @@ def _title_keys(titles: pl.DataFrame, rules: TextRules, org: Callable[[pl.Expr],
         _prefix=pl.col("_folded").str.extract(r"^(.{1,80}?)\s*[:|]\s+\S", 1),
         _after_prefix=pl.col("_folded").str.replace(r"^.{1,80}?\s*[:|]\s+", ""),
     )
-    prefixes = _providers(folded["_prefix"], org, vocab)
+    folded = folded.with_columns(prefix_key=_provider_keys("_prefix", org, folded)).with_columns(
+        prefix_cut=_names_provider("prefix_key", vocab)
+    )
     folded = folded.with_columns(
-        _t1=pl.when(pl.col("_prefix").is_in(prefixes)).then(pl.col("_after_prefix")).otherwise(pl.col("_folded"))
+        _t1=pl.when(pl.col("prefix_cut")).then(pl.col("_after_prefix")).otherwise(pl.col("_folded"))
     ).with_columns(
         _suffix=pl.col("_t1").str.extract(r"\s[-–—|]\s+([^-–—|:]+)$", 1),
         _before_suffix=pl.col("_t1").str.replace(r"\s[-–—|]\s+[^-–—|:]+$", ""),
     )
-    suffixes = _providers(folded["_suffix"], org, vocab)
+    folded = folded.with_columns(suffix_key=_provider_keys("_suffix", org, folded)).with_columns(
+        suffix_cut=_names_provider("suffix_key", vocab)
+    )
     return (
         folded.with_columns(
-            _t2=pl.when(pl.col("_suffix").is_in(suffixes)).then(pl.col("_before_suffix")).otherwise(pl.col("_t1"))
+            _t2=pl.when(pl.col("suffix_cut")).then(pl.col("_before_suffix")).otherwise(pl.col("_t1"))
         )
         .with_columns(
             title_norm=clean_text(pl.col("_t2"), rules),
@@ -253,12 +274,39 @@ def _title_keys(titles: pl.DataFrame, rules: TextRules, org: Callable[[pl.Expr],
             title_prefix=pl.col("title_key").str.slice(0, 8),
             title_sorted=sorted_tokens(pl.col("title_key")),
         )
-        .select("title_raw", "title_norm", "title_key", "title_core", "title_prefix", "title_sorted")
+        .select("title_raw", *TITLE_COLUMNS, *VOCABULARY_FACTS)
     )
 
 
-def prepare(offerings: pl.DataFrame, rules: TextRules) -> pl.DataFrame:
-    """The prepared frame: identity, constraint columns and matching keys, one row per offering."""
+# What _title_keys derives from a title, and the vocabulary facts those depend on.
+TITLE_COLUMNS = ("title_norm", "title_key", "title_core", "title_prefix", "title_sorted")
+VOCABULARY_FACTS = ("prefix_key", "prefix_cut", "suffix_key", "suffix_cut")
+
+
+def _row_keys(offerings: pl.DataFrame) -> pl.DataFrame:
+    """[url_key, description_sorted] in the offerings' row order: from each row's url and
+    description alone (ROW_KEY_INPUTS), so they can be cached per offering."""
+    return offerings.select(
+        url_key=_url_key(pl.col("url")),
+        # Descriptions are a soft signal: a cheap clean (no Unicode folding) of the first
+        # 600 characters bounds the cost of long ones.
+        description_sorted=sorted_tokens(_description_text(pl.col("description"))),
+    )
+
+
+ROW_KEY_INPUTS = ("url", "description")
+ROW_KEY_COLUMNS = ("url_key", "description_sorted")
+
+
+def prepare(offerings: pl.DataFrame, rules: TextRules, cache: PrepareCache | None = None) -> pl.DataFrame:
+    """The prepared frame: identity, constraint columns and matching keys, one row per offering.
+
+    ``cache`` (cache.PrepareCache): title keys and per-row keys of a previous run are reused
+    where provably the same (the frame is identical either way); corpus-wide steps (organization
+    keys, vocabulary, spacing, rare keys, distinct titles) are always recomputed.
+    """
+    if cache is not None:
+        cache.load(rules)
     aliases = alias_table(rules)
 
     def org(expr: pl.Expr) -> pl.Expr:
@@ -272,10 +320,19 @@ def prepare(offerings: pl.DataFrame, rules: TextRules) -> pl.DataFrame:
     spacing = unify_spacing(pl.concat([orgs["org"], pl.Series(list(aliases.values()), dtype=pl.String)]))
     orgs = orgs.with_columns(pl.col("org").replace(spacing)).with_columns(org_sorted=sorted_tokens(pl.col("org")))
 
-    titles = _title_keys(offerings["title"].drop_nulls().unique().to_frame("title_raw"), rules, org, vocab)
+    distinct_titles = offerings["title"].drop_nulls().unique().to_frame("title_raw")
+    if cache is None:
+        titles = _title_keys(distinct_titles, rules, org, vocab)
+        row_keys = _row_keys(offerings)
+    else:
+        titles = cache.title_keys(distinct_titles, vocab, lambda todo: _title_keys(todo, rules, org, vocab))
+        row_keys = cache.row_keys(offerings, _row_keys)
+    titles = titles.select("title_raw", *TITLE_COLUMNS)
 
     prepared = (
-        offerings.lazy()
+        offerings.drop(ROW_KEY_COLUMNS, strict=False)
+        .hstack(row_keys.select(ROW_KEY_COLUMNS))
+        .lazy()
         .select(
             "offering_id",
             "source",
@@ -290,10 +347,8 @@ def prepare(offerings: pl.DataFrame, rules: TextRules) -> pl.DataFrame:
             workload_hours=pl.mean_horizontal("workload_hours_min", "workload_hours_max"),
             duration_weeks=pl.mean_horizontal("duration_weeks_min", "duration_weeks_max"),
             price_usd=pl.col("price_usd"),
-            url_key=_url_key(pl.col("url")),
-            # Descriptions are a soft signal: a cheap clean (no Unicode folding) of the first
-            # 600 characters bounds the cost of long ones.
-            description_sorted=sorted_tokens(_description_text(pl.col("description"))),
+            url_key=pl.col("url_key"),  # _row_keys
+            description_sorted=pl.col("description_sorted"),
         )
         .join(orgs.lazy().select(awarding_body="value", body_key="org", body_sorted="org_sorted"), on="awarding_body", how="left")
         .join(orgs.lazy().select(platform="value", platform_key="org"), on="platform", how="left")
