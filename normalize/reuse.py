@@ -59,7 +59,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 
 from normalize.expressions import collapse_whitespace
@@ -73,6 +72,7 @@ from normalize.transforms import (
     _has_content,
     _read_items_duckdb,
     normalize,
+    read_json_lines_duckdb,
     read_landing,
 )
 
@@ -203,18 +203,9 @@ def parse_times(texts: pl.Series) -> pl.Series | None:
         path = Path(tmp) / "times.jsonl"
         # The values hold no quote and no backslash (fingerprint_lines): safe as JSON text.
         path.write_text("".join(f'{{"fetched_at": "{v}"}}\n' for v in values.to_list()), encoding="utf-8")
-        con = duckdb.connect()
-        try:
-            parsed = pl.from_arrow(con.sql(
-                f"select fetched_at from read_json($path, format='newline_delimited', "
-                f"columns={{'fetched_at': '{_duckdb_type(dtype)}'}})",
-                params={"path": str(path)},
-            ).to_arrow_table())
-        except duckdb.Error:
-            return None
-        finally:
-            con.close()
-    assert isinstance(parsed, pl.DataFrame)
+        parsed = read_json_lines_duckdb(path, f"{{'fetched_at': '{_duckdb_type(dtype)}'}}")
+    if parsed is None:
+        return None
     if parsed.height != values.len():
         return None
     table = pl.DataFrame({"k": values, "v": parsed.get_column("fetched_at").cast(dtype)})

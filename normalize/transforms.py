@@ -186,17 +186,13 @@ _RAW_JSON_COLUMNS = "{" + ", ".join(f"'{n}': '{_duckdb_type(t)}'" for n, t in RA
 _SCALAR_TEXT = [n for n, t in RAW_SCHEMA.items() if t == pl.String and n != "payload"]
 
 
-def _read_items_duckdb(path: Path) -> pl.DataFrame | None:
-    """items.jsonl through DuckDB's JSON reader (about a quarter of the CPU time of Polars'
-    NDJSON reader on landing files, same frame). None when the file needs the strict path:
-    a line DuckDB cannot read as RAW_SCHEMA, or a text field that starts like an object or an
-    array (which DuckDB would keep as JSON text; the Polars path refuses it, as RawOffering
-    does). A ``payload`` given as an object is kept as its JSON text, as the line-by-line
-    path does."""
+def read_json_lines_duckdb(path: Path, columns: str) -> pl.DataFrame | None:
+    """Newline-delimited JSON at ``path`` read strictly by DuckDB's JSON reader as ``columns``
+    (a DuckDB struct literal: {'name': 'TYPE', ...}); None when the reader refuses a line."""
     con = duckdb.connect()
     try:
         frame = pl.from_arrow(con.sql(
-            f"select * from read_json($path, format='newline_delimited', columns={_RAW_JSON_COLUMNS})",
+            f"select * from read_json($path, format='newline_delimited', columns={columns})",
             params={"path": str(path)},
         ).to_arrow_table())
     except duckdb.Error:
@@ -204,6 +200,19 @@ def _read_items_duckdb(path: Path) -> pl.DataFrame | None:
     finally:
         con.close()
     assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _read_items_duckdb(path: Path) -> pl.DataFrame | None:
+    """items.jsonl through DuckDB's JSON reader (about a quarter of the CPU time of Polars'
+    NDJSON reader on landing files, same frame). None when the file needs the strict path:
+    a line DuckDB cannot read as RAW_SCHEMA, or a text field that starts like an object or an
+    array (which DuckDB would keep as JSON text; the Polars path refuses it, as RawOffering
+    does). A ``payload`` given as an object is kept as its JSON text, as the line-by-line
+    path does."""
+    frame = read_json_lines_duckdb(path, _RAW_JSON_COLUMNS)
+    if frame is None:
+        return None
     if frame.height and frame.select(
         pl.any_horizontal(pl.col(c).str.starts_with("{") | pl.col(c).str.starts_with("[") for c in _SCALAR_TEXT)
         .fill_null(False).any()

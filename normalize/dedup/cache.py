@@ -346,11 +346,7 @@ class CompareCache:
         if self.folder is None or self._rows is None or self._digest is None:
             return
         t0 = time.perf_counter()
-        token = f"{int(time.time())}-{os.getpid()}-{secrets.token_hex(4)}"
-        written: list[Path] = []
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            previous_files = self._current_files()
             pairs = compared.select(
                 key=_pack("rid_l", "rid_r"),
                 **{
@@ -363,53 +359,64 @@ class CompareCache:
                 pairs = pairs.sort("key")  # blocking emits pairs in key order; kept sorted for the search
             del keys
             meta: dict[str, Any] = _expected_meta(self._digest, self.comparisons, self._columns)
-            for part, frame in (("rows", self._rows), ("pairs", pairs)):
-                name = f"compare-{part}-{token}.arrow"
-                tmp = self.folder / f".{name}.tmp"
-                written.append(tmp)
-                frame.write_ipc(tmp, compression=_COMPRESSION)
-                final = self.folder / name
-                os.replace(tmp, final)
-                written.append(final)
-                meta[part] = {"file": name, "n": frame.height, "bytes": final.stat().st_size, "sha256": _sha256(final)}
-            tmp_meta = self.folder / f".{META}.{token}.tmp"
-            written.append(tmp_meta)
-            tmp_meta.write_text(json.dumps(meta, indent=1), encoding="utf-8")
-            os.replace(tmp_meta, self.folder / META)
-            written.clear()
+            _replace_generation(self.folder, "compare", META, {"rows": self._rows, "pairs": pairs}, meta)
             self.stats.written = True
-            keep = {meta["rows"]["file"], meta["pairs"]["file"]}
-            for old in previous_files:
-                if old.name not in keep:
-                    with contextlib.suppress(OSError):
-                        old.unlink()
-            self._remove_strays(keep)
         except Exception as exc:  # noqa: BLE001 - a cache that cannot be written is only slower next time
             self.stats.write_error = f"{type(exc).__name__}: {exc}"
-            for path in written:
-                with contextlib.suppress(OSError):
-                    path.unlink()
         finally:
             self.stats.write_seconds = time.perf_counter() - t0
 
-    def _remove_strays(self, keep: set[str], age: float = 3600.0) -> None:
-        """Data and temp files of crashed or concurrent writers, once they are an hour old."""
-        assert self.folder is not None
-        now = time.time()
-        for path in [*self.folder.glob("compare-*.arrow"), *self.folder.glob(".compare*.tmp"), *self.folder.glob(f".{META}.*.tmp")]:
-            with contextlib.suppress(OSError):
-                if path.name not in keep and now - path.stat().st_mtime > age:
-                    path.unlink()
 
-    def _current_files(self) -> list[Path]:
-        """Data files the current ``compare.json`` names (removed once it is replaced)."""
-        assert self.folder is not None
-        try:
-            meta = json.loads((self.folder / META).read_text(encoding="utf-8"))
-            names = [meta[p]["file"] for p in ("rows", "pairs")]
-        except Exception:  # noqa: BLE001
-            return []
-        return [self.folder / n for n in names if isinstance(n, str) and "/" not in n]
+def _replace_generation(folder: Path, kind: str, meta_name: str, parts: dict[str, pl.DataFrame],
+                        meta: dict[str, Any]) -> None:
+    """Write ``parts`` as ``<kind>-<part>-<token>.arrow``, then ``meta_name`` naming them (with
+    rows, bytes, sha256), each as a temp file renamed into place: a reader finds the old
+    generation or the new one, never a mix. Then the old generation's files go, and files of
+    crashed or concurrent writers once they are an hour old. On failure the files this call
+    wrote are removed and the error raised."""
+    token = f"{int(time.time())}-{os.getpid()}-{secrets.token_hex(4)}"
+    folder.mkdir(parents=True, exist_ok=True)
+    previous = _generation_files(folder, meta_name, list(parts))
+    written: list[Path] = []
+    try:
+        for part, frame in parts.items():
+            name = f"{kind}-{part}-{token}.arrow"
+            tmp = folder / f".{name}.tmp"
+            written.append(tmp)
+            frame.write_ipc(tmp, compression=_COMPRESSION)
+            final = folder / name
+            os.replace(tmp, final)
+            written.append(final)
+            meta[part] = {"file": name, "n": frame.height, "bytes": final.stat().st_size, "sha256": _sha256(final)}
+        tmp_meta = folder / f".{meta_name}.{token}.tmp"
+        written.append(tmp_meta)
+        tmp_meta.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        os.replace(tmp_meta, folder / meta_name)
+    except BaseException:
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
+    keep = {meta[part]["file"] for part in parts}
+    for old in previous:
+        if old.name not in keep:
+            with contextlib.suppress(OSError):
+                old.unlink()
+    now = time.time()
+    for path in [*folder.glob(f"{kind}-*.arrow"), *folder.glob(f".{kind}*.tmp")]:
+        with contextlib.suppress(OSError):
+            if path.name not in keep and now - path.stat().st_mtime > 3600.0:
+                path.unlink()
+
+
+def _generation_files(folder: Path, meta_name: str, parts: list[str]) -> list[Path]:
+    """Data files the current ``meta_name`` names (removed once it is replaced)."""
+    try:
+        meta = json.loads((folder / meta_name).read_text(encoding="utf-8"))
+        names = [meta[p]["file"] for p in parts]
+    except Exception:  # noqa: BLE001
+        return []
+    return [folder / n for n in names if isinstance(n, str) and "/" not in n]
 
 
 # --- the prepare cache -----------------------------------------------------------------------
@@ -659,59 +666,17 @@ class PrepareCache:
         if self._digest is None or set(self._new) != {"titles", "rows"}:
             return
         t0 = time.perf_counter()
-        token = f"{int(time.time())}-{os.getpid()}-{secrets.token_hex(4)}"
-        written: list[Path] = []
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            previous_files = self._current_files()
-            meta: dict[str, Any] = {"format": PREPARE_FORMAT, "digest": self._digest}
             for part, schema in (("titles", _title_schema()), ("rows", _rows_schema())):
-                frame = self._new[part]
-                if frame.schema != schema:
-                    raise ValueError(f"{part}: unexpected schema {frame.schema}")
-                name = f"prepare-{part}-{token}.arrow"
-                tmp = self.folder / f".{name}.tmp"
-                written.append(tmp)
-                frame.write_ipc(tmp, compression=_COMPRESSION)
-                final = self.folder / name
-                os.replace(tmp, final)
-                written.append(final)
-                meta[part] = {"file": name, "n": frame.height, "bytes": final.stat().st_size, "sha256": _sha256(final)}
-            tmp_meta = self.folder / f".{PREPARE_META}.{token}.tmp"
-            written.append(tmp_meta)
-            tmp_meta.write_text(json.dumps(meta, indent=1), encoding="utf-8")
-            os.replace(tmp_meta, self.folder / PREPARE_META)
-            written.clear()
+                if self._new[part].schema != schema:
+                    raise ValueError(f"{part}: unexpected schema {self._new[part].schema}")
+            meta: dict[str, Any] = {"format": PREPARE_FORMAT, "digest": self._digest}
+            _replace_generation(self.folder, "prepare", PREPARE_META,
+                                {"titles": self._new["titles"], "rows": self._new["rows"]}, meta)
             self.stats.written = True
-            keep = {meta["titles"]["file"], meta["rows"]["file"]}
-            for old in previous_files:
-                if old.name not in keep:
-                    with contextlib.suppress(OSError):
-                        old.unlink()
-            self._remove_strays(keep)
         except Exception as exc:  # noqa: BLE001 - a cache that cannot be written is only slower next time
             self.stats.write_error = f"{type(exc).__name__}: {exc}"
-            for path in written:
-                with contextlib.suppress(OSError):
-                    path.unlink()
         finally:
             self._new = {}
             self._old = {}
             self.stats.write_seconds = time.perf_counter() - t0
-
-    def _remove_strays(self, keep: set[str], age: float = 3600.0) -> None:
-        """Data and temp files of crashed or concurrent writers, once they are an hour old."""
-        now = time.time()
-        for path in [*self.folder.glob("prepare-*.arrow"), *self.folder.glob(".prepare*.tmp")]:
-            with contextlib.suppress(OSError):
-                if path.name not in keep and now - path.stat().st_mtime > age:
-                    path.unlink()
-
-    def _current_files(self) -> list[Path]:
-        """Data files the current ``prepare.json`` names (removed once it is replaced)."""
-        try:
-            meta = json.loads((self.folder / PREPARE_META).read_text(encoding="utf-8"))
-            names = [meta[p]["file"] for p in ("titles", "rows")]
-        except Exception:  # noqa: BLE001
-            return []
-        return [self.folder / n for n in names if isinstance(n, str) and "/" not in n]
