@@ -61,6 +61,7 @@ from typing import Any
 
 import polars as pl
 
+from normalize.digests import file_sha256, files_digest
 from normalize.expressions import collapse_whitespace
 from normalize.schema import OFFERING_SCHEMA, RAW_SCHEMA, REJECT_SCHEMA
 from normalize.taxonomy.esco import esco_csv_path
@@ -103,14 +104,6 @@ _LIBRARIES = ("polars", "duckdb", "pyarrow", "ftfy", "html-text", "lxml", "langc
 # --- the normalizer fingerprint -----------------------------------------------------------------
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def normalizer_fingerprint() -> str:
     """What makes a previous offering valid for reuse: SHA-256 over the normalize package's
     files (code and data; normalize/dedup is a later stage and left out), the ESCO skills list
@@ -118,13 +111,11 @@ def normalizer_fingerprint() -> str:
     mapping calls, and the machine type (Polars' hash, used for the line fingerprints)."""
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = path.relative_to(root)
-        if rel.parts[0] == "dedup" or "__pycache__" in rel.parts or path.suffix in {".pyc", ".pyo"}:
-            continue
-        h.update(f"{rel.as_posix()}\0{_file_digest(path)}\n".encode())
+    own = [p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] != "dedup"
+           and "__pycache__" not in p.parts and p.suffix not in {".pyc", ".pyo"}]
+    h.update(f"normalize\0{files_digest(root, own)}\n".encode())
     esco = esco_csv_path()
-    h.update(f"esco\0{_file_digest(esco) if esco.is_file() else 'absent'}\n".encode())
+    h.update(f"esco\0{file_sha256(esco) if esco.is_file() else 'absent'}\n".encode())
     for name in _LIBRARIES:
         try:
             version = importlib.metadata.version(name)

@@ -24,7 +24,6 @@ folder is either complete or absent. ``verify_manifest`` re-checks a folder agai
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -39,6 +38,7 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 
+from normalize.digests import file_sha256
 from normalize.schema import SCHEMA_VERSION
 from warehouse import jsonld
 from warehouse.contract import entity_json_schema
@@ -145,12 +145,7 @@ def _validate_snapshot(snapshot: str) -> str:
     return snapshot
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+sha256_file = file_sha256  # what the manifest records per file
 
 
 def _column_notes(con: duckdb.DuckDBPyConnection, table: Table | None) -> dict[str, tuple[str, str]]:

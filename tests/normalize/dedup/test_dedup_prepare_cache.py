@@ -22,6 +22,7 @@ from polars.testing import assert_frame_equal
 
 from normalize.dedup import cache, default_settings, prepare, resolve_report
 from normalize.dedup.cache import PrepareCache
+from normalize.digests import file_sha256
 from normalize.schema import offering_id
 
 RULES = default_settings().text
@@ -184,7 +185,7 @@ def _damage(folder: Path, how: str) -> None:
 
     def rewrite(path: Path, frame: pl.DataFrame, part: str) -> None:
         frame.write_ipc(path, compression="lz4")
-        meta[part].update(n=frame.height, bytes=path.stat().st_size, sha256=cache._sha256(path))
+        meta[part].update(n=frame.height, bytes=path.stat().st_size, sha256=file_sha256(path))
         meta_path.write_text(json.dumps(meta))
 
     if how == "flip_byte":
