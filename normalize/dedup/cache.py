@@ -137,7 +137,22 @@ def _pack(left: str, right: str) -> pl.Expr:
 
 
 @dataclass
-class CacheStats:
+class _Stats:
+    """What a cache did in one run, for ``stats["cache"]``: the fields in order (seconds
+    rounded, ``write_error`` only when there was one), then ``extra``."""
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "extra" or (f.name == "write_error" and not value):
+                continue
+            out[f.name] = round(value, 4) if isinstance(value, float) else value
+        return out | getattr(self, "extra", {})
+
+
+@dataclass
+class CacheStats(_Stats):
     status: str = "disabled"  # disabled | absent | hit | ignored: <why>
     rows_unchanged: int = 0
     pairs_reused: int = 0
@@ -147,20 +162,6 @@ class CacheStats:
     read_seconds: float = 0.0
     write_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        out = {
-            "status": self.status,
-            "rows_unchanged": self.rows_unchanged,
-            "pairs_reused": self.pairs_reused,
-            "pairs_computed": self.pairs_computed,
-            "written": self.written,
-            "read_seconds": round(self.read_seconds, 4),
-            "write_seconds": round(self.write_seconds, 4),
-        }
-        if self.write_error:
-            out["write_error"] = self.write_error
-        return out | self.extra
 
 
 class _Ignored(Exception):
@@ -488,7 +489,7 @@ def _facts_hold(vocab: list[str]) -> pl.Expr:
 
 
 @dataclass
-class PrepareStats:
+class PrepareStats(_Stats):
     status: str = "disabled"  # disabled | absent | hit | ignored: <why>
     titles_reused: int = 0
     titles_computed: int = 0
@@ -498,21 +499,6 @@ class PrepareStats:
     write_error: str | None = None
     read_seconds: float = 0.0
     write_seconds: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "status": self.status,
-            "titles_reused": self.titles_reused,
-            "titles_computed": self.titles_computed,
-            "rows_reused": self.rows_reused,
-            "rows_computed": self.rows_computed,
-            "written": self.written,
-            "read_seconds": round(self.read_seconds, 4),
-            "write_seconds": round(self.write_seconds, 4),
-        }
-        if self.write_error:
-            out["write_error"] = self.write_error
-        return out
 
 
 def _read_prepare(folder: Path, digest: str) -> dict[str, pl.DataFrame]:
