@@ -8,7 +8,8 @@ so history carries over. Comments come from the pydantic ``Field`` descriptions,
 notes on meaning, unit and vocabulary (``COLUMN_NOTES``).
 
 Layers (dbt naming): ``raw`` keeps every record of every run as landed; ``staging`` holds the
-normalized rows per run plus one ``stg_<source>__offerings`` view per source over its latest
+normalized rows per run (both as contents stored once + per-run sightings, read through the
+views ``raw.raw_offerings`` and ``staging.offerings``: ``HISTORY_VIEWS``) plus one ``stg_<source>__offerings`` view per source over its latest
 run; ``intermediate`` keeps the dedup links and the latest credential of each cluster;
 ``marts`` is what analysts query: versions (SCD2), current facts and dimensions.
 
@@ -231,21 +232,80 @@ _FCT_HEAD = {
     "last_seen_run_id": pl.String(),
 }
 
+# Raw records and staged offerings repeat run after run: a re-crawl lands every record again,
+# mostly unchanged. Each distinct content is stored once (``raw_records``, ``offering_contents``)
+# and every run's sighting of it as one narrow row (``raw_sightings``, ``offering_sightings``);
+# ``raw.raw_offerings`` and ``staging.offerings`` are views joining the two, one row per record
+# (offering) per run, as the tables of those names held before (``HISTORY_VIEWS``; an older
+# warehouse is converted by ``ensure_schema``). A 1M-record re-crawl with 1% changed adds ~10k
+# content rows and 2M narrow rows instead of 2M wide ones (docs/benchmarks.md).
+
+# Columns a sighting holds, not the content: the run's provenance (and the offering's url,
+# which its content_hash does not cover).
+RAW_SIGHTING_ONLY: tuple[str, ...] = ("run_id", "fetched_at", "record_seq")
+OFFERING_SIGHTING_ONLY: tuple[str, ...] = ("run_id", "fetched_at", "url")
+
 RAW_OFFERINGS = Table(
     "raw", "raw_offerings",
     _extend(RAW_SCHEMA, tail={"record_seq": pl.Int32()}),
     "Every raw record of every crawl run, as the spider extracted it (append-only; one row per "
-    "record; reloading a run adds nothing).",
+    "record; reloading a run adds nothing). A view: raw_sightings joined to raw_records.",
     primary_key=("source", "run_id", "source_key", "record_seq"),
     models=(RawOffering,),
     json_columns=frozenset(JSON_FIELDS & set(RAW_SCHEMA.names())),
+    enforce_key=False,
+)
+RAW_RECORDS = Table(
+    "raw", "raw_records",
+    _extend(RAW_OFFERINGS.columns, drop=RAW_SIGHTING_ONLY, tail={"record_hash": pl.UInt64()}),
+    "Each distinct raw record content once (every field but run_id and fetched_at), with the "
+    "hash that its sightings in raw_sightings name. Query raw.raw_offerings for records per run.",
+    primary_key=("source", "source_key", "record_hash"),
+    models=(RawOffering,),
+    json_columns=RAW_OFFERINGS.json_columns,
+    notes={"record_hash": "DuckDB hash() of the record's content columns: with source and "
+                          "source_key, the content's key (joins raw_sightings)"},
+    enforce_key=False,
+)
+RAW_SIGHTINGS = Table(
+    "raw", "raw_sightings",
+    pl.Schema({"source": pl.String(), "run_id": pl.String(), "source_key": pl.String(),
+               "record_seq": pl.Int32(), "fetched_at": RAW_SCHEMA["fetched_at"],
+               "record_hash": pl.UInt64()}),
+    "One row per raw record per crawl run (append-only; reloading a run adds nothing); its "
+    "content is the raw_records row of the same source, source_key and record_hash.",
+    primary_key=("source", "run_id", "source_key", "record_seq"),
+    models=(RawOffering,),
+    notes={"record_hash": "Hash of the record's content: raw_records row of the same source, "
+                          "source_key and record_hash"},
     enforce_key=False,
 )
 STG_OFFERINGS = Table(
     "staging", "offerings",
     OFFERING_SCHEMA,
     "Normalized offerings of every loaded run (one row per offering per run), mapped onto the "
-    "taxonomy of TAXONOMY.md. A run's rows are replaced as a whole when it is reloaded.",
+    "taxonomy of TAXONOMY.md. A run's rows are replaced as a whole when it is reloaded. A view: "
+    "offering_sightings joined to offering_contents.",
+    primary_key=("source", "run_id", "offering_id"),
+    models=(Offering,),
+    enforce_key=False,
+)
+STG_OFFERING_CONTENTS = Table(
+    "staging", "offering_contents",
+    _extend(OFFERING_SCHEMA, drop=OFFERING_SIGHTING_ONLY),
+    "Each distinct normalized offering content once (every field content_hash covers); "
+    "offering_sightings names it by content_hash. Query staging.offerings for offerings per run.",
+    primary_key=("content_hash",),
+    models=(Offering,),
+    enforce_key=False,
+)
+STG_OFFERING_SIGHTINGS = Table(
+    "staging", "offering_sightings",
+    pl.Schema({"source": pl.String(), "run_id": pl.String(), "offering_id": pl.String(),
+               "fetched_at": OFFERING_SCHEMA["fetched_at"], "url": OFFERING_SCHEMA["url"],
+               "content_hash": OFFERING_SCHEMA["content_hash"]}),
+    "One row per normalized offering per loaded run (a run's rows are replaced as a whole when it "
+    "is reloaded); its content is the offering_contents row of the same content_hash.",
     primary_key=("source", "run_id", "offering_id"),
     models=(Offering,),
     enforce_key=False,
@@ -436,8 +496,10 @@ UNMAPPED_VALUES = Table(
 )
 
 TABLES: tuple[Table, ...] = (
-    RAW_OFFERINGS,
-    STG_OFFERINGS,
+    RAW_RECORDS,
+    RAW_SIGHTINGS,
+    STG_OFFERING_CONTENTS,
+    STG_OFFERING_SIGHTINGS,
     STG_REJECTS,
     INT_OFFERING_LINKS,
     INT_CREDENTIALS,
@@ -705,6 +767,109 @@ def ensure_table(con: duckdb.DuckDBPyConnection, table: Table) -> list[str]:
     return added
 
 
+@dataclass(frozen=True)
+class HistoryView:
+    """A per-run history kept as contents + sightings, read through one view (``view``'s name
+    and columns, which the table of that name had before)."""
+
+    view: Table
+    sightings: Table
+    contents: Table
+    join: tuple[str, ...]  # the content's key, in both tables
+
+    def select_sql(self) -> str:
+        """The view's body: one row per sighting with its content, in ``view``'s column order."""
+        cols = ", ".join(
+            f"{'s' if c in self.sightings.columns else 'c'}.{quote_identifier(c)}" for c in self.view.columns
+        )
+        on = " AND ".join(f"c.{quote_identifier(k)} = s.{quote_identifier(k)}" for k in self.join)
+        return (f"SELECT {cols} FROM {self.sightings.qualified} AS s "
+                f"JOIN {self.contents.qualified} AS c ON {on}")
+
+
+HISTORY_VIEWS: tuple[HistoryView, ...] = (
+    HistoryView(RAW_OFFERINGS, RAW_SIGHTINGS, RAW_RECORDS, ("source", "source_key", "record_hash")),
+    HistoryView(STG_OFFERINGS, STG_OFFERING_SIGHTINGS, STG_OFFERING_CONTENTS, ("content_hash",)),
+)
+
+
+def raw_record_hash_sql(alias: str | None = None) -> str:
+    """``record_hash`` of a row holding RAW_RECORDS' content columns: DuckDB's 64-bit ``hash``
+    of them, each cast to its stored type, JSON columns as their text (as given: a load
+    hashes its input before the JSON check; a payload that was not valid JSON is stored
+    quoted, and a warehouse converted from the former tables hashes it quoted: such a record
+    is stored once more the next time it is seen).
+
+    Not cryptographic and not promised stable across DuckDB versions: it only decides whether
+    a record's content is already stored, always together with its source and source_key, so
+    a false match needs a change of one record to collide with that record's own stored
+    content (2^-64), and a hash that changes with an upgrade stores unchanged records again
+    (more rows, nothing lost)."""
+    prefix = f"{alias}." if alias else ""
+    cols = [c for c in RAW_RECORDS.columns if c != "record_hash"]
+    return "hash(" + ", ".join(
+        f"CAST({prefix}{quote_identifier(c)} AS "
+        f"{'VARCHAR' if c in RAW_RECORDS.json_columns else RAW_RECORDS.column_type(c)})" for c in cols) + ")"
+
+
+def _table_type(con: duckdb.DuckDBPyConnection, layer: str, name: str) -> str | None:
+    row = con.execute(
+        "SELECT table_type FROM information_schema.tables "
+        "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
+        [layer, name],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _convert_history_table(con: duckdb.DuckDBPyConnection, history: HistoryView) -> int:
+    """Move the rows of a warehouse written before HISTORY_VIEWS (``view`` was a table) into
+    the contents and sightings tables, then drop that table; return the rows moved.
+
+    Columns the old table lacks (the model gained them later) are null, as ``ensure_table``
+    would have added them. Every row becomes a sighting; each distinct content is kept once.
+    """
+    existing = set(_existing_columns(con, history.view.layer, history.view.name))
+    select = ", ".join(
+        (quote_identifier(c) if c in existing
+         else f"NULL::{history.view.column_type(c)} AS {quote_identifier(c)}")
+        for c in history.view.columns
+    )
+    hashed = f", {raw_record_hash_sql()} AS record_hash" if history.contents is RAW_RECORDS else ""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _history_old AS SELECT *{hashed} FROM "
+                f"(SELECT {select} FROM {history.view.qualified})")
+    moved = int(con.execute("SELECT count(*) FROM _history_old").fetchone()[0])
+    sighting_cols = ", ".join(quote_identifier(c) for c in history.sightings.columns)
+    content_cols = ", ".join(quote_identifier(c) for c in history.contents.columns)
+    key = ", ".join(quote_identifier(k) for k in history.join)
+    con.execute(f"INSERT INTO {history.sightings.qualified} BY NAME SELECT {sighting_cols} FROM _history_old")
+    con.execute(
+        f"INSERT INTO {history.contents.qualified} BY NAME SELECT DISTINCT ON ({key}) {content_cols} "
+        f"FROM _history_old AS o WHERE NOT EXISTS (SELECT 1 FROM {history.contents.qualified} AS c WHERE "
+        + " AND ".join(f"c.{quote_identifier(k)} = o.{quote_identifier(k)}" for k in history.join) + ")"
+    )
+    con.execute("DROP TABLE _history_old")
+    con.execute(f"DROP TABLE {history.view.qualified}")
+    return moved
+
+
+def ensure_history_views(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Create or replace the HISTORY_VIEWS (their tables must exist) and comment them; a
+    warehouse where one is still a table is converted first. Return the rows converted."""
+    converted: dict[str, int] = {}
+    for history in HISTORY_VIEWS:
+        view = history.view
+        if _table_type(con, view.layer, view.name) == "BASE TABLE":
+            converted[f"{view.layer}.{view.name}"] = _convert_history_table(con, history)
+        con.execute(f"CREATE OR REPLACE VIEW {view.qualified} AS {history.select_sql()}")
+        con.execute(f"COMMENT ON VIEW {view.qualified} IS {_sql_string(view.full_comment)}")
+        for column in view.columns:
+            con.execute(
+                f"COMMENT ON COLUMN {view.qualified}.{quote_identifier(column)} "
+                f"IS {_sql_string(view.column_comment(column))}"
+            )
+    return converted
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     """Create every schema and table (idempotent) and comment them; return columns added.
 
@@ -718,6 +883,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
         cols = ensure_table(con, table)
         if cols:
             added[f"{table.layer}.{table.name}"] = cols
+    ensure_history_views(con)
     ensure_views(con)
     return added
 
@@ -776,7 +942,7 @@ def ensure_source_view(con: duckdb.DuckDBPyConnection, source: str) -> str:
         f"CREATE OR REPLACE VIEW {qualified} AS\n"
         f"SELECT o.* FROM {STG_OFFERINGS.qualified} AS o\n"
         f"WHERE o.source = {literal} AND o.run_id = (\n"
-        f"  SELECT arg_max(run_id, fetched_at) FROM {STG_OFFERINGS.qualified}"
+        f"  SELECT arg_max(run_id, fetched_at) FROM {STG_OFFERING_SIGHTINGS.qualified}"
         f" WHERE source = {literal})"
     )
     con.execute(

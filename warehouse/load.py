@@ -8,7 +8,9 @@ Rules (DESIGN.md, "Warehouse and publication"):
 
 * raw rows are keyed by (source, run_id, source_key, record_seq) and only inserted when new,
   so loading the same run twice changes nothing; staging rows of a run are replaced as a
-  whole (delete-then-insert of the run's partition; an empty input deletes nothing).
+  whole (delete-then-insert of the run's partition; an empty input deletes nothing). Both
+  are stored as sightings of contents kept once (``ddl.HISTORY_VIEWS``): a re-crawl writes a
+  narrow row per record and only the contents not stored yet.
 * ``marts.offering_versions`` is SCD2: a new version only when content_hash changed (the old
   one gets valid_to = run time, is_current = false); an offering missing from a COMPLETE
   crawl of its source is closed, never deleted; a source whose run is incomplete, failed,
@@ -60,9 +62,12 @@ from warehouse.ddl import (
     OFFERING_VERSIONS,
     PRICE_HISTORY,
     RAW_OFFERINGS,
+    RAW_RECORDS,
+    RAW_SIGHTINGS,
     SOURCE_RUN_SCHEMA,
     SOURCE_RUNS,
-    STG_OFFERINGS,
+    STG_OFFERING_CONTENTS,
+    STG_OFFERING_SIGHTINGS,
     STG_REJECTS,
     SUBJECT_SCHEMA,
     TABLES,
@@ -269,20 +274,26 @@ def _cols(names: list[str], alias: str | None = None) -> str:
     return ", ".join(prefix + quote_identifier(n) for n in names)
 
 
-def _input_select(table: ddl.Table, frame: str, schema: pl.Schema) -> str:
-    """SELECT of an input frame's columns for ``table``; JSON columns that are not valid JSON
-    are stored as a JSON string of their text (one bad payload never fails a load)."""
+def _input_exprs(table: ddl.Table, names: list[str], alias: str | None = None) -> str:
+    """The select list of an input frame's columns ``names`` for ``table``; JSON columns that
+    are not valid JSON are stored as a JSON string of their text (one bad payload never fails
+    a load)."""
     exprs = []
-    for name in schema.names():
-        col = quote_identifier(name)
+    for name in names:
+        col = (f"{alias}." if alias else "") + quote_identifier(name)
         if name in table.json_columns:
             exprs.append(
                 f"CASE WHEN {col} IS NULL OR json_valid({col}) THEN {col} "
-                f"ELSE to_json({col}) END AS {col}"
+                f"ELSE to_json({col}) END AS {quote_identifier(name)}"
             )
         else:
-            exprs.append(col)
-    return f"SELECT {', '.join(exprs)} FROM {frame}"
+            exprs.append(f"{col} AS {quote_identifier(name)}" if alias else col)
+    return ", ".join(exprs)
+
+
+def _input_select(table: ddl.Table, frame: str, schema: pl.Schema) -> str:
+    """SELECT of an input frame's columns for ``table`` (``_input_exprs``)."""
+    return f"SELECT {_input_exprs(table, schema.names())} FROM {frame}"
 
 
 # --- steps --------------------------------------------------------------------------------------
@@ -310,28 +321,60 @@ def _loaded_runs(con: duckdb.DuckDBPyConnection, table: ddl.Table,
     return sorted(set(found) & set(runs))
 
 
-def _load_raw(con: duckdb.DuckDBPyConnection, runs: list[tuple[str, str]]) -> int:
-    """Insert the raw records not yet loaded: all of them for runs never seen (the usual
-    case), else those whose key is new within the runs already present."""
-    select = f"SELECT * FROM ({_input_select(RAW_OFFERINGS, '_in_raw', RAW_OFFERINGS.columns)}) AS i"
-    loaded = _loaded_runs(con, RAW_OFFERINGS, runs)
-    if not loaded:
-        return _write(con, f"INSERT INTO {RAW_OFFERINGS.qualified} BY NAME {select}")
-    key = ["source", "run_id", "source_key", "record_seq"]
-    on = " AND ".join(f"r.{quote_identifier(k)} = i.{quote_identifier(k)}" for k in key)
-    ids = sorted({run_id for _, run_id in loaded})
-    return _write(
-        con,
-        f"INSERT INTO {RAW_OFFERINGS.qualified} BY NAME {select} "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {RAW_OFFERINGS.qualified} AS r "
-        f"WHERE r.run_id IN ({', '.join('?' for _ in ids)}) AND {on})",
-        ids,
+def _load_raw(con: duckdb.DuckDBPyConnection, runs: list[tuple[str, str]]) -> dict[str, int]:
+    """Record the run's raw records: a sighting per record not yet loaded (all of them for runs
+    never seen, the usual case, else those whose key is new within the runs already present),
+    and each content not yet stored (``raw.raw_records``, by source, source_key and
+    ``ddl.raw_record_hash_sql``). Return the sightings and the contents inserted.
+
+    The hashes are computed once, into a narrow temp table, from the values as given (no JSON
+    validation); only the rows of new contents are conformed and read whole from the input
+    (a re-crawl mostly repeats stored contents)."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _raw_seen AS SELECT "
+        f"{_cols(list(RAW_SIGHTINGS.columns.names())[:-1])}, {ddl.raw_record_hash_sql()} AS record_hash "
+        "FROM _in_raw"
     )
+    key = ["source", "run_id", "source_key", "record_seq"]
+    loaded = _loaded_runs(con, RAW_SIGHTINGS, runs)
+    if not loaded:
+        sightings = _write(con, f"INSERT INTO {RAW_SIGHTINGS.qualified} BY NAME SELECT * FROM _raw_seen")
+    else:
+        on = " AND ".join(f"r.{quote_identifier(k)} = i.{quote_identifier(k)}" for k in key)
+        ids = sorted({run_id for _, run_id in loaded})
+        sightings = _write(
+            con,
+            f"INSERT INTO {RAW_SIGHTINGS.qualified} BY NAME SELECT * FROM _raw_seen AS i "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {RAW_SIGHTINGS.qualified} AS r "
+            f"WHERE r.run_id IN ({', '.join('?' for _ in ids)}) AND {on})",
+            ids,
+        )
+    # The first sighting of each content not stored yet, then those rows of the input.
+    content_key = " AND ".join(f"c.{k} = n.{k}" for k in ("source", "source_key", "record_hash"))
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _raw_new AS "
+        "SELECT source, source_key, record_hash, "
+        "min(struct_pack(run_id := run_id, record_seq := record_seq)) AS first FROM _raw_seen AS n "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {RAW_RECORDS.qualified} AS c WHERE {content_key}) "
+        "GROUP BY source, source_key, record_hash"
+    )
+    content_cols = [c for c in RAW_RECORDS.columns if c != "record_hash"]
+    contents = _write(
+        con,
+        f"INSERT INTO {RAW_RECORDS.qualified} BY NAME SELECT {_input_exprs(RAW_RECORDS, content_cols, 'i')}, "
+        "n.record_hash FROM _in_raw AS i JOIN _raw_new AS n ON "
+        + " AND ".join(f"i.{k} = n.{k}" for k in ("source", "source_key"))
+        + " AND i.run_id = n.first.run_id AND i.record_seq = n.first.record_seq",
+    )
+    con.execute("DROP TABLE _raw_seen")
+    con.execute("DROP TABLE _raw_new")
+    return {"raw_inserted": sightings, "raw_contents_inserted": contents}
 
 
 def _replace_run_partitions(con: duckdb.DuckDBPyConnection, table: ddl.Table, frame: str,
-                            runs: list[tuple[str, str]]) -> int:
-    """Delete-then-insert the (source, run_id) partitions present in ``frame`` (``runs``).
+                            runs: list[tuple[str, str]], columns: list[str] | None = None) -> int:
+    """Delete-then-insert the (source, run_id) partitions present in ``frame`` (``runs``);
+    ``columns``: the frame's columns to insert (default all).
 
     Partitions come from the input, so an empty input deletes nothing (fails closed).
     """
@@ -343,7 +386,25 @@ def _replace_run_partitions(con: duckdb.DuckDBPyConnection, table: ddl.Table, fr
             f"AND EXISTS (SELECT 1 FROM {frame} AS i WHERE i.source = t.source AND i.run_id = t.run_id)",
             ids,
         )
-    return _write(con, f"INSERT INTO {table.qualified} BY NAME SELECT * FROM {frame}")
+    select = _cols(columns) if columns else "*"
+    return _write(con, f"INSERT INTO {table.qualified} BY NAME SELECT {select} FROM {frame}")
+
+
+def _load_staged_offerings(con: duckdb.DuckDBPyConnection, runs: list[tuple[str, str]]) -> dict[str, int]:
+    """The run's offerings: its sightings replace the run's (``_replace_run_partitions``), and
+    each content (by ``content_hash``, which covers every field but the sighting's) not
+    stored yet is added to ``staging.offering_contents``. Offering ids are unique in the input
+    and content_hash covers them, so the input holds each content once."""
+    loaded = _replace_run_partitions(con, STG_OFFERING_SIGHTINGS, "_in_offerings", runs,
+                                     list(STG_OFFERING_SIGHTINGS.columns.names()))
+    contents = _write(
+        con,
+        f"INSERT INTO {STG_OFFERING_CONTENTS.qualified} BY NAME "
+        f"SELECT {_cols(list(STG_OFFERING_CONTENTS.columns.names()), 'i')} FROM _in_offerings AS i "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {STG_OFFERING_CONTENTS.qualified} AS c "
+        "WHERE c.content_hash = i.content_hash)",
+    )
+    return {"staging_offerings_loaded": loaded, "staging_offering_contents_inserted": contents}
 
 
 def _plan_sources(con: duckdb.DuckDBPyConnection, frames: _Frames) -> dict[str, _SourcePlan]:
@@ -931,9 +992,8 @@ def _load(con: duckdb.DuckDBPyConnection, frames: _Frames, run_time: datetime) -
         _check_clock(con, run_time)
         plans = _plan_sources(con, frames)
 
-        stats["raw_inserted"] = _load_raw(con, _runs_in(frames.raw))
-        stats["staging_offerings_loaded"] = _replace_run_partitions(
-            con, STG_OFFERINGS, "_in_offerings", _runs_in(frames.offerings))
+        stats.update(_load_raw(con, _runs_in(frames.raw)))
+        stats.update(_load_staged_offerings(con, _runs_in(frames.offerings)))
         stats["staging_rejects_loaded"] = _replace_run_partitions(
             con, STG_REJECTS, "_in_rejects", _runs_in(frames.rejects))
         stats.update(_apply_versions(con, run_time, plans))

@@ -383,6 +383,26 @@ def markdown(result: dict[str, Any]) -> str:
             + f" {er_cell(er.get('credcat'))} | {er_cell(er.get('splink'))} | {_pipeline_f1(s)} |")
     out += ["### Baselines (same machine, same run)", "", *base, ""]
 
+    disk = ["| offerings | after the full run: file MB (in use) | after the incremental run: file MB (in use) "
+            "| in use added by the incremental run |", "|---:|---:|---:|---:|"]
+    for s in result["sizes"]:
+        loads = [next((r for r in s.get(part) or [] if r.get("stage") == "load" and "warehouse_mb" in r), None)
+                 for part in ("full", "incremental")]
+        if loads[0] is None:
+            continue
+        cells = [("-" if r is None else f"{r['warehouse_mb']:,}"
+                  + (f" ({r['warehouse_used_mb']:,})" if "warehouse_used_mb" in r else "")) for r in loads]
+        full, incr = loads
+        if incr is None:
+            added = "-"
+        elif "warehouse_used_mb" in full and "warehouse_used_mb" in incr:
+            added = f"{incr['warehouse_used_mb'] - full['warehouse_used_mb']:,} MB"
+        else:  # results written before the in-use figure: the file's growth
+            added = f"{incr['warehouse_mb'] - full['warehouse_mb']:,} MB (file)"
+        disk.append(f"| {s['size']:,} | {cells[0]} | {cells[1]} | {added} |")
+    if len(disk) > 2:
+        out += ["### Warehouse file (the published DuckDB file after each run's load)", "", *disk, ""]
+
     grow = ["| stage | sizes | time exponent | CPU exponent | peak memory exponent |", "|---|---:|---:|---:|---:|"]
     for key, e in result["growth"].items():
         if e["sizes"] >= 2:

@@ -398,12 +398,28 @@ def stage_load(state: State) -> dict[str, Any]:
     inner = build_steps.rounded()
     inner["other (transaction commit, checkpoint)"] = round(build - sum(build_steps.seconds.values()), 3)
     keep = ("versions_opened", "versions_closed", "unchanged", "price_history_written", "raw_inserted",
-            "links_changed", "credentials_changed", "unmapped_values")
+            "raw_contents_inserted", "staging_offering_contents_inserted", "links_changed",
+            "credentials_changed", "unmapped_values")
     return {"stage": "load", "rows": inputs.offerings.height, "wall_s": wall, "cpu_s": cpu,
             "seconds": steps.rounded(), "build_steps": inner,
             "warehouse_mb": round(state.published.stat().st_size / 2**20),
+            "warehouse_used_mb": _used_mb(state.published),
             "marts_consistent": measured.get("marts_consistent"),
             **{k: stats.get(k) for k in keep}}
+
+
+def _used_mb(path: Path) -> int:
+    """MB of the file's blocks in use (DuckDB keeps the blocks a run freed for later runs, so
+    the file's size alone overstates what a run added)."""
+    from warehouse.publish import open_readonly
+
+    con = open_readonly(path)
+    try:
+        row = con.execute("SELECT used_blocks, block_size FROM pragma_database_size() "
+                          "WHERE database_name = current_database()").fetchone()
+    finally:
+        con.close()
+    return round(row[0] * row[1] / 2**20)
 
 
 # --- export -------------------------------------------------------------------------------------

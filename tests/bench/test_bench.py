@@ -248,6 +248,11 @@ def test_whole_chain_at_a_tiny_size(tiny_landing: Path, tmp_path: Path) -> None:
     load = size["full"][2]
     assert load["marts_consistent"]["duplicates"] == 0 and load["build_steps"]["apply_versions"] > 0
     assert size["incremental"][2]["versions_opened"] < size["full"][2]["versions_opened"] / 10  # only the 1%
+    # The re-crawl stores only its changed raw records and offerings again, beside a sighting of each.
+    incr_load = size["incremental"][2]
+    assert incr_load["raw_inserted"] > 1500 and incr_load["raw_contents_inserted"] < incr_load["raw_inserted"] / 10
+    assert incr_load["staging_offering_contents_inserted"] < incr_load["rows"] / 10
+    assert 0 < load["warehouse_used_mb"] <= load["warehouse_mb"]
     assert size["incremental"][-1]["changes"]["upserts"] > 0  # the change feed saw the 1%
     assert 0.5 < size["full"][1]["pairwise_f1"] <= 1.0
     nb = size["normalize_baseline"]
@@ -256,7 +261,7 @@ def test_whole_chain_at_a_tiny_size(tiny_landing: Path, tmp_path: Path) -> None:
     assert {c["target"] for c in result["acceptance"]} >= {"full batch time", "incremental run",
                                                            "normalization vs pandas"}
     table = (tmp_path / "latest.md").read_text()
-    for heading in ("### Stages", "### Baselines", "### Growth", "### Acceptance", "Machine:"):
+    for heading in ("### Stages", "### Baselines", "### Warehouse file", "### Growth", "### Acceptance", "Machine:"):
         assert heading in table
     assert table.count("| 2,000 | full |") == len(STAGES) + 1  # four stages and the total
     f1 = size["full"][1]

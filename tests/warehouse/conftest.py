@@ -9,15 +9,15 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from warehouse.ddl import TABLES
+from warehouse.ddl import HISTORY_VIEWS, TABLES
 from warehouse.load import RunInputs, build
 from warehouse.publish import open_readonly, publish
 
 
 def table_contents(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
-    """Every warehouse table, sorted, for before/after comparisons."""
+    """Every warehouse table and history view, sorted, for before/after comparisons."""
     out = {}
-    for table in TABLES:
+    for table in (*TABLES, *(h.view for h in HISTORY_VIEWS)):
         keys = list(table.primary_key) or [c for c, t in table.columns.items() if not t.is_nested()]
         frame = con.sql(f"SELECT * FROM {table.qualified}").pl()
         out[f"{table.layer}.{table.name}"] = frame.sort(keys, nulls_last=True)
