@@ -23,10 +23,13 @@ import contextlib
 import fcntl
 import os
 import re
+import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +52,48 @@ def lock_path(published_path: Path) -> Path:
     return published_path.with_name(published_path.name + ".lock")
 
 
+# How long a run waits for another run's lock before it fails (seconds); at call time
+# $CREDCAT_PUBLISH_LOCK_TIMEOUT overrides it ("none": wait as long as it takes).
+PUBLISH_LOCK_TIMEOUT_S = 3600.0
+
+
+class PublishLockTimeout(TimeoutError):
+    """Another run held the publish lock for longer than the timeout."""
+
+
+def _lock_timeout(timeout: float | None) -> float | None:
+    if timeout is not None:
+        return timeout
+    value = os.environ.get("CREDCAT_PUBLISH_LOCK_TIMEOUT", "").strip().lower()
+    if not value:
+        return PUBLISH_LOCK_TIMEOUT_S
+    if value == "none":
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"CREDCAT_PUBLISH_LOCK_TIMEOUT must be seconds or 'none', not {value!r}") from None
+    if not seconds >= 0:
+        raise ValueError(f"CREDCAT_PUBLISH_LOCK_TIMEOUT must be >= 0, not {value!r}")
+    return seconds
+
+
+def _holder(fd: int) -> str:
+    """What the lock file says about the run holding it (written by that run)."""
+    try:
+        text = os.pread(fd, 512, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        text = ""
+    return text or "unknown (the holder wrote nothing yet)"
+
+
 @contextlib.contextmanager
-def publish_lock(published_path: Path) -> Iterator[None]:
-    """Hold an exclusive flock for ``published_path`` (blocks until it is free).
+def publish_lock(published_path: Path, timeout: float | None = None) -> Iterator[None]:
+    """Hold an exclusive flock for ``published_path``, waiting at most ``timeout`` seconds
+    (default ``PUBLISH_LOCK_TIMEOUT_S`` or ``$CREDCAT_PUBLISH_LOCK_TIMEOUT``) for another run
+    to release it; then ``PublishLockTimeout`` names the holder (process, host and since when,
+    which the holder writes into the lock file). The OS releases the lock of a process that
+    dies, so only a run that hangs holding it makes others wait.
 
     A flock belongs to an open file description: taking it again through a new ``open`` in
     the same thread would wait for itself forever, so that raises instead. Code that already
@@ -62,15 +104,34 @@ def publish_lock(published_path: Path) -> Iterator[None]:
     held: set[str] = _held.__dict__.setdefault("paths", set())
     if key in held:
         raise RuntimeError(f"{path} is already held by this thread: taking it again would deadlock")
+    wait = _lock_timeout(timeout)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        deadline = None if wait is None else time.monotonic() + wait
+        pause = 0.05
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise PublishLockTimeout(
+                        f"{path}: another run has held the publish lock for more than {wait:g} s "
+                        f"(holder: {_holder(fd)}); if that run hangs, stop it; "
+                        "$CREDCAT_PUBLISH_LOCK_TIMEOUT sets how long to wait") from None
+                time.sleep(pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())))
+                pause = min(pause * 2, 2.0)
         held.add(key)
         try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (f"pid {os.getpid()} on {socket.gethostname()} since "
+                           f"{datetime.now(UTC).isoformat(timespec='seconds')}\n").encode(), 0)
             yield
         finally:
             held.discard(key)
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)

@@ -4,6 +4,7 @@ file to the rename, writes its own work file, and leaves none behind."""
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,9 @@ import pytest
 
 from tests.warehouse.frames import Crawl, make_run
 from warehouse.publish import (
+    PUBLISH_LOCK_TIMEOUT_S,
+    PublishLockTimeout,
+    _lock_timeout,
     build_and_publish,
     is_work_file_of,
     lock_path,
@@ -115,6 +119,48 @@ def test_the_build_waits_for_the_lock_not_only_the_rename(tmp_path: Path) -> Non
     thread.join(timeout=60)
     assert done.is_set() and not errors, errors
     assert runs_in(published) == {"r1", "r2"}
+
+
+def test_a_run_waiting_longer_than_the_timeout_fails_naming_the_holder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    published = tmp_path / "credcat.duckdb"
+    build_and_publish(published, run(T1, "r1", {"c1": "Python"}))
+    before = hashlib.sha256(published.read_bytes()).hexdigest()
+    monkeypatch.setenv("CREDCAT_PUBLISH_LOCK_TIMEOUT", "0.3")
+    errors: list[BaseException] = []
+
+    def second_run() -> None:
+        try:
+            build_and_publish(published, run(T2, "r2", {"c2": "SQL"}))
+        except BaseException as exc:
+            errors.append(exc)
+
+    with publish_lock(published, timeout=0):
+        assert lock_path(published).read_text().startswith(f"pid {os.getpid()} on ")
+        started = time.monotonic()
+        thread = threading.Thread(target=second_run)
+        thread.start()
+        thread.join(timeout=30)
+        waited = time.monotonic() - started
+    assert len(errors) == 1 and isinstance(errors[0], PublishLockTimeout), errors
+    assert f"holder: pid {os.getpid()} on " in str(errors[0]) and "0.3 s" in str(errors[0])
+    assert 0.3 <= waited < 10
+    assert hashlib.sha256(published.read_bytes()).hexdigest() == before and leftovers(tmp_path) == []
+    assert lock_path(published).read_text() == ""  # released: no holder named any more
+    build_and_publish(published, run(T2, "r2", {"c2": "SQL"}))  # and free again
+    assert runs_in(published) == {"r1", "r2"}
+
+
+def test_lock_timeout_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CREDCAT_PUBLISH_LOCK_TIMEOUT", raising=False)
+    assert _lock_timeout(None) == PUBLISH_LOCK_TIMEOUT_S and _lock_timeout(5) == 5
+    for value, expected in (("none", None), ("NONE", None), ("0", 0.0), ("90", 90.0), (" ", PUBLISH_LOCK_TIMEOUT_S)):
+        monkeypatch.setenv("CREDCAT_PUBLISH_LOCK_TIMEOUT", value)
+        assert _lock_timeout(None) == expected
+    for bad in ("soon", "-1", "nan"):
+        monkeypatch.setenv("CREDCAT_PUBLISH_LOCK_TIMEOUT", bad)
+        with pytest.raises(ValueError, match="CREDCAT_PUBLISH_LOCK_TIMEOUT"):
+            _lock_timeout(None)
 
 
 def test_concurrent_runs_in_threads_keep_every_run(tmp_path: Path) -> None:
