@@ -332,9 +332,14 @@ def load_previous(folder: Path | str, part: str) -> pl.DataFrame | None:
 
 
 def _previous_part(previous: Previous, part: str) -> pl.DataFrame | None:
+    """One frame of the previous output, or None when it is absent or unreadable (a mapping
+    may read its frames lazily, e.g. pipelines.frames.FrameFolder)."""
     if isinstance(previous, str | Path):
         return load_previous(previous, part)
-    frame = previous.get(part)
+    try:
+        frame = previous.get(part)
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        return None
     return frame if isinstance(frame, pl.DataFrame) else None
 
 

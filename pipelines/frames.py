@@ -3,12 +3,14 @@
 A staging output holds ``raw`` (every raw record, with the source's whole payload),
 ``offerings``, ``rejects`` and ``fingerprints``; most readers want one of them (entity
 resolution reads only the offerings, about a tenth of the bytes at 1M records). The folder's
-files are opened when it is loaded, so a frame read later is the one stored then, even if
-another run has since replaced the folder (an open file outlives its directory entry).
+files are opened when it is loaded, all from the same folder, so a frame read later is the one
+stored then, even if another run has since replaced the folder (an open file outlives its
+directory entry).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
@@ -22,12 +24,18 @@ class FrameFolder(Mapping[str, pl.DataFrame]):
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self._files: dict[str, BinaryIO] = {}
+        # Names are listed and files opened through one handle on the folder, so all of them
+        # come from the same folder even if the IO manager swaps a new output in meanwhile.
+        folder_fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            for path in sorted(self.folder.glob("*.parquet")):
-                self._files[path.stem] = path.open("rb")
+            for name in sorted(n for n in os.listdir(folder_fd) if n.endswith(".parquet")):
+                fd = os.open(name, os.O_RDONLY, dir_fd=folder_fd)
+                self._files[name.removesuffix(".parquet")] = os.fdopen(fd, "rb")
         except BaseException:
             self.close()
             raise
+        finally:
+            os.close(folder_fd)
         self._frames: dict[str, pl.DataFrame] = {}
 
     def __getitem__(self, name: str) -> pl.DataFrame:

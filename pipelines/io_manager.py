@@ -2,12 +2,24 @@
 
 Frames pass between assets as Parquet under <data>/runtime/io, which is cheaper and more
 inspectable than pickles, and keeps the last materialization of each asset on disk.
+
+An output replaces the previous one whole or not at all: it is written under a temporary name
+beside it (``.<name>.<token>.tmp...``) and moved into place by rename; a folder of frames by an
+atomic exchange of the two folders (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere two
+renames, with a moment where the folder is absent). A run that fails or is killed while writing
+leaves the previous output as it was (and a temporary entry, removed by a later write of the
+same asset once it is ``STALE_TEMP_S`` old), and a reader never sees half of an output.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
+import os
 import shutil
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +49,17 @@ class CredcatIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         base = self._base(context)
         base.parent.mkdir(parents=True, exist_ok=True)
-        for stale in (base.with_suffix(".parquet"), base.with_suffix(".json")):
-            stale.unlink(missing_ok=True)
-        if base.is_dir():
-            shutil.rmtree(base)
+        _sweep_stale(base)
         if isinstance(obj, pl.DataFrame):
-            obj.write_parquet(base.with_suffix(".parquet"))
+            _replace_file(base.with_suffix(".parquet"), obj.write_parquet)
+            _discard(base, keep=".parquet")
         elif isinstance(obj, dict) and obj and all(isinstance(v, pl.DataFrame) for v in obj.values()):
-            base.mkdir(parents=True)
-            for name, frame in obj.items():
-                frame.write_parquet(base / f"{name}.parquet")
+            _replace_folder(base, obj)
+            _discard(base, keep="")
         else:
-            base.with_suffix(".json").write_text(json.dumps(obj, indent=1, default=str))
+            _replace_file(base.with_suffix(".json"),
+                          lambda path: Path(path).write_text(json.dumps(obj, indent=1, default=str)))
+            _discard(base, keep=".json")
 
     def load_input(self, context: dg.InputContext) -> Any:
         base = self._base(context)
@@ -63,3 +74,91 @@ class CredcatIOManager(dg.ConfigurableIOManager):
         if base.with_suffix(".json").exists():
             return json.loads(base.with_suffix(".json").read_text())
         raise FileNotFoundError(f"{context.asset_key.to_user_string()} has not been materialized yet ({base})")
+
+
+# --- replacing an output whole ------------------------------------------------------------------
+
+STALE_TEMP_S = 6 * 3600  # a temporary entry this old is a killed write's leftover, not a write in progress
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _temp(base: Path, suffix: str) -> Path:
+    return base.with_name(f".{base.name}.{uuid.uuid4().hex[:12]}.tmp{suffix}")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _sweep_stale(base: Path) -> None:
+    """Remove temporary entries of ``base`` left by killed writes (older than STALE_TEMP_S);
+    younger ones may be another run's write in progress."""
+    cutoff = time.time() - STALE_TEMP_S
+    for leftover in base.parent.glob(f".{base.name}.*.tmp*"):
+        try:
+            if leftover.lstat().st_mtime < cutoff:
+                _remove(leftover)
+        except FileNotFoundError:
+            pass
+
+
+def _discard(base: Path, keep: str) -> None:
+    """Remove the asset's outputs of the other kinds (``keep``: the suffix just written, "" for
+    the folder)."""
+    for suffix in (".parquet", ".json", ""):
+        if suffix != keep:
+            _remove(base.with_suffix(suffix) if suffix else base)
+
+
+def _replace_file(path: Path, write: Any) -> None:
+    """``write(temp)`` then rename the temp file over ``path`` (atomic)."""
+    temp = _temp(path, path.suffix)
+    try:
+        write(temp)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directory entries atomically (Linux renameat2 RENAME_EXCHANGE); False where
+    the platform or file system cannot."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), f"{a} <-> {b}")
+
+
+def _replace_folder(base: Path, frames: dict[str, pl.DataFrame]) -> None:
+    """Write every frame into a temporary folder, then put it in place of ``base``."""
+    temp = _temp(base, "")
+    try:
+        temp.mkdir()
+        for name, frame in frames.items():
+            frame.write_parquet(temp / f"{name}.parquet")
+        if not base.is_dir():
+            _remove(base)
+            os.rename(temp, base)
+            return
+        if not _exchange(temp, base):
+            old = _temp(base, ".old")
+            os.rename(base, old)
+            os.rename(temp, base)
+            temp = old
+    except BaseException:
+        _remove(temp)
+        raise
+    _remove(temp)  # the previous output, now under the temporary name

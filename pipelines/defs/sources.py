@@ -20,6 +20,7 @@ from normalize.schema import OFFERING_SCHEMA, RAW_SCHEMA, REJECT_SCHEMA, Offerin
 from normalize.transforms import normalize
 from pipelines import quality
 from pipelines.adhoc import file_source_registry
+from pipelines.frames import FrameFolder
 from pipelines.pools import CRAWLS
 from pipelines.resources import CredcatSettings, DemoCatalog
 from pipelines.runtime import new_run_id
@@ -215,9 +216,19 @@ def make_staging_asset(source: Source) -> dg.AssetsDefinition:
         # The asset's own last stored output (where the IO manager keeps it): lines unchanged
         # since that run are not parsed or normalized again (normalize/reuse.py); the frames
         # are those of read_landing + normalize of the whole run. Absent or unusable: all.
-        previous = settings.paths().io.joinpath(*key.path)
-        reuse = normalize_with_reuse(Path(crawl["landing_dir"]), kinds, previous if previous.is_dir() else None,
-                                     normalize_fn=normalize)
+        # Its files are opened at once (FrameFolder), so another run of this asset storing
+        # its output meanwhile cannot mix two outputs.
+        stored = settings.paths().io.joinpath(*key.path)
+        try:
+            previous = FrameFolder(stored) if stored.is_dir() else None
+        except OSError:  # replaced or removed between the check and the opening
+            previous = None
+        try:
+            reuse = normalize_with_reuse(Path(crawl["landing_dir"]), kinds, previous, normalize_fn=normalize)
+        finally:
+            if previous is not None:
+                previous.close()
+                previous = None  # its frames are not needed any more
         raw, invalid, result = reuse.raw, reuse.invalid, reuse.result
         offerings, rejects = result.offerings, pl.concat([invalid, result.rejects], how="vertical")
         n_raw = raw.height + invalid.height

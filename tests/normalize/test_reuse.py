@@ -195,6 +195,28 @@ def test_previous_from_parquet_folder(folder: Path, tmp_path: Path) -> None:
     assert out.stats["mode"] == "reuse" and out.stats["reused"] > 0
 
 
+def test_previous_as_a_frame_folder_and_damaged(folder: Path, tmp_path: Path) -> None:
+    """The staging asset passes its stored output as a FrameFolder (files opened at once): it
+    reuses as a folder path does; a damaged frame in it normalizes everything instead."""
+    from pipelines.frames import FrameFolder
+
+    source = "skillmarket_api"
+    first = normalize_with_reuse(_run(folder, source, "bench"), KINDS, None)
+    stored = tmp_path / "staging" / source
+    stored.mkdir(parents=True)
+    for part, frame in first.staging().items():
+        frame.write_parquet(stored / f"{part}.parquet")
+    changed_landing(folder, "incr", changed=0.05)
+    run = _run(folder, source, "incr")
+    with_folder = normalize_with_reuse(run, KINDS, FrameFolder(stored))
+    _assert_same(with_folder, run)
+    assert with_folder.stats["mode"] == "reuse" and with_folder.stats["reused"] > 0
+    (stored / "fingerprints.parquet").write_bytes(b"PAR1 not a parquet file")
+    damaged = normalize_with_reuse(run, KINDS, FrameFolder(stored))
+    _assert_same(damaged, run)
+    assert damaged.stats["mode"] == "full" and damaged.stats["reused"] == 0
+
+
 def test_reused_offerings_come_from_the_previous_output(folder: Path) -> None:
     """The comparison above can fail: a reused offering is the previous one, so a previous
     output that is wrong shows in the result (here a title changed behind the fingerprints)."""
