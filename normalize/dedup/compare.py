@@ -44,7 +44,16 @@ def _side(column: str, side: str) -> pl.Expr:
 
 
 def _score_name(level: Level) -> str:
+    if level.test == "short_form":
+        return f"_short_form_{level.column}"
     return f"_score_{level.column}_{level.scorer}" + (f"_{level.min_tokens}" if level.min_tokens else "")
+
+
+# A short form is one word of at least this many characters ('ibm' of 'ibm skills network').
+MIN_SHORT_FORM_CHARS = 3
+# A fuzzy level scores each distinct pair of values once when its column has at most one
+# distinct value per this many rows (awarding bodies); otherwise pair by pair (titles).
+REPEATS_AT_LEAST = 4
 
 
 def fuzzy_scores(left: Sequence[Any], right: Sequence[Any], scorer: str, workers: int = -1) -> np.ndarray:
@@ -75,6 +84,8 @@ class _PairValues:
         self.rid_r = pairs["rid_r"]
         self._text: dict[str, list[Any]] = {}
         self._long: dict[str, pl.Series] = {}
+        self._words: dict[str, dict[str, np.ndarray]] = {}
+        self._numbers: dict[str, tuple[np.ndarray, list[Any]] | None] = {}
 
     def sides(self, column: str) -> list[pl.Series]:
         series = self.prepared[column]
@@ -88,6 +99,8 @@ class _PairValues:
         """Forget the cached text and token counts of ``columns`` (their comparison is done)."""
         for column in columns:
             self._text.pop(column, None)
+            self._words.pop(column, None)
+            self._numbers.pop(column, None)
         for key in [k for k in self._long if k.split("\x1f", 1)[0] in columns]:
             del self._long[key]
 
@@ -101,6 +114,36 @@ class _PairValues:
             ).to_series()
         return ok.gather(self.rid_l) & ok.gather(self.rid_r)
 
+    def short_form(self, level: Level, todo: pl.Series) -> pl.Series:
+        """Per pair flagged in ``todo``: one side is a short form of the other (Level ``short_form``);
+        False elsewhere. Words are numbered per record once (0: none), then compared as integers."""
+        assert level.column is not None
+        words = self._words.get(level.column)
+        if words is None:
+            key = pl.col(level.column)
+            spaced = key.str.contains(" ", literal=True)
+            text = self.prepared.select(
+                one=pl.when(~spaced & (key.str.len_chars() >= MIN_SHORT_FORM_CHARS)).then(key),
+                first=pl.when(spaced).then(key.str.extract(r"^(\S+) ", 1)),
+                last=pl.when(spaced).then(key.str.extract(r" (\S+)$", 1)),
+            )
+            vocabulary = pl.concat([text["one"], text["first"], text["last"]]).drop_nulls().unique()
+            numbers = pl.Series(range(1, vocabulary.len() + 1), dtype=pl.UInt32)
+            words = self._words[level.column] = {
+                c: text[c].replace_strict(vocabulary, numbers, default=0, return_dtype=pl.UInt32).to_numpy()
+                for c in ("one", "first", "last")
+            }
+        rows = todo.arg_true()
+        out = np.zeros(len(todo), dtype=bool)
+        if rows.len():
+            hit = np.zeros(rows.len(), dtype=bool)
+            left, right = self.rid_l.gather(rows).to_numpy(), self.rid_r.gather(rows).to_numpy()
+            for short_side, long_side in ((left, right), (right, left)):
+                one = words["one"][short_side]
+                hit |= (one != 0) & ((one == words["first"][long_side]) | (one == words["last"][long_side]))
+            out[rows.to_numpy()] = hit
+        return pl.Series(_score_name(level), out)
+
     def fuzzy(self, level: Level, todo: pl.Series) -> pl.Series:
         """Scores for pairs flagged in ``todo``; null elsewhere (stronger levels decided those)."""
         assert level.column is not None and level.scorer is not None
@@ -109,6 +152,10 @@ class _PairValues:
         rows = todo.arg_true()
         out = np.full(len(todo), np.nan, dtype=np.float32)
         if rows.len():
+            numbered = self._numbered(level.column)
+            if numbered is not None:
+                out[rows.to_numpy()] = self._fuzzy_by_value(numbered, rows, level.scorer)
+                return pl.Series(_score_name(level), out).fill_nan(None)
             text = self._text.get(level.column)
             if text is None:
                 text = self._text[level.column] = self.prepared[level.column].to_list()
@@ -117,6 +164,39 @@ class _PairValues:
             right = _pick(text, self.rid_r.gather(rows).to_list())
             out[rows.to_numpy()] = fuzzy_scores(left, right, level.scorer)
         return pl.Series(_score_name(level), out).fill_nan(None)
+
+    def _numbered(self, column: str) -> tuple[np.ndarray, list[Any]] | None:
+        """Per row the number of its value in ``column`` (1..n, 0 for null) and the values by
+        number, for a column whose values repeat a lot (awarding bodies: thousands of names over
+        a million rows); None for one of mostly distinct values (titles, descriptions)."""
+        if column not in self._numbers:
+            series = self.prepared[column]
+            distinct = series.drop_nulls().unique(maintain_order=True)
+            if distinct.len() * REPEATS_AT_LEAST > series.len():
+                self._numbers[column] = None
+            else:
+                numbers = pl.Series(range(1, distinct.len() + 1), dtype=pl.UInt32)
+                self._numbers[column] = (
+                    series.replace_strict(distinct, numbers, default=0, return_dtype=pl.UInt32).to_numpy(),
+                    [None, *distinct.to_list()],
+                )
+        return self._numbers[column]
+
+    def _fuzzy_by_value(self, numbered: tuple[np.ndarray, list[Any]], rows: pl.Series, scorer: str) -> np.ndarray:
+        """Scores of the pairs at ``rows``, each distinct pair of values scored once (the same
+        two awarding bodies meet in many candidate pairs); equal to scoring every pair."""
+        numbers, values = numbered
+        left = numbers[self.rid_l.gather(rows).to_numpy()].astype(np.uint64)
+        right = numbers[self.rid_r.gather(rows).to_numpy()].astype(np.uint64)
+        key = pl.Series("k", (left << np.uint64(32)) | right)
+        del left, right
+        unique = key.unique()
+        packed = unique.to_numpy()
+        scores = fuzzy_scores(
+            _pick(values, (packed >> np.uint64(32)).tolist()), _pick(values, (packed & np.uint64(0xFFFFFFFF)).tolist()), scorer
+        )
+        table = pl.DataFrame([unique, pl.Series("s", scores)])
+        return key.to_frame().join(table, on="k", how="left", maintain_order="left")["s"].to_numpy()
 
 
 def _condition(level: Level) -> pl.Expr:
@@ -131,6 +211,8 @@ def _condition(level: Level) -> pl.Expr:
         return left == right
     if level.test == "fuzzy":
         return pl.col(_score_name(level)) >= float(level.at_least or 0)
+    if level.test == "short_form":
+        return pl.col(_score_name(level))
     if level.test == "rel_diff":
         biggest = pl.max_horizontal(left.abs(), right.abs())
         rel = pl.when(biggest == 0).then(0.0).otherwise((left - right).abs() / biggest)
@@ -193,13 +275,14 @@ def _levels(
     conditions: list[pl.Expr] = []
     decided: pl.Expr = pl.lit(False) if skip is None else pl.lit(skip)
     for level in comp.levels:
-        if level.test == "fuzzy" and _score_name(level) not in frame.columns:
+        if level.test in ("fuzzy", "short_form") and _score_name(level) not in frame.columns:
             # Only pairs that no earlier level claimed and that have both values need a score.
             todo = frame.select(
                 (~decided & _side(level.column or "", "l").is_not_null() & _side(level.column or "", "r").is_not_null())
                 .fill_null(False)
             ).to_series()
-            frame = frame.with_columns(values.fuzzy(level, todo))
+            score = values.fuzzy(level, todo) if level.test == "fuzzy" else values.short_form(level, todo)
+            frame = frame.with_columns(score)
         condition = _condition(level).fill_null(False)
         conditions.append(condition)
         decided = decided | condition

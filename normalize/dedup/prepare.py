@@ -147,6 +147,167 @@ def org_keys(names: pl.Series, rules: TextRules) -> dict[str, str]:
     return {n: k for n, k in frame.iter_rows() if k is not None}
 
 
+def _words(keys: pl.Series) -> pl.DataFrame:
+    """Distinct org keys with their first and last word (null for one-word keys) and word count."""
+    return keys.drop_nulls().unique().to_frame("key").with_columns(
+        n_words=pl.col("key").str.count_matches(" ", literal=True) + 1,
+        first=pl.col("key").str.extract(r"^(\S+) ", 1),
+        last=pl.col("key").str.extract(r" (\S+)$", 1),
+    )
+
+
+def handle_stems(keys: pl.Series, suffixes: Iterable[str]) -> dict[str, str]:
+    """One-word org keys that are a handle of a known name -> the name ('stoneridgex' -> 'stoneridge').
+
+    Platforms name partners by handles made of the name and an ending (edX's 'HarvardX',
+    'DelftX'; ``TextRules.org_handle_suffixes``); the alias table lists the famous ones by hand.
+    A handle is recognized when its stem (at least 3 characters) is a word the corpus uses as
+    an organization's name: a one-word key, or the first or last word of a longer one
+    ('stoneridge' of 'stoneridge institute of technology'). 'fedex' stays: nothing is called 'fede'.
+    """
+    words = _words(keys)
+    single = words.filter(pl.col("n_words") == 1)["key"]
+    known = set(single.to_list()) | set(words["first"].drop_nulls().to_list()) | set(words["last"].drop_nulls().to_list())
+    out: dict[str, str] = {}
+    for suffix in suffixes:
+        if not suffix:
+            continue
+        for key in single.filter(single.str.ends_with(suffix) & (single.str.len_chars() >= len(suffix) + 3)).to_list():
+            stem = key[: -len(suffix)]
+            if stem in known and key not in out:
+                out[key] = stem
+    return out
+
+
+def short_forms(keys: pl.Series) -> pl.DataFrame:
+    """[short, long]: a one-word org key (3+ characters) and every longer key it begins or ends.
+
+    'copperview' -> 'copperview school of business', 'ambermere' -> 'university of ambermere':
+    how sources shorten a provider's name. Only candidates: several long names may share a word.
+    """
+    words = _words(keys)
+    single = words.filter((pl.col("n_words") == 1) & (pl.col("key").str.len_chars() >= 3)).select(short="key")
+    multi = words.filter(pl.col("n_words") > 1)
+    ends = pl.concat([multi.select(short="first", long="key"), multi.select(short="last", long="key")]).unique()
+    return single.join(ends, on="short").sort("short", "long")
+
+
+def _initials(words: pl.Expr, stopwords: list[str] | None = None) -> pl.Expr:
+    """First letters of the words of space-separated text (without ``stopwords``); null under 2 letters."""
+    tokens = words.str.split(" ")
+    if stopwords:
+        tokens = tokens.list.eval(pl.element().filter(~pl.element().is_in(stopwords)))
+    letters = tokens.list.eval(pl.element().str.slice(0, 1)).list.join("")
+    return pl.when(letters.str.len_chars() >= 2).then(letters)
+
+
+def provider_names(orgs: pl.DataFrame, rules: TextRules) -> pl.DataFrame:
+    """[org, name]: spellings (without spaces) by which a title may name its own provider ``org``.
+
+    ``orgs``: [value (a raw name), raw_org (its key before aliasing), org (its final key)].
+    Names of an organization: its keys; its initials, from the key and from the cleaned raw
+    name, with and without stopwords ('Eastridge Skills Institute' -> 'esi', 'Copperton
+    Institute of Risk Managers' -> 'cirm', 'Hawkstead Data Inc.' -> 'hdi'); its first and last
+    word ('riverford' of 'riverford college', 'ambermere' of 'university of ambermere') unless
+    the word is common among the corpus's organizations ('university', 'learning': in 5%
+    of the keys and at least 3); and for a one-word key, the initials of every longer key it
+    begins or ends ('cos' for 'copperton', short for 'copperton online school').
+    """
+    stop = sorted(rules.stopwords)
+    base = orgs.select(
+        "org", "raw_org", clean=clean_text(fold_text(pl.col("value")), rules)
+    ).filter(pl.col("org").is_not_null())
+    acronyms = pl.concat(
+        [
+            base.select("org", name=_initials(pl.col(c), s))
+            for c in ("org", "clean")
+            for s in (None, stop)
+        ]
+    ).drop_nulls().unique()
+    words = _words(base["org"])
+    counts = (
+        words.select(word=pl.col("key").str.split(" ").list.unique())
+        .explode("word")
+        .group_by("word")
+        .len()
+    )
+    common = counts.filter(
+        (pl.col("len") >= 3) & (pl.col("len") >= 0.05 * words.height)
+    )["word"].to_list()
+    ends = pl.concat([words.select(org="key", name="first"), words.select(org="key", name="last")]).filter(
+        pl.col("name").is_not_null()
+        & (pl.col("name").str.len_chars() >= 3)
+        & ~pl.col("name").is_in(stop)
+        & ~pl.col("name").is_in(common)
+    )
+    longer = short_forms(base["org"]).join(acronyms, left_on="long", right_on="org").select(org="short", name="name")
+    keys = pl.concat([base.select("org", name=compact(pl.col(c))) for c in ("org", "raw_org")])
+    return pl.concat([keys, acronyms, ends, longer]).drop_nulls().unique().sort("org", "name")
+
+
+# Title prefix ('ESI: ...') and suffix ('... - Willowport') candidates, as _title_keys finds them:
+# the prefix ends at the first separator followed by a space (1-80 characters before it).
+_PARENTHESES = r"(?:\s*\([^()]*\))+\s*$"
+_SEPARATOR = r"[:|]\s+\S"
+_SUFFIX = r"\s[-–—|]\s+([^-–—|:]+)$"
+
+
+def own_provider_titles(rows: pl.DataFrame, names: pl.DataFrame, org: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
+    """The title to key each row by: its title without a prefix or suffix naming the row's own
+    awarding body or platform ('ESI: Applied Entrepreneurship' by Eastridge Skills Institute;
+    '... - Willowport' by Willowport Institute of Technology), else the title unchanged.
+
+    ``rows``: [title, body_key, platform_key]; ``names``: ``provider_names``. _title_keys cuts
+    prefixes and suffixes that name *any* organization of the corpus by its full name; initials
+    and short names are only trusted for the row's own provider ('AI: ...' by an 'Acme
+    Institute' is cut, by anyone else it is a topic). The result is a plain string per row, so
+    title keys stay a function of one string (what the prepare cache keys them by).
+    """
+    any_name = names["name"].unique().implode()
+    known = names.select(pl.concat_str("org", pl.lit("\x1f"), "name")).to_series().unique().implode()
+
+    def own(candidates: pl.Series) -> pl.Series:
+        """Indices of the rows whose candidate (a title prefix or suffix, 1-80 characters) names
+        their own body or platform. The pair lookup runs only on rows whose candidate names
+        anyone (few: most prefixes are topics)."""
+        distinct = (
+            candidates.drop_nulls().unique().to_frame("value")
+            .filter(pl.col("value").str.len_chars().is_between(1, 80))
+            .with_columns(key=compact(org(pl.col("value"))))
+            .filter(pl.col("key").is_in(any_name).fill_null(False))
+        )
+        named = (
+            rows.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("i"), "body_key", "platform_key")
+            .with_columns(value=candidates)
+            .filter(pl.col("value").is_in(distinct["value"].implode()).fill_null(False))
+            .join(distinct, on="value", how="left", maintain_order="left")
+        )
+        return named.filter(
+            pl.concat_str("body_key", pl.lit("\x1f"), "key").is_in(known).fill_null(False)
+            | pl.concat_str("platform_key", pl.lit("\x1f"), "key").is_in(known).fill_null(False)
+        )["i"]
+
+    # Whole-column string steps only (a when/then over a million strings costs more than the
+    # regex); the cut is worked out on the few rows that have one and scattered back.
+    t0 = rows.select(pl.col("title").str.replace(_PARENTHESES, "")).to_series()
+    at = t0.str.find(_SEPARATOR)
+    # str.find's byte offset cuts the bytes (a separator is ASCII, so a character boundary).
+    prefix = t0.cast(pl.Binary).bin.slice(0, at.fill_null(0)).cast(pl.String).str.strip_chars()
+    cut = own(prefix)
+    t1 = t0
+    if cut.len():
+        rest = t0.gather(cut).cast(pl.Binary).bin.slice(at.gather(cut) + 1).cast(pl.String).str.strip_chars_start()
+        t1 = t0.clone().scatter(cut, rest)
+    suffix = t1.str.extract(_SUFFIX, 1)
+    cut_end = own(suffix)
+    out = rows["title"].clone()
+    if cut.len():
+        out = out.scatter(cut, t1.gather(cut))
+    if cut_end.len():
+        out = out.scatter(cut_end, t1.gather(cut_end).str.replace(_SUFFIX, ""))
+    return out
+
+
 def _generic_patterns(rules: TextRules) -> tuple[str, str]:
     # Longest phrase first so 'professional certificate' wins over 'certificate'.
     phrases = sorted(rules.generic_title_phrases, key=len, reverse=True)
@@ -299,12 +460,47 @@ ROW_KEY_INPUTS = ("url", "description")
 ROW_KEY_COLUMNS = ("url_key", "description_sorted")
 
 
+def organizations(names: pl.Series, rules: TextRules) -> tuple[pl.DataFrame, list[str]]:
+    """Per distinct raw organization name (``value``): ``raw_org`` (its key before aliasing),
+    ``org`` (aliased, spacing unified, a handle keyed by its stem) and ``org_sorted``; and the
+    provider vocabulary of titles (``_org_vocabulary``)."""
+    aliases = alias_table(rules)
+    canonical = pl.Series(list(aliases.values()), dtype=pl.String)
+    orgs = _on_unique(
+        names, lambda v: {"raw_org": org_key(v, rules), "org": org_key(v, rules).replace(aliases)}
+    )
+    vocab = _org_vocabulary(pl.concat([orgs["raw_org"], orgs["org"]]), aliases)
+    spacing = unify_spacing(pl.concat([orgs["org"], canonical]))
+    orgs = orgs.with_columns(pl.col("org").replace(spacing))
+    stems = handle_stems(pl.concat([orgs["org"], canonical]), rules.org_handle_suffixes)
+    orgs = orgs.with_columns(pl.col("org").replace(stems)).with_columns(org_sorted=sorted_tokens(pl.col("org")))
+    return orgs, vocab
+
+
+def title_strings(offerings: pl.DataFrame, rules: TextRules, orgs: pl.DataFrame | None = None) -> pl.Series:
+    """Per offering, the string its title keys are worked out from (``own_provider_titles``):
+    what ``_title_keys`` and the prepare cache see. ``orgs``: ``organizations`` of the corpus."""
+    if orgs is None:
+        orgs, _ = organizations(pl.concat([offerings["awarding_body"], offerings["platform"]]), rules)
+    aliases = alias_table(rules)
+
+    def org_of(column: str) -> pl.Expr:
+        return pl.col(column).replace_strict(orgs["value"], orgs["org"], default=None, return_dtype=pl.String)
+
+    return own_provider_titles(
+        offerings.select("title", body_key=org_of("awarding_body"), platform_key=org_of("platform")),
+        provider_names(orgs, rules),
+        lambda expr: org_key(expr, rules).replace(aliases),
+    )
+
+
 def prepare(offerings: pl.DataFrame, rules: TextRules, cache: PrepareCache | None = None) -> pl.DataFrame:
     """The prepared frame: identity, constraint columns and matching keys, one row per offering.
 
     ``cache`` (cache.PrepareCache): title keys and per-row keys of a previous run are reused
     where provably the same (the frame is identical either way); corpus-wide steps (organization
-    keys, vocabulary, spacing, rare keys, distinct titles) are always recomputed.
+    keys, handle stems, vocabulary, spacing, provider names and the own-provider title cut, rare
+    keys, distinct titles) are always recomputed.
     """
     if cache is not None:
         cache.load(rules)
@@ -313,15 +509,9 @@ def prepare(offerings: pl.DataFrame, rules: TextRules, cache: PrepareCache | Non
     def org(expr: pl.Expr) -> pl.Expr:
         return org_key(expr, rules).replace(aliases)
 
-    orgs = _on_unique(
-        pl.concat([offerings["awarding_body"], offerings["platform"]]),
-        lambda v: {"raw_org": org_key(v, rules), "org": org(v)},
-    )
-    vocab = _org_vocabulary(pl.concat([orgs["raw_org"], orgs["org"]]), aliases)
-    spacing = unify_spacing(pl.concat([orgs["org"], pl.Series(list(aliases.values()), dtype=pl.String)]))
-    orgs = orgs.with_columns(pl.col("org").replace(spacing)).with_columns(org_sorted=sorted_tokens(pl.col("org")))
-
-    distinct_titles = offerings["title"].drop_nulls().unique().to_frame("title_raw")
+    orgs, vocab = organizations(pl.concat([offerings["awarding_body"], offerings["platform"]]), rules)
+    keyed_titles = title_strings(offerings, rules, orgs).alias("_keyed_title")
+    distinct_titles = keyed_titles.drop_nulls().unique().to_frame("title_raw")
     if cache is None:
         titles = _title_keys(distinct_titles, rules, org, vocab)
         row_keys = _row_keys(offerings)
@@ -331,8 +521,8 @@ def prepare(offerings: pl.DataFrame, rules: TextRules, cache: PrepareCache | Non
     titles = titles.select("title_raw", *TITLE_COLUMNS)
 
     prepared = (
-        offerings.drop(ROW_KEY_COLUMNS, strict=False)
-        .hstack(row_keys.select(ROW_KEY_COLUMNS))
+        offerings.drop([*ROW_KEY_COLUMNS, keyed_titles.name], strict=False)
+        .hstack([*row_keys.select(ROW_KEY_COLUMNS).get_columns(), keyed_titles])
         .lazy()
         .select(
             "offering_id",
@@ -342,7 +532,7 @@ def prepare(offerings: pl.DataFrame, rules: TextRules, cache: PrepareCache | Non
             "awarding_body",
             "platform",
             is_test=pl.col("is_test").fill_null(False),
-            title_raw=pl.col("title"),
+            title_raw=pl.col("_keyed_title"),
             credential_type=_null_if_empty(pl.col("credential_type").str.strip_chars()),
             language=fold_text(pl.col("language")).str.extract(r"^([a-z]{2,3})\b", 1),
             workload_hours=pl.mean_horizontal("workload_hours_min", "workload_hours_max"),
@@ -354,6 +544,8 @@ def prepare(offerings: pl.DataFrame, rules: TextRules, cache: PrepareCache | Non
         .join(orgs.lazy().select(awarding_body="value", body_key="org", body_sorted="org_sorted"), on="awarding_body", how="left")
         .join(orgs.lazy().select(platform="value", platform_key="org"), on="platform", how="left")
         .join(titles.lazy(), on="title_raw", how="left")
+        # The join inputs are done with: the sort and everything after carry only what is kept.
+        .drop("awarding_body", "platform", "title_raw")
         .with_columns(
             credential_family=pl.col("credential_type").replace(dict(rules.credential_type_families))
         )
@@ -361,6 +553,7 @@ def prepare(offerings: pl.DataFrame, rules: TextRules, cache: PrepareCache | Non
         .with_row_index("rid")
         .collect()
     )
+    del keyed_titles, distinct_titles, titles  # a cache keeps its own reference to the title keys
     rare = _rare_keys(prepared, rules.stopwords)
     prepared = prepared.with_columns(title_distinct=_distinct_titles(prepared))
     return prepared.join(rare, on="title_key", how="left", maintain_order="left").select(

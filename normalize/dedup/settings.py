@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 DATA_DIR = Path(__file__).parent / "data"
 
-LevelTest = Literal["null", "exact", "fuzzy", "rel_diff", "else"]
+LevelTest = Literal["null", "exact", "fuzzy", "rel_diff", "short_form", "else"]
 Scorer = Literal["ratio", "token_sort_ratio", "partial_ratio", "token_set_ratio", "WRatio"]
 
 
@@ -54,6 +54,11 @@ class Level:
     - ``exact``: both sides equal
     - ``fuzzy``: rapidfuzz ``scorer`` over the two sides >= ``at_least`` (0-100)
     - ``rel_diff``: |l - r| / max(|l|, |r|) <= ``at_most`` (0 when both are 0)
+    - ``short_form``: one side is a single word (3+ characters) that begins or ends the other
+      side, which has more words ('copperview' / 'copperview school of business',
+      'ambermere' / 'university of ambermere'): a name and its short form. Two long names
+      that merely share a word ('stoneridge skills institute' / 'stoneridge institute of
+      technology') do not qualify.
     - ``else``: everything left
 
     ``min_tokens`` (fuzzy levels): the level only applies when both sides have at least that
@@ -205,6 +210,10 @@ class TextRules:
     # name one credential's type at different depths (a registry says Certificate where the
     # provider says Graduate Certificate), which is not the disagreement of two unrelated types.
     credential_type_families: Mapping[str, str] = field(default_factory=dict)
+    # Endings that make an organization's handle out of its name (edX's 'HarvardX', 'MITx'):
+    # a one-word org key ending in one, whose stem the corpus knows as an organization's word,
+    # is keyed by the stem (prepare.handle_stems).
+    org_handle_suffixes: tuple[str, ...] = ()
 
 
 # --- the bundle --------------------------------------------------------------------------------
@@ -326,6 +335,7 @@ def load_text_rules(data_dir: Path = DATA_DIR) -> TextRules:
         org_noise_tokens=frozenset(data["org_noise_tokens"]),
         org_aliases=aliases,
         credential_type_families=_taxonomy_type_families(),
+        org_handle_suffixes=tuple(data.get("org_handle_suffixes", ())),
     )
 
 

@@ -38,6 +38,19 @@ CASES = [
     ("title", {"title": "Machine Learning"}, {"title": "Contract Law"}, "else"),
     # a provider prefix in capitals, naming a body the corpus spells with an inner capital
     ("title", {"title": "NETSECURE: API Design", "awarding_body": "NetSecure"}, {"title": "API Design", "awarding_body": "NetSecure"}, "exact"),
+    # a prefix or suffix naming the listing's own provider by its initials or short name
+    ("title", {"title": "ESI: Applied Entrepreneurship", "awarding_body": "Eastridge Skills Institute"},
+     {"title": "Applied Entrepreneurship", "awarding_body": "Eastridge Skills Institute"}, "exact"),
+    ("title", {"title": "CIRM: Occupational Health", "awarding_body": "Copperton Institute of Risk Managers"},
+     {"title": "Occupational Health", "awarding_body": "Copperton Institute of Risk Managers"}, "exact"),
+    ("title", {"title": "HDI: Applied Statistics", "awarding_body": "Hawkstead Data Inc."},
+     {"title": "Applied Statistics", "awarding_body": "Hawkstead Data Inc."}, "exact"),
+    ("title", {"title": "COS: Solar Energy", "awarding_body": "Copperton"},
+     {"title": "Solar Energy", "awarding_body": "Copperton Online School"}, "exact"),
+    ("title", {"title": "Riverford: Cloud Development", "awarding_body": "RiverfordX"},
+     {"title": "Cloud Development", "awarding_body": "Riverford College"}, "exact"),
+    ("title", {"title": "Contract Law - Goldstead", "awarding_body": "Goldstead Institute of Technology"},
+     {"title": "Contract Law", "awarding_body": "Goldstead Institute of Technology"}, "exact"),
     # awarding body: aliases, abbreviations, legal suffixes
     ("awarding_body", {"awarding_body": "MIT"}, {"awarding_body": "Massachusetts Institute of Technology"}, "exact"),
     ("awarding_body", {"awarding_body": "Cloudcraft Inc."}, {"awarding_body": "Cloudcraft"}, "exact"),
@@ -48,6 +61,17 @@ CASES = [
     # a partner code or handle glues the words of the spelled-out name together
     ("awarding_body", {"awarding_body": "MaplewoodStateUniversity"}, {"awarding_body": "Maplewood State University"}, "exact"),
     ("awarding_body", {"awarding_body": "NETSECURE SYSTEMS"}, {"awarding_body": "NetSecure Systems"}, "exact"),
+    # a name and its short form: one word that begins or ends the longer name
+    ("awarding_body", {"awarding_body": "Copperview"}, {"awarding_body": "Copperview School of Business"}, "short_form"),
+    ("awarding_body", {"awarding_body": "Ambermere"}, {"awarding_body": "University of Ambermere"}, "short_form"),
+    ("awarding_body", {"awarding_body": "SAP"}, {"awarding_body": "SAP Learning Hub"}, "short_form"),
+    # a platform handle ('HarvardX') is keyed by its stem when the corpus knows the stem as a name
+    ("awarding_body", {"awarding_body": "StoneridgeX"}, {"awarding_body": "Stoneridge Institute of Technology"}, "short_form"),
+    ("awarding_body", {"awarding_body": "HazelworthX"}, {"awarding_body": "Hazelworth"}, "exact"),
+    # ... not two long names sharing a word, nor a word too short to name anyone, nor a middle word
+    ("awarding_body", {"awarding_body": "Stoneridge Skills Institute"}, {"awarding_body": "Stoneridge Institute of Technology"}, "else"),
+    ("awarding_body", {"awarding_body": "AI"}, {"awarding_body": "AI Institute"}, "else"),
+    ("awarding_body", {"awarding_body": "State"}, {"awarding_body": "Wolfridge State University"}, "else"),
     # platform
     ("platform", {"platform": "OpenCourse"}, {"platform": "opencourse"}, "exact"),
     ("platform", {"platform": "OpenCourse"}, {"platform": "LearnWave"}, "else"),
@@ -168,3 +192,25 @@ def test_title_exact_distinct_needs_a_title_no_source_repeats() -> None:
     levels = {str(g) for g in pairs["gamma_title"].to_list()}
     assert levels == {"exact_distinct", "exact"}
     assert pairs.filter(pl.col("gamma_title") == "exact_distinct").height == 1
+
+
+def test_scoring_each_distinct_pair_of_values_once_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fuzzy level over a column of few distinct values (awarding bodies) scores each pair of
+    values once and spreads the score; the levels equal scoring every pair."""
+    from dedup_fixtures import synthetic_catalog
+
+    from normalize.dedup import blocking
+
+    frame, _ = synthetic_catalog(3_000, seed=9)
+    prepared = prepare.prepare(frame, SETTINGS.text)
+    pairs, _ = blocking.block(prepared, SETTINGS.blocking)
+    values = compare._PairValues(prepared, pairs)
+    assert values._numbered("body_sorted") is not None  # the by-value path is the one tested
+    by_value = compare.compare(prepared, pairs, SETTINGS.comparisons)
+    monkeypatch.setattr(compare, "REPEATS_AT_LEAST", 10**9)
+    assert compare._PairValues(prepared, pairs)._numbered("body_sorted") is None
+    pair_by_pair = compare.compare(prepared, pairs, SETTINGS.comparisons)
+    assert by_value.equals(pair_by_pair)
+    # Both outcomes of the fuzzy body level occur, so the spread scores decide real pairs.
+    assert (by_value["gamma_awarding_body"] == "token_sort_90").sum() > 0
+    assert (by_value["gamma_awarding_body"] == "else").sum() > 0
