@@ -182,14 +182,20 @@ def test_previous_absent_or_unusable(folder: Path, tmp_path: Path) -> None:
         assert out.stats["mode"] == "full" and out.stats["reused"] == 0
 
 
-def test_previous_from_parquet_folder(folder: Path, tmp_path: Path) -> None:
-    source = "skillmarket_api"
+def _stored_output_and_recrawl(folder: Path, tmp_path: Path, source: str) -> Path:
+    """The source's first run normalized and stored as the IO manager stores it; a 5% re-crawl landed."""
     first = normalize_with_reuse(_run(folder, source, "bench"), KINDS, None)
     stored = tmp_path / "staging" / source
     stored.mkdir(parents=True)
     for part, frame in first.staging().items():
         frame.write_parquet(stored / f"{part}.parquet")
     changed_landing(folder, "incr", changed=0.05)
+    return stored
+
+
+def test_previous_from_parquet_folder(folder: Path, tmp_path: Path) -> None:
+    source = "skillmarket_api"
+    stored = _stored_output_and_recrawl(folder, tmp_path, source)
     out = normalize_with_reuse(_run(folder, source, "incr"), KINDS, stored)
     _assert_same(out, _run(folder, source, "incr"))
     assert out.stats["mode"] == "reuse" and out.stats["reused"] > 0
@@ -201,12 +207,7 @@ def test_previous_as_a_frame_folder_and_damaged(folder: Path, tmp_path: Path) ->
     from pipelines.frames import FrameFolder
 
     source = "skillmarket_api"
-    first = normalize_with_reuse(_run(folder, source, "bench"), KINDS, None)
-    stored = tmp_path / "staging" / source
-    stored.mkdir(parents=True)
-    for part, frame in first.staging().items():
-        frame.write_parquet(stored / f"{part}.parquet")
-    changed_landing(folder, "incr", changed=0.05)
+    stored = _stored_output_and_recrawl(folder, tmp_path, source)
     run = _run(folder, source, "incr")
     with_folder = normalize_with_reuse(run, KINDS, FrameFolder(stored))
     _assert_same(with_folder, run)
