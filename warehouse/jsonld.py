@@ -6,6 +6,13 @@ batches and written straight from the Arrow string buffers, hashed (sha256) as t
 no Python work per credential, not even the uuid5 of its id (``uuid5_sql``). See
 ``warehouse.bench_export`` for the figures at a million credentials.
 
+Both list the credentials in credential_id order, the CTDL graph one node per line, so the same
+warehouse gives the same bytes (``load_inputs``). ``changes/document_index.parquet`` records,
+per credential in that order, a digest of everything its nodes are built from and the byte
+length of each node; the next snapshot copies the nodes whose digest is unchanged from these
+documents and generates only the others (``export_documents(previous=...)``), with the same
+bytes as a full generation.
+
 Identifiers are deterministic, so a credential keeps its identifiers across snapshots:
 
 - CTDL ``ceterms:ctid`` = ``ce-<uuid5(CTID_NAMESPACE, credential_id)>``; an organization's ctid
@@ -33,22 +40,36 @@ Mapping choices (all checked against the reference schemas in the tests):
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
+import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from warehouse.ddl import DIM_CREDENTIAL, DIM_SUBJECT
+from warehouse.export_reuse import PreviousDamaged, PreviousSnapshot, SequentialSource, fingerprint
 
 CTDL_CONTEXT = "https://credreg.net/ctdl/schema/context/json"
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 CTDL_FILE = "ctdl/credentials.jsonld"
 OB_FILE = "openbadges/achievements.jsonl"
+# Per credential, in document order: its digest of the documents' inputs and the byte length of
+# its node in each document (what the next snapshot needs to take unchanged nodes over).
+DOCUMENT_INDEX = "changes/document_index.parquet"
+INDEX_VERSION = "1"
+# Above this share of credentials to generate again, a full generation is cheaper than splicing.
+MAX_REGENERATED_SHARE = 0.5
 
 # Fixed namespace of credcat's uuid5 identifiers (uuid5(NAMESPACE_URL, "https://credcat/ctid")).
 CTID_NAMESPACE = uuid.UUID("2f0cfd4c-6c0b-5d0e-9c55-7f1e8c0c1a11")
@@ -169,6 +190,13 @@ def _case(column: str, mapping: dict[str, str], default: str) -> str:
     return f"CASE {column} {whens} ELSE {default} END"
 
 
+def _one_of(column: str, values: Iterable[str]) -> str:
+    """``column`` is one of the values (else NULL). Not ``IN (...)`` nor ``list_contains``:
+    DuckDB turns a long list of constants into a join, and a join does not keep the order the
+    documents are written in (``_source``)."""
+    return f"(CASE {column} {' '.join(f'WHEN {_lit(v)} THEN true' for v in values)} END)"
+
+
 def _opt(key: str, value_sql: str) -> str:
     """``,"key":<value>``, NULL when the value is NULL (so _cat leaves the property out)."""
     return f"({_lit(',' + _json_key(key))} || ({value_sql}))"
@@ -218,29 +246,22 @@ def _org(uuid_sql: str, name_sql: str, lang: str) -> str:
 # --- the sources: organizations and subject labels ---------------------------------------------
 
 
-def prepare(con: duckdb.DuckDBPyConnection) -> int:
-    """Register the temp tables both documents read; return the number of credentials.
-
-    ``_ld_orgs``: each organization named (lower-cased key, a spelling, uuid, CTDL node).
-    ``_ld_platforms`` / ``_ld_isced``: the JSON of each distinct platform list and ISCED-F code
-    list (few distinct lists), joined back to the credentials instead of looked up per row.
-    A credential's own uuid5 is computed in the documents' query (``uuid5_sql``).
-    """
+def _prepare_sql() -> list[str]:
     dim, subject = DIM_CREDENTIAL.qualified, DIM_SUBJECT.qualified
-    con.execute(
+    orgs = (
         "CREATE OR REPLACE TEMP TABLE _ld_orgs AS "
         f"SELECT k, name, uuid, {_org('uuid', 'name', EN)} AS ctdl FROM ("
         f"  SELECT k, name, {uuid5_sql(_lit('org:') + ' || k')} AS uuid FROM ("
         f"    SELECT lower(trim(n)) AS k, min(n) AS name FROM (SELECT awarding_body AS n FROM {dim} "
         f"    UNION ALL SELECT unnest(platforms) FROM {dim}) WHERE n IS NOT NULL GROUP BY 1))"
-    ).fetchall()
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _ld_platforms AS "
+    )
+    platforms = (
+        "CREATE OR REPLACE TEMP TABLE _ld_platforms AS SELECT row_number() OVER (ORDER BY platforms) AS id, * FROM ("
         f"WITH d AS (SELECT DISTINCT platforms FROM {dim} WHERE len(platforms) > 0), "
         "u AS (SELECT platforms, unnest(platforms) AS name, unnest(generate_series(1, len(platforms))) AS pos FROM d) "
         "SELECT u.platforms, '[' || string_agg(o.ctdl, ',' ORDER BY u.pos) || ']' AS ctdl "
-        "FROM u JOIN _ld_orgs AS o ON o.k = lower(trim(u.name)) GROUP BY u.platforms"
-    ).fetchall()
+        "FROM u JOIN _ld_orgs AS o ON o.k = lower(trim(u.name)) GROUP BY u.platforms)"
+    )
     ctdl = _cao(ISCED_FRAMEWORK, "ISCED-F 2013", f"{_lit(ISCED_NODE)} || u.x",
                 _lit(',"ceterms:codedNotation":'), "to_json(u.x)",
                 _opt("ceterms:targetNodeName", _lang_map(EN, "l.label")))
@@ -248,36 +269,133 @@ def prepare(con: duckdb.DuckDBPyConnection) -> int:
               f"to_json({_lit(ISCED_NODE)} || u.x)", _lit(',"targetName":'), "to_json(coalesce(l.label, u.x))",
               _lit(',"targetCode":'), "to_json(u.x)", _lit("}"))
     ob = f"CASE WHEN u.x IS NOT NULL THEN {ob} END"
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _ld_isced AS "
+    isced = (
+        "CREATE OR REPLACE TEMP TABLE _ld_isced AS SELECT row_number() OVER (ORDER BY isced_codes) AS id, * FROM ("
         f"WITH d AS (SELECT DISTINCT isced_codes FROM {dim} WHERE len(isced_codes) > 0), "
         "u AS (SELECT isced_codes, unnest(isced_codes) AS x, unnest(generate_series(1, len(isced_codes))) AS pos FROM d) "
         f"SELECT u.isced_codes, '[' || string_agg({ctdl}, ',' ORDER BY u.pos) || ']' AS ctdl, "
         f"string_agg({ob}, ',' ORDER BY u.pos) AS ob "
-        f"FROM u LEFT JOIN {subject} AS l ON l.isced_code = u.x GROUP BY u.isced_codes"
-    ).fetchall()
-    return int(con.execute(f"SELECT count(*) FROM {dim}").fetchall()[0][0])
+        f"FROM u LEFT JOIN {subject} AS l ON l.isced_code = u.x GROUP BY u.isced_codes)"
+    )
+    # The fragments as lists indexed by id, session variables of this connection: the documents
+    # look them up by position (a constant list) instead of joining (see _source).
+    variables = ["SET VARIABLE ld_offered = (SELECT list(ctdl ORDER BY id) FROM _ld_platforms)",
+                 "SET VARIABLE ld_isced_ctdl = (SELECT list(ctdl ORDER BY id) FROM _ld_isced)",
+                 "SET VARIABLE ld_isced_ob = (SELECT list(ob ORDER BY id) FROM _ld_isced)"]
+    return [orgs, platforms, isced, *variables]
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> int:
+    """Register the temp tables both documents read; return the number of credentials.
+
+    ``_ld_orgs``: each organization named (lower-cased key, a spelling, uuid, CTDL node).
+    ``_ld_platforms`` / ``_ld_isced``: the JSON of each distinct platform list and ISCED-F code
+    list (few distinct lists) with an id, joined to the credentials by ``load_inputs``; their
+    JSON is also kept as lists in session variables (``ld_offered``, ``ld_isced_ctdl``,
+    ``ld_isced_ob``) that the documents index by that id. A credential's own uuid5 is computed
+    in the documents' query (``uuid5_sql``).
+    """
+    for sql in _prepare_sql():
+        con.execute(sql).fetchall()
+    return int(con.execute(f"SELECT count(*) FROM {DIM_CREDENTIAL.qualified}").fetchall()[0][0])
+
+
+# --- the documents' inputs: what a credential's nodes are built from, in credential_id order ---
+#
+# A credential's CTDL node and OB achievement are a function of its own dim_credential columns
+# that the document SQL reads (``document_inputs``, found in that SQL, so a new reference is
+# covered without a list to maintain) and of three shared fragments: the owner's uuid, the
+# offeredBy organizations of its platform list (their spelling is the first one among all
+# credentials) and the ISCED-F alignments of its code list (labels from dim_subject). The digest
+# of the inputs hashes exactly these; with the same generator (``document_fingerprint``), equal
+# digests give equal nodes, which is what lets a snapshot take nodes over from the previous one.
+#
+# The documents list the credentials in credential_id order: the inputs are sorted once into a
+# temp table (``_ld_src``) and the documents are built by scanning it, which keeps its order.
+# (Built straight from the joins, the order was the hash joins' and differed between runs at a
+# million credentials, so the same warehouse gave different bytes.)
+
+_DERIVED = frozenset({"_uuid", "_owner", "_offered", "_isced_ctdl", "_isced_ob", "_digest_a", "_digest_b",
+                      "_pid", "_zid", "cls", "ach_type"})
+_JOIN_KEYS = ("credential_id", "title", "awarding_body", "platforms", "isced_codes")
+DIGEST_SALT = "credcat-linked-data"
+
+
+@functools.cache
+def document_inputs() -> tuple[str, ...]:
+    """The dim_credential columns the documents read (in table order)."""
+    text = _ctdl_doc() + _ob_doc() + _ctdl_class() + _ob_type()
+    names = (set(re.findall(r"\bc\.([A-Za-z_][A-Za-z0-9_]*)\b", text)) - _DERIVED) | set(_JOIN_KEYS)
+    columns = DIM_CREDENTIAL.columns.names()
+    unknown = names - set(columns)
+    if unknown:
+        raise RuntimeError(f"the linked-data documents read columns dim_credential lacks: {sorted(unknown)}")
+    return tuple(c for c in columns if c in names)
+
+
+def _digest_terms() -> list[str]:
+    """The values a credential's digest hashes: every input column, exactly (DuckDB's hash()
+    gives NULL, [] and [NULL] one value and -0.0 the value of 0.0, so lists are hashed as
+    their JSON text and floats with their sign bit), and the shared fragments it is given."""
+    terms = []
+    for name in document_inputs():
+        column, dtype = f"c.{name}", DIM_CREDENTIAL.columns[name]
+        if dtype.is_float():
+            terms += [column, f"signbit({column})"]
+        elif dtype in (pl.String(), pl.Boolean()) or dtype.is_integer():
+            terms.append(column)
+        else:
+            terms.append(f"to_json({column})")
+    return terms + ["o.uuid", "p.ctdl", "z.ctdl", "z.ob"]
+
+
+def _digests() -> str:
+    """Two 64-bit hashes of the inputs (the terms in both orders): a 128-bit digest."""
+    terms = _digest_terms()
+    return (f"hash({', '.join(terms)}) AS _digest_a, "
+            f"hash({', '.join(reversed(terms))}, {_lit(DIGEST_SALT)}) AS _digest_b")
+
+
+_INPUT_JOINS = (
+    f"FROM {DIM_CREDENTIAL.qualified} AS c "
+    "LEFT JOIN _ld_orgs AS o ON o.k = lower(trim(c.awarding_body)) "
+    "LEFT JOIN _ld_platforms AS p ON p.platforms = c.platforms "
+    "LEFT JOIN _ld_isced AS z ON z.isced_codes = c.isced_codes "
+)
+
+
+def inputs_sql(only: str | None = None) -> str:
+    """SELECT of every credential's inputs (of the credential_ids in table ``only``, if given),
+    with its uuid, fragments and digest, in credential_id order. A credential without a title
+    (the marts always give one) is named by its id rather than left nameless."""
+    columns = ", ".join("coalesce(c.title, c.credential_id) AS title" if name == "title" else f"c.{name}"
+                        for name in document_inputs())
+    where = f"WHERE c.credential_id IN (SELECT credential_id FROM {only}) " if only else ""
+    return (f"SELECT {columns}, o.uuid AS _owner, p.id AS _pid, z.id AS _zid, {_digests()} "
+            f"{_INPUT_JOINS}{where}ORDER BY c.credential_id")
+
+
+def digests_sql() -> str:
+    """SELECT of credential_id and digest of every credential (no order)."""
+    return f"SELECT c.credential_id, {_digests()} {_INPUT_JOINS}"
+
+
+def load_inputs(con: duckdb.DuckDBPyConnection, only: str | None = None) -> None:
+    """Sort the inputs into ``_ld_src`` (after ``prepare``), which the documents' SQL reads."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ld_src AS {inputs_sql(only)}").fetchall()
 
 
 _LANG = "to_json(coalesce(c.language, 'en'))"
 
 
 def _source(extra: str) -> str:
-    """The credentials with their identifiers and precomputed fragments.
+    """The credentials' inputs (``_ld_src``, in credential_id order) with their uuid, their
+    fragments (looked up by position in the lists ``prepare`` keeps) and ``extra`` columns.
 
-    No ORDER BY: sorting the wide rows cost ~20% of the document time at 1M, and document order
-    is not part of the contract (the manifest sha256 is per snapshot anyway). A credential
-    without a title (the marts always give one) is named by its id rather than left nameless.
-    """
-    return (
-        "WITH s AS (SELECT c.* REPLACE (coalesce(c.title, c.credential_id) AS title), "
-        f"{uuid5_sql('c.credential_id')} AS _uuid, o.uuid AS _owner, p.ctdl AS _offered, "
-        f"z.ctdl AS _isced_ctdl, z.ob AS _isced_ob, {extra} "
-        f"FROM {DIM_CREDENTIAL.qualified} AS c "
-        "LEFT JOIN _ld_orgs AS o ON o.k = lower(trim(c.awarding_body)) "
-        "LEFT JOIN _ld_platforms AS p ON p.platforms = c.platforms "
-        "LEFT JOIN _ld_isced AS z ON z.isced_codes = c.isced_codes) "
-    )
+    Only projections over one scan follow, no join, so the documents keep the table's order."""
+    return (f"WITH s AS (SELECT c.*, {uuid5_sql('c.credential_id')} AS _uuid, "
+            "getvariable('ld_offered')[c._pid] AS _offered, getvariable('ld_isced_ctdl')[c._zid] AS _isced_ctdl, "
+            f"getvariable('ld_isced_ob')[c._zid] AS _isced_ob, {extra} FROM _ld_src AS c) ")
 
 
 def _ctdl_doc() -> str:
@@ -286,11 +404,10 @@ def _ctdl_doc() -> str:
     delivery = _cao("https://credreg.net/ctdl/terms/Delivery", "Delivery Type",
                     "'deliveryType:' || c.modality",
                     _opt("ceterms:targetNodeName", _lang_map(EN, _case("c.modality", DELIVERY_LABELS, "NULL"))))
-    delivery = f"CASE WHEN c.modality IN ({', '.join(_lit(k) for k in DELIVERY_LABELS)}) THEN {delivery} END"
+    delivery = f"CASE WHEN {_one_of('c.modality', DELIVERY_LABELS)} THEN {delivery} END"
     audience = _cao("https://credreg.net/ctdl/terms/AudienceLevel", "Audience Level",
                     "'audLevel:' || c.audience_level")
-    audience = (f"CASE WHEN c.audience_level IN ({', '.join(_lit(k) for k in sorted(AUDIENCE_LEVELS))}) "
-                f"THEN '[' || {audience} || ']' END")
+    audience = f"CASE WHEN {_one_of('c.audience_level', sorted(AUDIENCE_LEVELS))} THEN '[' || {audience} || ']' END"
     status = _cao("https://credreg.net/ctdl/terms/CredentialStatus", "Credential Status", "'credentialStat:Active'")
     skills = _list_json("c.skills", _cao(ESCO_FRAMEWORK, "ESCO", "x"))
     price = "CASE WHEN c.is_free THEN 0 ELSE c.price_usd_min END"
@@ -394,20 +511,24 @@ def _ob_doc() -> str:
 
 
 def ctdl_node_sql() -> str:
-    """SELECT of one column ``doc``: the CTDL JSON-LD node of each credential (no @context)."""
+    """SELECT of one column ``doc``: the CTDL JSON-LD node of each credential (no @context),
+    in credential_id order (after ``load_inputs``)."""
     return _source(_ctdl_class()) + f"SELECT {_ctdl_doc()} AS doc FROM s AS c"
 
 
 def ob_achievement_sql() -> str:
-    """SELECT of one column ``doc``: the OB 3.0 Achievement of each credential (JSON, one line)."""
+    """SELECT of one column ``doc``: the OB 3.0 Achievement of each credential (JSON, one line),
+    in credential_id order (after ``load_inputs``)."""
     return _source(_ob_type()) + f"SELECT {_ob_doc()} AS doc FROM s AS c"
 
 
 def documents_sql(separators: tuple[str, str] = ("", "")) -> str:
-    """SELECT of ``ctdl`` and ``ob``, both documents of each credential in one pass over the
-    credentials, each followed by its separator."""
+    """SELECT of credential_id, its digest (``_digest_a``, ``_digest_b``), ``ctdl`` and ``ob``:
+    both documents of each credential in one pass over ``_ld_src``, each followed by its
+    separator, in credential_id order."""
     return (_source(f"{_ctdl_class()}, {_ob_type()}")
-            + f"SELECT {_cat(_ctdl_doc(), _lit(separators[0]))} AS ctdl, "
+            + "SELECT c.credential_id, c._digest_a, c._digest_b, "
+            f"{_cat(_ctdl_doc(), _lit(separators[0]))} AS ctdl, "
             f"{_cat(_ob_doc(), _lit(separators[1]))} AS ob FROM s AS c")
 
 
@@ -427,6 +548,20 @@ def _buffer_bytes(array: pa.Array) -> memoryview:
     return memoryview(data)[start:end] if data is not None else memoryview(b"")
 
 
+def _offsets(array: pa.Array) -> np.ndarray:
+    """Where each string of an array starts in ``_buffer_bytes(array)``, and its end (int64)."""
+    if array.type not in (pa.string(), pa.large_string()):
+        array = array.cast(pa.large_string())
+    dtype = np.int64 if array.type == pa.large_string() else np.int32
+    offsets = np.frombuffer(array.buffers()[1], dtype=dtype, count=array.offset + len(array) + 1)[array.offset:]
+    return offsets.astype(np.int64) - int(offsets[0])
+
+
+def _lengths(array: pa.Array) -> np.ndarray:
+    """The byte length of each string of an array (int64)."""
+    return np.diff(_offsets(array))
+
+
 class _DocumentFile:
     """One output document written from batches of ``doc + separator`` text, hashed on the way.
 
@@ -441,6 +576,7 @@ class _DocumentFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = self.path.open("wb")
         self._hold = len(separator) if footer else 0
+        self._separator = separator
         self._pending = b""
         self._footer = footer
         self._digest = hashlib.sha256()
@@ -455,16 +591,33 @@ class _DocumentFile:
             self.bytes += len(data)
 
     def add(self, array: pa.Array) -> None:
-        if not len(array):
+        if len(array):
+            self.add_bytes(_buffer_bytes(array), len(array))
+
+    def add_bytes(self, data: memoryview, rows: int) -> None:
+        """Add ``rows`` documents given as their bytes, each followed by the separator."""
+        if not rows:
             return
-        data = _buffer_bytes(array)
-        self.rows += len(array)
+        self.rows += rows
         self._put(self._pending)
         if self._hold:
             self._put(data[:len(data) - self._hold])
             self._pending = bytes(data[len(data) - self._hold:])
         else:
             self._put(data)
+
+    def add_nodes(self, copy: Callable[[Callable[[memoryview], None]], None], rows: int) -> None:
+        """Add ``rows`` nodes that ``copy`` hands over as bytes, separated by the separator and
+        without the one after the last node (a range of a previous document)."""
+        if not rows:
+            return
+        self.rows += rows
+        self._put(self._pending)
+        copy(self._put)
+        if self._hold:
+            self._pending = self._separator
+        else:
+            self._put(self._separator)
 
     def close(self) -> dict[str, Any]:
         self._pending = b""  # the last separator gives way to the footer
@@ -473,15 +626,20 @@ class _DocumentFile:
         return {"path": self.relative, "rows": self.rows, "bytes": self.bytes,
                 "sha256": self._digest.hexdigest()}
 
+    def abandon(self) -> None:
+        self._fh.close()
+        self.path.unlink(missing_ok=True)
+
 
 def _write(con: duckdb.DuckDBPyConnection, select: str, files: list[_DocumentFile],
            batch_rows: int) -> list[dict[str, Any]]:
-    """Stream ``select`` (one text column per file, in order) into ``files``; return their facts."""
+    """Stream ``select`` (its last columns: one text column per file, in order) into ``files``;
+    return their facts."""
     try:
         reader = con.sql(select).to_arrow_reader(batch_rows)
         for batch in reader:
-            for column, file in enumerate(files):
-                file.add(batch.column(column))
+            for column, file in zip(batch.columns[-len(files):], files, strict=True):
+                file.add(column)
     except BaseException:
         for file in files:
             file._fh.close()
@@ -505,35 +663,355 @@ def write_documents(con: duckdb.DuckDBPyConnection, select_doc: str, path: Path,
 
 CTDL_HEADER = ('{"@context":"' + CTDL_CONTEXT + '","@graph":[\n').encode()
 CTDL_SEPARATOR, CTDL_FOOTER = b",\n", b"\n]}\n"
+OB_HEADER, OB_SEPARATOR, OB_FOOTER = b"", b"\n", b""
+# path, manifest format, header, separator, footer of the two documents export_documents writes.
+DOCUMENTS = ((CTDL_FILE, "ctdl-jsonld", CTDL_HEADER, CTDL_SEPARATOR, CTDL_FOOTER),
+             (OB_FILE, "openbadges-jsonl", OB_HEADER, OB_SEPARATOR, OB_FOOTER))
 
 
 def export_ctdl(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[str, int]:
-    """Write ``ctdl/credentials.jsonld``: one JSON-LD document, every credential in @graph."""
+    """Write ``ctdl/credentials.jsonld``: one JSON-LD document, every credential in @graph
+    (one node per line, in credential_id order; after ``prepare``)."""
+    load_inputs(con)
     rows = write_documents(con, ctdl_node_sql(), folder / CTDL_FILE, header=CTDL_HEADER,
                            separator=CTDL_SEPARATOR, footer=CTDL_FOOTER)
     return CTDL_FILE, rows
 
 
 def export_openbadges(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[str, int]:
-    """Write ``openbadges/achievements.jsonl``: one OB 3.0 Achievement per line."""
+    """Write ``openbadges/achievements.jsonl``: one OB 3.0 Achievement per line (after ``prepare``)."""
+    load_inputs(con)
     rows = write_documents(con, ob_achievement_sql(), folder / OB_FILE)
     return OB_FILE, rows
 
 
-def export_documents(con: duckdb.DuckDBPyConnection, folder: Path, *,
-                     batch_rows: int = 4096) -> list[dict[str, Any]]:
-    """Write both documents in one pass over the credentials (after ``prepare``).
+# --- taking nodes over from the previous snapshot ----------------------------------------------
+
+
+def document_fingerprint() -> str:
+    """What decides the bytes of a node besides its inputs: the generator's SQL, the document
+    framing and the DuckDB version (its JSON and hash functions)."""
+    framing = [repr(d) for d in DOCUMENTS]
+    return fingerprint(INDEX_VERSION, duckdb.__version__, *_prepare_sql(), inputs_sql("_"),
+                       documents_sql((CTDL_SEPARATOR.decode(), OB_SEPARATOR.decode())), *framing)
+
+
+def _document_size(lengths: np.ndarray, header: bytes, separator: bytes, footer: bytes) -> int:
+    """The size of a document of nodes of these lengths."""
+    if not len(lengths):
+        return len(header) + len(footer)
+    end = footer if footer else separator
+    return len(header) + int(lengths.sum()) + (len(lengths) - 1) * len(separator) + len(end)
+
+
+@dataclass
+class _Lengths:
+    """The byte length of each node written, per document, gathered while they are written;
+    and the check that the nodes come in credential_id order. Keeps no reference to a batch:
+    an array of a DuckDB batch keeps the whole batch (~12 MB of text) alive."""
+
+    lengths: tuple[list[np.ndarray], ...] = field(default_factory=lambda: ([], []))
+    rows: int = 0
+    last: str | None = None
+
+    def add_batch(self, batch: pa.RecordBatch, separators: tuple[bytes, bytes]) -> None:
+        ids = batch.column(0)
+        if len(ids):  # the documents' order is credential_id order, or they are not written
+            in_order = pc.all(pc.greater(ids.slice(1), ids.slice(0, len(ids) - 1))).as_py() is not False
+            if in_order and self.last is not None:
+                in_order = ids[0].as_py().encode() > self.last.encode()
+            if not in_order:
+                raise RuntimeError("the linked-data documents did not come out in credential_id order")
+            self.last = ids[len(ids) - 1].as_py()
+        self.rows += len(ids)
+        for lengths, column, separator in zip(self.lengths, batch.columns[-2:], separators, strict=True):
+            lengths.append(_lengths(column) - len(separator))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return tuple(np.concatenate(chunks) if chunks else np.array([], np.int64) for chunks in self.lengths)
+
+
+def _index_table(keys: pa.Table, ctdl_bytes: np.ndarray, ob_bytes: np.ndarray) -> pa.Table:
+    """The documents' index: ``keys`` (credential_id, digest_a, digest_b in document order) and
+    the node lengths."""
+    return pa.table({"credential_id": keys.column(0).cast(pa.string()), "digest_a": keys.column(1).cast(pa.uint64()),
+                     "digest_b": keys.column(2).cast(pa.uint64()),
+                     "ctdl_bytes": pa.array(ctdl_bytes, pa.int64()), "ob_bytes": pa.array(ob_bytes, pa.int64())
+                     }).combine_chunks()  # one chunk: the file's bytes must not depend on how it was gathered
+
+
+def _write_index(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    schema = table.schema.with_metadata({"credcat.fingerprint": document_fingerprint(),
+                                         "credcat.index_version": INDEX_VERSION})
+    pq.write_table(table.cast(schema), path, compression="zstd")
+
+
+@dataclass
+class _Plan:
+    """Per credential of this snapshot (credential_id order): its digest and the position of
+    its unchanged node in the previous documents (-1: generate it)."""
+
+    previous: PreviousSnapshot
+    ids: pa.Array
+    digest_a: pa.Array
+    digest_b: pa.Array
+    position: np.ndarray
+    old_lengths: tuple[np.ndarray, np.ndarray]
+    old_offsets: tuple[np.ndarray, np.ndarray]
+    sources: tuple[Path, Path]
+
+    @property
+    def regenerated(self) -> int:
+        return int((self.position < 0).sum())
+
+
+def _increasing(ids: pa.Array | pa.ChunkedArray) -> bool:
+    """Strictly increasing (byte order): sorted and unique."""
+    return len(ids) < 2 or pc.all(pc.greater(ids[1:], ids[:-1])).as_py() is not False
+
+
+def _plan(con: duckdb.DuckDBPyConnection, previous: PreviousSnapshot) -> tuple[_Plan | None, str]:
+    """Which nodes the previous snapshot can give (``prepare`` first); (None, why) when none."""
+    try:
+        return _make_plan(con, previous)
+    except (duckdb.Error, pa.ArrowException, ValueError, KeyError, TypeError) as exc:  # a foreign snapshot
+        return None, f"the previous snapshot's documents cannot be used ({type(exc).__name__}: {exc})"
+
+
+def _make_plan(con: duckdb.DuckDBPyConnection, previous: PreviousSnapshot) -> tuple[_Plan | None, str]:
+    index_path = previous.checked_path(DOCUMENT_INDEX)  # small: hashed against the manifest here
+    if index_path is None:
+        return None, "no intact document index in the previous snapshot"
+    try:
+        metadata = pq.read_schema(index_path).metadata or {}
+        if metadata.get(b"credcat.fingerprint", b"").decode() != document_fingerprint():
+            return None, "the previous documents were made by another generator"
+        old = pq.ParquetFile(index_path).read(columns=["credential_id", "digest_a", "digest_b", "ctdl_bytes",
+                                                       "ob_bytes"])
+    except Exception as exc:  # a foreign file: generate everything
+        return None, f"unreadable document index ({exc})"
+    if not _increasing(old["credential_id"]):
+        return None, "the document index is not in credential_id order"
+    old_lengths, old_offsets, sources = [], [], []
+    for (relative, _, header, separator, footer), column in zip(DOCUMENTS, ("ctdl_bytes", "ob_bytes"), strict=True):
+        entry = previous.document_entry(relative)
+        path = previous.checked_path(relative, document=True, hash_it=False)  # hashed while copied
+        if entry is None or path is None or entry.get("rows") != old.num_rows or old[column].null_count:
+            return None, f"{relative} of the previous snapshot is missing or does not match its manifest"
+        lengths = old[column].to_numpy().astype(np.int64)
+        if (lengths < 0).any() or _document_size(lengths, header, separator, footer) != entry["bytes"]:
+            return None, f"the document index does not describe {relative} of the previous snapshot"
+        starts = np.empty(len(lengths), np.int64)
+        if len(lengths):
+            starts[0] = len(header)
+            np.cumsum(lengths[:-1] + len(separator), out=starts[1:])
+            starts[1:] += len(header)
+        old_lengths.append(lengths)
+        old_offsets.append(starts)
+        sources.append(path)
+    positions = old.select(["credential_id", "digest_a", "digest_b"]).append_column(
+        "position", pa.array(np.arange(old.num_rows, dtype=np.int64)))
+    con.register("_ld_previous_index", positions)
+    try:
+        plan = con.sql(
+            f"SELECT n.credential_id, n._digest_a, n._digest_b, coalesce(o.position, -1) AS position "
+            f"FROM ({digests_sql()}) AS n LEFT JOIN _ld_previous_index AS o "
+            "ON o.credential_id = n.credential_id AND o.digest_a = n._digest_a AND o.digest_b = n._digest_b "
+            "ORDER BY n.credential_id").to_arrow_table()
+    finally:
+        con.unregister("_ld_previous_index")
+    total = con.execute(f"SELECT count(*) FROM {DIM_CREDENTIAL.qualified}").fetchall()[0][0]
+    if plan.num_rows != total or not _increasing(plan["credential_id"]):
+        raise RuntimeError("the credentials to write are not the warehouse's, one each")
+    position = plan["position"].to_numpy()
+    taken = position[position >= 0]
+    if len(taken) and (np.diff(taken) <= 0).any():  # both are in credential_id order: never
+        return None, "the previous documents are not in credential_id order"
+    result = _Plan(previous, plan["credential_id"].combine_chunks(), plan["_digest_a"].combine_chunks(),
+                   plan["_digest_b"].combine_chunks(), position, tuple(old_lengths), tuple(old_offsets),
+                   tuple(sources))
+    if not len(taken):
+        return None, "no credential's documents are unchanged"
+    if result.regenerated > MAX_REGENERATED_SHARE * len(position):
+        return None, f"{result.regenerated:,} of {len(position):,} credentials changed: generating all"
+    return result, ""
+
+
+class _Generated:
+    """The generated documents of a splice, in plan order, handed out ``n`` at a time as bytes
+    (a batch is checked against the plan once, not per piece)."""
+
+    def __init__(self, reader: Iterable[pa.RecordBatch], ids: pa.Array, separators: tuple[bytes, bytes]) -> None:
+        self._batches: Iterator[pa.RecordBatch] = iter(reader)
+        self._ids = ids.cast(pa.string())
+        self._separators = separators
+        self._seen = 0
+        self._batch: pa.RecordBatch | None = None
+        self._views: list[memoryview] = []
+        self._offsets: list[np.ndarray] = []
+        self._at = 0
+        self.lengths: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+
+    def _next(self) -> bool:
+        batch = next(self._batches, None)
+        while batch is not None and not batch.num_rows:
+            batch = next(self._batches, None)
+        if batch is None:
+            return False
+        n = batch.num_rows
+        if not batch.column(0).cast(pa.string()).equals(self._ids.slice(self._seen, n)):
+            raise RuntimeError("the generated documents are not those planned")
+        self._seen += n
+        self._batch, self._at = batch, 0
+        self._views = [_buffer_bytes(c) for c in batch.columns[-2:]]
+        self._offsets = [_offsets(c) for c in batch.columns[-2:]]
+        for lengths, offsets, separator in zip(self.lengths, self._offsets, self._separators, strict=True):
+            lengths.append(np.diff(offsets) - len(separator))
+        return True
+
+    def write(self, files: list[_DocumentFile], n: int) -> None:
+        while n:
+            if (self._batch is None or self._at == self._batch.num_rows) and not self._next():
+                raise RuntimeError("fewer documents generated than planned")
+            a = self._at
+            b = min(self._batch.num_rows, a + n)
+            for file, view, offsets in zip(files, self._views, self._offsets, strict=True):
+                file.add_bytes(view[int(offsets[a]):int(offsets[b])], b - a)
+            self._at, n = b, n - (b - a)
+
+    def exhausted(self) -> bool:
+        return (self._batch is None or self._at == self._batch.num_rows) and not self._next()
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return tuple(np.concatenate(chunks) if chunks else np.array([], np.int64) for chunks in self.lengths)
+
+
+def _segments(position: np.ndarray) -> Iterator[tuple[int, int, bool]]:
+    """(start, end, taken over) runs: generated rows, or rows whose previous nodes are adjacent."""
+    n = len(position)
+    if not n:
+        return
+    taken = position >= 0
+    starts = np.ones(n, bool)
+    starts[1:] = (taken[1:] != taken[:-1]) | (taken[1:] & (position[1:] != position[:-1] + 1))
+    bounds = np.flatnonzero(starts).tolist() + [n]
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        yield start, end, bool(taken[start])
+
+
+def _splice(con: duckdb.DuckDBPyConnection, plan: _Plan, files: list[_DocumentFile], batch_rows: int) -> pa.Table:
+    """Write the documents from the previous nodes of the plan and the generated ones; return
+    the index. Raises PreviousDamaged when a previous document does not hash to its manifest."""
+    separators = tuple(d[3] for d in DOCUMENTS)
+    generate = plan.ids.filter(pa.array(plan.position < 0))
+    con.register("_ld_generate_ids", pa.table({"credential_id": generate}))
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE _ld_generate AS SELECT credential_id FROM _ld_generate_ids").fetchall()
+    finally:
+        con.unregister("_ld_generate_ids")
+    load_inputs(con, "_ld_generate")
+    sources = [SequentialSource(path, plan.previous.document_entry(d[0])["sha256"],
+                                plan.previous.document_entry(d[0])["bytes"])
+               for path, d in zip(plan.sources, DOCUMENTS, strict=True)]
+    try:
+        reader = con.sql(documents_sql(tuple(s.decode() for s in separators))).to_arrow_reader(batch_rows)
+        generated = _Generated(reader, generate, separators)
+        for start, end, taken in _segments(plan.position):
+            if not taken:
+                generated.write(files, end - start)
+                continue
+            first, last = int(plan.position[start]), int(plan.position[end - 1])
+            for file, source, lengths, offsets in zip(files, sources, plan.old_lengths, plan.old_offsets, strict=True):
+                begin, stop = int(offsets[first]), int(offsets[last] + lengths[last])
+                file.add_nodes(lambda sink, s=source, b=begin, e=stop: s.copy(b, e, sink), end - start)
+        if not generated.exhausted():
+            raise RuntimeError("more documents generated than planned")
+        for source in sources:
+            source.finish()
+    finally:
+        for source in sources:
+            source.close()
+        con.execute("DROP TABLE IF EXISTS _ld_src").fetchall()
+        con.execute("DROP TABLE IF EXISTS _ld_generate").fetchall()
+    taken = plan.position >= 0
+    columns = []
+    for new_lengths, old_lengths in zip(generated.arrays(), plan.old_lengths, strict=True):
+        lengths = np.empty(len(plan.position), np.int64)
+        lengths[taken] = old_lengths[plan.position[taken]]
+        lengths[~taken] = new_lengths
+        columns.append(lengths)
+    keys = pa.table({"credential_id": plan.ids, "digest_a": plan.digest_a, "digest_b": plan.digest_b})
+    return _index_table(keys, *columns)
+
+
+def _generate(con: duckdb.DuckDBPyConnection, files: list[_DocumentFile], batch_rows: int) -> pa.Table:
+    """Write the documents of every credential; return the index."""
+    separators = tuple(d[3] for d in DOCUMENTS)
+    load_inputs(con)
+    lengths = _Lengths()
+    try:
+        for batch in con.sql(documents_sql(tuple(s.decode() for s in separators))).to_arrow_reader(batch_rows):
+            lengths.add_batch(batch, separators)
+            for file, column in zip(files, batch.columns[-2:], strict=True):
+                file.add(column)
+        keys = con.sql("SELECT credential_id, _digest_a, _digest_b FROM _ld_src").to_arrow_table()
+    finally:
+        con.execute("DROP TABLE IF EXISTS _ld_src").fetchall()
+    if keys.num_rows != lengths.rows or not _increasing(keys.column(0)) or \
+            (keys.num_rows and keys.column(0)[-1].as_py() != lengths.last):
+        raise RuntimeError("the documents and their index do not have the same credentials")
+    return _index_table(keys, *lengths.arrays())
+
+
+def export_documents(con: duckdb.DuckDBPyConnection, folder: Path, *, batch_rows: int = 4096,
+                     previous: Path | None = None) -> list[dict[str, Any]]:
+    """Write both documents in one pass over the credentials (after ``prepare``), and their
+    index ``changes/document_index.parquet``.
 
     Returns, per document, its path (relative to ``folder``), format, rows, bytes and sha256
-    (hashed while writing). The bytes are those ``export_ctdl`` and ``export_openbadges`` write.
+    (hashed while writing), and how it was made: ``mode`` "generated" or "spliced",
+    ``taken_over`` (nodes copied from ``previous``), ``since`` and ``fallback`` (why nothing
+    was taken over). The bytes are those ``export_ctdl`` and ``export_openbadges`` write.
+
+    With ``previous`` (an earlier snapshot folder), the nodes of the credentials whose inputs
+    have the digest they had there are copied from its documents, in one sequential read that
+    also checks each document's sha256 against the previous manifest; only the others are
+    generated. The result is byte for byte the full generation's. A previous snapshot without
+    an intact index and documents, from another generator, or with more than
+    MAX_REGENERATED_SHARE of the credentials changed, gives a full generation.
     Small batches (~12 MB of text) keep reusing the same memory: 20,000-row batches (~60 MB)
     were mapped and unmapped each time and cost a third more system time.
     """
-    files = [
-        _DocumentFile(folder, CTDL_FILE, header=CTDL_HEADER, separator=CTDL_SEPARATOR, footer=CTDL_FOOTER),
-        _DocumentFile(folder, OB_FILE, header=b"", separator=b"\n", footer=b""),
-    ]
-    facts = _write(con, documents_sql((CTDL_SEPARATOR.decode(), "\n")), files, batch_rows)
-    for fact, kind in zip(facts, ("ctdl-jsonld", "openbadges-jsonl"), strict=True):
-        fact["format"] = kind
+    folder = Path(folder)
+    old = PreviousSnapshot.load(previous) if previous is not None else None
+    plan, why = _plan(con, old) if old is not None else (None, "no previous snapshot")
+
+    def open_files() -> list[_DocumentFile]:
+        return [_DocumentFile(folder, path, header=header, separator=separator, footer=footer)
+                for path, _, header, separator, footer in DOCUMENTS]
+
+    files = open_files()
+    mode, taken = "generated", 0
+    try:
+        if plan is not None:
+            try:
+                index = _splice(con, plan, files, batch_rows)
+                mode, taken = "spliced", len(plan.position) - plan.regenerated
+            except PreviousDamaged as exc:
+                for file in files:
+                    file.abandon()
+                files, why = open_files(), f"previous document damaged ({exc}): generated all"
+                index = _generate(con, files, batch_rows)
+        else:
+            index = _generate(con, files, batch_rows)
+    except BaseException:
+        for file in files:
+            file._fh.close()
+        raise
+    facts = [file.close() for file in files]
+    _write_index(index, folder / DOCUMENT_INDEX)
+    for fact, (_, kind, *_) in zip(facts, DOCUMENTS, strict=True):
+        fact.update(format=kind, mode=mode, taken_over=taken, since=old.name if old else None,
+                    fallback=None if mode == "spliced" else why)
     return facts

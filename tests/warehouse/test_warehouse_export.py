@@ -42,7 +42,7 @@ def test_export_matches_manifest(published: Path, tmp_path: Path) -> None:
     assert manifest["schema_version"] == SCHEMA_VERSION
     assert manifest["snapshot"] == "20250301T000000Z"
     assert {f["entity"] for f in manifest["files"]} == {e.name for e in ENTITIES} | {
-        "credential_changes", "credential_state"}
+        "credential_changes", "credential_state", "document_index"}
     for entry in manifest["files"]:
         path = folder / entry["path"]
         frame = pl.read_parquet(path)

@@ -1,0 +1,169 @@
+"""What an export may take over from the previous snapshot instead of computing it again.
+
+A snapshot folder is immutable once renamed into place (warehouse/export.py): nothing opens its
+files for writing again. The next export may therefore
+
+- hard-link a Parquet file whose rows it would write unchanged (a partition of a source that
+  was not crawled since), after checking that the rows are the same (``rows_digest_sql`` on
+  both sides: the warehouse's rows and the previous file's rows);
+- copy the nodes of the linked-data documents whose inputs did not change (warehouse/jsonld.py,
+  ``changes/document_index.parquet``);
+- keep the ``content_hash`` of the credentials whose content did not change (the change feed).
+
+Whatever it takes over is checked first against the previous snapshot's manifest (size and
+sha256 of the file it reads), and anything that does not check out -- a missing, damaged or
+foreign snapshot, another generator version -- makes the export compute that part from
+scratch. ``PreviousSnapshot`` reads the manifest; ``SequentialSource`` hashes a previous file
+while copying ranges out of it, so a damaged file is detected by the same read that copies it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from normalize.digests import file_sha256
+
+MANIFEST = "manifest.json"
+
+
+def _inside(relative: str) -> bool:
+    return bool(relative) and not Path(relative).is_absolute() and ".." not in Path(relative).parts
+
+
+class PreviousSnapshot:
+    """A complete earlier snapshot folder and its manifest (``load`` returns None when the
+    folder has no readable manifest)."""
+
+    def __init__(self, folder: Path, manifest: dict[str, Any]) -> None:
+        self.folder = Path(folder)
+        self.manifest = manifest
+        self.name = self.folder.name
+        self._files = {str(e.get("path")): e for e in manifest.get("files", []) if isinstance(e, dict)}
+        self._documents = {str(e.get("path")): e for e in manifest.get("documents", []) if isinstance(e, dict)}
+
+    @classmethod
+    def load(cls, folder: Path | None) -> PreviousSnapshot | None:
+        if folder is None:
+            return None
+        try:
+            manifest = json.loads((Path(folder) / MANIFEST).read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
+            return None
+        return cls(Path(folder), manifest)
+
+    def file_entry(self, relative: str) -> dict[str, Any] | None:
+        """The manifest entry of a Parquet file (``files``)."""
+        return self._files.get(relative)
+
+    def document_entry(self, relative: str) -> dict[str, Any] | None:
+        """The manifest entry of another document (``documents``)."""
+        return self._documents.get(relative)
+
+    def files_of(self, entity: str) -> list[dict[str, Any]]:
+        return [e for e in self._files.values() if e.get("entity") == entity]
+
+    def checked_path(self, relative: str, *, document: bool = False, hash_it: bool = True) -> Path | None:
+        """The path of a listed file when it is there with the manifest's size (and sha256,
+        unless ``hash_it`` is False: the caller then hashes it while reading it), else None."""
+        entry = self.document_entry(relative) if document else self.file_entry(relative)
+        if entry is None or not _inside(relative):
+            return None
+        path = self.folder / relative
+        try:
+            if not path.is_file() or path.stat().st_size != entry.get("bytes"):
+                return None
+            if hash_it and file_sha256(path) != entry.get("sha256"):
+                return None
+        except OSError:
+            return None
+        return path
+
+    def source_runs(self) -> set[tuple[str, str]]:
+        return {(str(r.get("source")), str(r.get("run_id"))) for r in self.manifest.get("source_runs", [])
+                if isinstance(r, dict)}
+
+
+class PreviousDamaged(Exception):
+    """A previous file read for reuse did not hash to its manifest's sha256."""
+
+
+class SequentialSource:
+    """A previous file read once from start to end: every byte goes into a sha256 (checked
+    against the manifest by ``finish``), the ranges asked for are handed to a sink as well.
+
+    Ranges must come in increasing order and not overlap (the documents are both in
+    credential_id order, so the nodes taken over come in file order).
+    """
+
+    def __init__(self, path: Path, expected_sha256: str, expected_bytes: int, block: int = 1 << 22) -> None:
+        self.path = Path(path)
+        self._fh = self.path.open("rb")
+        self._expected = expected_sha256
+        self._size = expected_bytes
+        self._digest = hashlib.sha256()
+        self._pos = 0
+        self._buffer = bytearray(block)
+        self._view = memoryview(self._buffer)
+
+    def _read(self, end: int, sink: Callable[[memoryview], None] | None) -> None:
+        while self._pos < end:
+            n = self._fh.readinto(self._view[:min(len(self._buffer), end - self._pos)])
+            if not n:
+                raise PreviousDamaged(f"{self.path}: shorter than its manifest says")
+            chunk = self._view[:n]
+            self._digest.update(chunk)
+            if sink is not None:
+                sink(chunk)
+            self._pos += n
+
+    def copy(self, start: int, end: int, sink: Callable[[memoryview], None]) -> None:
+        """Hand bytes [start, end) to ``sink`` (the bytes before ``start`` are only hashed)."""
+        if start < self._pos or end < start or end > self._size:
+            raise PreviousDamaged(f"{self.path}: range {start}-{end} out of order or beyond the file")
+        self._read(start, None)
+        self._read(end, sink)
+
+    def finish(self) -> None:
+        """Hash the rest; raise PreviousDamaged unless the whole file matches the manifest."""
+        try:
+            self._read(self._size, None)
+            if self._fh.read(1):
+                raise PreviousDamaged(f"{self.path}: longer than its manifest says")
+            if self._digest.hexdigest() != self._expected:
+                raise PreviousDamaged(f"{self.path}: sha256 differs from the previous manifest")
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def link_or_copy(source: Path, target: Path) -> str:
+    """Hard-link ``source`` to ``target`` (a copy when the file system refuses); returns how.
+
+    Safe because snapshot files are never written in place: an export writes only into its own
+    staging folder, and a verification reads."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+        return "linked"
+    except OSError:
+        shutil.copyfile(source, target)
+        return "copied"
+
+
+def fingerprint(*parts: str) -> str:
+    """sha256 of the texts that decide a derived value (SQL, format constants, versions)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
