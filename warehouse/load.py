@@ -61,7 +61,6 @@ from warehouse.ddl import (
     MARTS_STATE,
     OFFERING_VERSIONS,
     PRICE_HISTORY,
-    RAW_OFFERINGS,
     RAW_RECORDS,
     RAW_SIGHTINGS,
     SOURCE_RUN_SCHEMA,
