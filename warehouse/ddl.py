@@ -759,12 +759,18 @@ def ensure_table(con: duckdb.DuckDBPyConnection, table: Table) -> list[str]:
             )
             added.append(column)
     con.execute(f"COMMENT ON TABLE {table.qualified} IS {_sql_string(table.full_comment)}")
+    _comment_columns(con, table.qualified, table)
+    return added
+
+
+def _comment_columns(con: duckdb.DuckDBPyConnection, qualified: str, table: Table) -> None:
+    """Comment every column of ``qualified`` (a table, or a view with ``table``'s columns) with
+    ``table``'s column comments."""
     for column in table.columns:
         con.execute(
-            f"COMMENT ON COLUMN {table.qualified}.{quote_identifier(column)} "
+            f"COMMENT ON COLUMN {qualified}.{quote_identifier(column)} "
             f"IS {_sql_string(table.column_comment(column))}"
         )
-    return added
 
 
 @dataclass(frozen=True)
@@ -793,7 +799,7 @@ HISTORY_VIEWS: tuple[HistoryView, ...] = (
 )
 
 
-def raw_record_hash_sql(alias: str | None = None) -> str:
+def raw_record_hash_sql() -> str:
     """``record_hash`` of a row holding RAW_RECORDS' content columns: DuckDB's 64-bit ``hash``
     of them, each cast to its stored type, JSON columns as their text (as given: a load
     hashes its input before the JSON check; a payload that was not valid JSON is stored
@@ -805,10 +811,9 @@ def raw_record_hash_sql(alias: str | None = None) -> str:
     a false match needs a change of one record to collide with that record's own stored
     content (2^-64), and a hash that changes with an upgrade stores unchanged records again
     (more rows, nothing lost)."""
-    prefix = f"{alias}." if alias else ""
     cols = [c for c in RAW_RECORDS.columns if c != "record_hash"]
     return "hash(" + ", ".join(
-        f"CAST({prefix}{quote_identifier(c)} AS "
+        f"CAST({quote_identifier(c)} AS "
         f"{'VARCHAR' if c in RAW_RECORDS.json_columns else RAW_RECORDS.column_type(c)})" for c in cols) + ")"
 
 
@@ -862,11 +867,7 @@ def ensure_history_views(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             converted[f"{view.layer}.{view.name}"] = _convert_history_table(con, history)
         con.execute(f"CREATE OR REPLACE VIEW {view.qualified} AS {history.select_sql()}")
         con.execute(f"COMMENT ON VIEW {view.qualified} IS {_sql_string(view.full_comment)}")
-        for column in view.columns:
-            con.execute(
-                f"COMMENT ON COLUMN {view.qualified}.{quote_identifier(column)} "
-                f"IS {_sql_string(view.column_comment(column))}"
-            )
+        _comment_columns(con, view.qualified, view)
     return converted
 
 
@@ -949,11 +950,7 @@ def ensure_source_view(con: duckdb.DuckDBPyConnection, source: str) -> str:
         f"COMMENT ON VIEW {qualified} IS "
         + _sql_string(f"Normalized offerings of the latest run of source {source}.")
     )
-    for column in STG_OFFERINGS.columns:
-        con.execute(
-            f"COMMENT ON COLUMN {qualified}.{quote_identifier(column)} "
-            f"IS {_sql_string(STG_OFFERINGS.column_comment(column))}"
-        )
+    _comment_columns(con, qualified, STG_OFFERINGS)
     return view
 
 

@@ -331,7 +331,8 @@ def _load_raw(con: duckdb.DuckDBPyConnection, runs: list[tuple[str, str]]) -> di
     (a re-crawl mostly repeats stored contents)."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _raw_seen AS SELECT "
-        f"{_cols(list(RAW_SIGHTINGS.columns.names())[:-1])}, {ddl.raw_record_hash_sql()} AS record_hash "
+        f"{_cols([c for c in RAW_SIGHTINGS.columns if c != 'record_hash'])}, "
+        f"{ddl.raw_record_hash_sql()} AS record_hash "
         "FROM _in_raw"
     )
     key = ["source", "run_id", "source_key", "record_seq"]
