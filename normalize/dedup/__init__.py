@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 # Submodules are imported as modules (not their same-named functions), so that
@@ -42,6 +43,7 @@ import polars as pl
 # docs/contracts.md promises.
 from normalize.dedup import blocking, cluster, compare, prepare, scoring, survivorship
 from normalize.dedup.cache import CompareCache, PrepareCache
+from normalize.dedup.cluster_cache import ClusterCache
 from normalize.dedup.evaluate import evaluate
 from normalize.dedup.scoring import fit_weights, save_weights
 from normalize.dedup.settings import DedupSettings, Weights, default_settings, load_settings
@@ -155,15 +157,22 @@ def candidate_pairs(offerings: pl.DataFrame, settings: DedupSettings | None = No
     )
 
 
-def _assign_ids(labels: pl.DataFrame, previous_links: pl.DataFrame | None) -> pl.DataFrame:
-    """labels [offering_id, cluster] -> [offering_id, cluster, credential_id]."""
+def _assign_ids(
+    labels: pl.DataFrame, previous_links: pl.DataFrame | None, taken_ids: frozenset[str] = frozenset()
+) -> pl.DataFrame:
+    """labels [offering_id, cluster] -> [offering_id, cluster, credential_id].
+
+    ``taken_ids``: ids other clusters (not in ``labels``) keep, for the clash rule; their
+    offerings' rows are not in ``previous_links`` (see cluster_cache.py)."""
     anchors = labels.group_by("cluster").agg(anchor=pl.col("offering_id").min())
     anchors = anchors.with_columns(
         default_id=pl.Series([credential_id(a) for a in anchors["anchor"].to_list()], dtype=pl.String)
     )
     if previous_links is None or previous_links.is_empty():
-        ids = anchors.select("cluster", credential_id="default_id")
-        return labels.join(ids, on="cluster", how="left", maintain_order="left")
+        if not taken_ids:
+            ids = anchors.select("cluster", credential_id="default_id")
+            return labels.join(ids, on="cluster", how="left", maintain_order="left")
+        previous_links = pl.DataFrame(schema={"offering_id": pl.String, "credential_id": pl.String})
     overlap = (
         labels.join(previous_links.select("offering_id", old_id="credential_id"), on="offering_id")
         .group_by("cluster", "old_id")
@@ -173,24 +182,62 @@ def _assign_ids(labels: pl.DataFrame, previous_links: pl.DataFrame | None) -> pl
     best_new = overlap.sort(["old_id", "n", "cluster"], descending=[False, True, False]).group_by("old_id").first()
     best_old = overlap.sort(["cluster", "n", "old_id"], descending=[False, True, False]).group_by("cluster").first()
     kept = best_new.join(best_old, on=["cluster", "old_id"], how="inner").select("cluster", "old_id")
-    taken = set(kept["old_id"].to_list())
+    taken = set(kept["old_id"].to_list()) | taken_ids
     ids = anchors.join(kept, on="cluster", how="left").with_columns(
         credential_id=pl.coalesce("old_id", "default_id")
     )
     # A fresh cluster whose anchor id is still held by a carried-over cluster (a split) gets
-    # an id from all its members instead, so ids stay unique.
+    # an id from all its members instead, so ids stay unique. The members' string is marked:
+    # unmarked, a one-member cluster's would be its anchor again, i.e. the id it clashed with
+    # (two clusters then shared one credential_id and build_credentials merged them).
     clash = ids.filter(pl.col("old_id").is_null() & pl.col("default_id").is_in(list(taken)))
     if clash.height:
         members = labels.filter(pl.col("cluster").is_in(clash["cluster"].implode())).group_by("cluster").agg(
             pl.col("offering_id").sort().str.join(",")
         )
-        fresh = {c: credential_id(m) for c, m in members.iter_rows()}
+        fresh = {c: credential_id(f"members\x1f{m}") for c, m in members.iter_rows()}
         ids = ids.with_columns(
             credential_id=pl.when(pl.col("cluster").is_in(list(fresh)))
             .then(pl.col("cluster").replace_strict(fresh, default=None, return_dtype=pl.String))
             .otherwise(pl.col("credential_id"))
         )
     return labels.join(ids.select("cluster", "credential_id"), on="cluster", how="left", maintain_order="left")
+
+
+def _assign_ids_reusing(
+    labels: pl.DataFrame, previous_links: pl.DataFrame | None, untouched: np.ndarray | None, stats: dict[str, Any]
+) -> pl.Series:
+    """credential_id per row of ``labels`` [rid, offering_id, cluster] (rid order), exactly as
+    ``_assign_ids(labels, previous_links)``; clusters the cluster cache did not touch keep their
+    previous id without going through it, when ``previous_links`` proves that is what it
+    would give them (cluster_cache.py)."""
+    def everything(why: str) -> pl.Series:
+        stats["ids"] = why
+        return _assign_ids(labels.select("offering_id", "cluster"), previous_links)["credential_id"]
+
+    if untouched is None or previous_links is None or previous_links.is_empty() or not untouched.any():
+        return everything("all")
+    keep = pl.Series(untouched)
+    old = previous_links.select("offering_id", old_id="credential_id")
+    kept = labels.filter(keep).join(old, on="offering_id", how="left", maintain_order="left")
+    if kept.height != int(untouched.sum()) or kept["old_id"].null_count():
+        return everything("all: an untouched offering without exactly one previous link")
+    per_cluster = kept.group_by("cluster").agg(n_ids=pl.col("old_id").n_unique(), old_id=pl.col("old_id").first())
+    if int(per_cluster["n_ids"].max() or 0) > 1 or per_cluster["old_id"].n_unique() != per_cluster.height:
+        return everything("all: untouched clusters do not map one-to-one to previous ids")
+    ids = per_cluster["old_id"]
+    carried = previous_links["credential_id"].is_in(ids.implode())
+    if int(carried.sum()) != kept.height:
+        return everything("all: a previous id of an untouched cluster is held by other offerings too")
+    stats["ids"] = "touched clusters only"
+    rest = labels.filter(~keep)
+    fresh = _assign_ids(
+        rest.select("offering_id", "cluster"), previous_links.filter(~carried), frozenset(ids.to_list())
+    )
+    return (
+        pl.concat([kept.select("rid", credential_id="old_id"), rest.select("rid").with_columns(fresh["credential_id"])])
+        .sort("rid")["credential_id"]
+    )
 
 
 def resolve_report(
@@ -221,15 +268,24 @@ def resolve_report(
     prepare_cache = None if cache is None else PrepareCache(Path(cache))
     prepared, scored = _scored_pairs(offerings, settings, stats, cache=compare_cache, prepare_cache=prepare_cache)
     t0 = time.perf_counter()
-    clusters = cluster.cluster(prepared, scored, settings.cluster, settings.overrides)
-    labels = clusters.with_columns(offering_id=prepared["offering_id"].gather(clusters["rid"]))
-    with_ids = _assign_ids(labels.select("offering_id", "cluster"), previous_links)
-    links = (
-        labels.select("offering_id", "match_score")
-        .join(with_ids.select("offering_id", "credential_id"), on="offering_id", how="left", maintain_order="left")
-        .select([pl.col(c).cast(t) for c, t in LINK_SCHEMA.items()])
-    )
+    cluster_cache = None if cache is None else ClusterCache(Path(cache), settings.cluster, settings.overrides)
+    if cluster_cache is None:
+        clusters, untouched = cluster.cluster(prepared, scored, settings.cluster, settings.overrides), None
+    else:
+        clusters, untouched = cluster_cache.labels(prepared, scored)
+    # clusters are in rid order (rid == row index of prepared)
+    labels = clusters.with_columns(offering_id=prepared["offering_id"])
+    id_stats: dict[str, Any] = {}
+    ids = _assign_ids_reusing(labels, previous_links, untouched, id_stats)
+    links = labels.select(
+        pl.col("offering_id").cast(LINK_SCHEMA["offering_id"]),
+        ids.alias("credential_id").cast(LINK_SCHEMA["credential_id"]),
+        pl.col("match_score").cast(LINK_SCHEMA["match_score"]),
+    ).select(list(LINK_SCHEMA))
     stats["seconds"]["cluster"] = time.perf_counter() - t0
+    if cluster_cache is not None:
+        stats["seconds"]["cluster"] -= cluster_cache.stats.read_seconds
+        stats["seconds"]["cluster_cache_read"] = cluster_cache.stats.read_seconds
     sizes = links.group_by("credential_id").agg(n=pl.len())["n"]
     stats.update(
         pairs_linked=int((scored["match_probability"] >= settings.cluster.link_probability).sum()),
@@ -243,6 +299,10 @@ def resolve_report(
         stats["seconds"]["cache_write"] = compare_cache.stats.write_seconds
         stats["seconds"]["prepare_cache_write"] = prepare_cache.stats.write_seconds
         stats["cache"] = compare_cache.stats.as_dict() | {"prepare": prepare_cache.stats.as_dict()}
+    if cluster_cache is not None:
+        cluster_cache.write()
+        stats["seconds"]["cluster_cache_write"] = cluster_cache.stats.write_seconds
+        stats.setdefault("cache", {})["cluster"] = cluster_cache.stats.as_dict() | id_stats
     return Resolution(links=links, pairs=scored, offering_ids=prepared["offering_id"], stats=stats)
 
 

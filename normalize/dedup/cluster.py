@@ -157,6 +157,38 @@ def _override_rids(nodes: pl.DataFrame, overrides: Sequence[tuple[str, str, str]
     return [(rid_of[a], rid_of[b], rel) for a, b, rel in overrides if a in rid_of and b in rid_of]
 
 
+def _must_pairs(manual: list[tuple[int, int, str]]) -> list[tuple[int, int]]:
+    return [(min(a, b), max(a, b)) for a, b, rel in manual if rel == "must_link"]
+
+
+def link_edges(
+    nodes: pl.DataFrame,
+    scored: pl.DataFrame,
+    config: ClusterConfig,
+    overrides: Sequence[tuple[str, str, str]] = (),
+    manual: list[tuple[int, int, str]] | None = None,
+) -> pl.DataFrame:
+    """Every edge ``cluster`` reads: [rid_l, rid_r, p], pairs with p >= ``link_probability``
+    plus must-link overrides (p = 1.0), strongest first (then rid_l, rid_r).
+
+    Nothing else enters clustering: a cluster is a subset of a connected component of these
+    edges, and each component is clustered from its own edges and nodes alone (see
+    normalize/dedup/cluster_cache.py).
+    """
+    links = (
+        scored.lazy()
+        .filter(pl.col("match_probability") >= config.link_probability)
+        .select("rid_l", "rid_r", p="match_probability")
+        .sort(["p", "rid_l", "rid_r"], descending=[True, False, False])
+        .collect()
+    )
+    must = _must_pairs(_override_rids(nodes, overrides) if manual is None else manual)
+    if must:
+        forced = pl.DataFrame(must, schema={"rid_l": pl.UInt32, "rid_r": pl.UInt32}, orient="row").with_columns(p=pl.lit(1.0))
+        links = pl.concat([forced, links.cast({"p": pl.Float64})]).unique(["rid_l", "rid_r"], keep="first", maintain_order=True)
+    return links
+
+
 def cluster(
     nodes: pl.DataFrame,
     scored: pl.DataFrame,
@@ -173,13 +205,6 @@ def cluster(
     ``match_score`` is the best probability linking the row to another member, null for
     singletons.
     """
-    links = (
-        scored.lazy()
-        .filter(pl.col("match_probability") >= config.link_probability)
-        .select("rid_l", "rid_r", p="match_probability")
-        .sort(["p", "rid_l", "rid_r"], descending=[True, False, False])
-        .collect()
-    )
     clusters = _Clusters(
         nodes["source"].to_list(), nodes["language"].to_list(), nodes["is_test"].to_list(), config
     )
@@ -187,14 +212,11 @@ def cluster(
     for a, b, rel in manual:
         if rel == "cannot_link":
             clusters.forbid(a, b)
-    must = [(min(a, b), max(a, b)) for a, b, rel in manual if rel == "must_link"]
-    for a, b in must:
+    for a, b in _must_pairs(manual):
         ra, rb = clusters.find(a), clusters.find(b)
         if ra != rb and not clusters.vetoed(ra, rb):
             clusters.union(ra, rb)
-    if must:
-        forced = pl.DataFrame(must, schema={"rid_l": pl.UInt32, "rid_r": pl.UInt32}, orient="row").with_columns(p=pl.lit(1.0))
-        links = pl.concat([forced, links.cast({"p": pl.Float64})]).unique(["rid_l", "rid_r"], keep="first", maintain_order=True)
+    links = link_edges(nodes, scored, config, overrides, manual)
     edges = list(zip(links["rid_l"].to_list(), links["rid_r"].to_list(), links["p"].to_list(), strict=True))
     weak: list[tuple[int, int, float]] = []
     for a, b, p in edges:

@@ -12,7 +12,9 @@ Members of a cluster are ranked once (rules in data/survivorship.json):
 Per field, the best-ranked member that has a value wins, and ``field_sources`` records which
 offering it came from. Grouped fields (workload min/max, duration min/max) survive together
 from one member. Aggregates span all members: sources, platforms, member ids, price range.
-All of it is one sort and one group-by.
+All of it is one sort and one group-by over the members of credentials with two or more;
+a credential with one member (most of them) is a projection of its row, the same values
+the group-by gives for one row.
 """
 
 from __future__ import annotations
@@ -61,38 +63,62 @@ def _json_string(expr: pl.Expr) -> pl.Expr:
     return expr.str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
 
 
-def golden_records(
+def members(
     offerings: pl.DataFrame,
     links: pl.DataFrame,
     rules: SurvivorshipRules,
     text: TextRules,
     source_kinds: Mapping[str, str] | None = None,
-) -> pl.DataFrame:
-    """One CREDENTIAL_SCHEMA row per credential_id of ``links``."""
-    grouped = {f: group for group in rules.groups for f in group}
+) -> pl.LazyFrame:
+    """Every linked offering with what survivorship reads (``credential_id``, the ranked and
+    aggregated columns, ``_own``, ``_completeness``), unsorted.
+
+    ``_own`` depends on the whole corpus (organization keys are unified over every platform
+    and awarding body name of ``offerings``), so it is computed here on all of it, also when
+    only some credentials are aggregated afterwards.
+    """
     unknown = [f for f in rules.fields if f not in OFFERING_SCHEMA or f not in CREDENTIAL_SCHEMA]
     if unknown:
         raise ValueError(f"survivorship fields missing from the schemas: {unknown}")
-    order, descending = _rank_columns(rules)
-    needed = {"offering_id", "source", "platform", "awarding_body", "fetched_at", "price_usd", *rules.fields}
-    members = (
+    _rank_columns(rules)  # unknown preferences fail here
+    return (
         offerings.lazy()
-        .select([c for c in offerings.columns if c in needed])
+        .select([c for c in offerings.columns if c in member_columns(rules)])
         .join(links.lazy().select("offering_id", "credential_id"), on="offering_id", how="inner")
         .with_columns(
             _own=own_listing(offerings, text, rules.own_listing_kinds, source_kinds or {}),
             _completeness=pl.sum_horizontal([_has_value(f).cast(pl.Int32) for f in rules.fields]),
         )
-        .sort(["credential_id", *order], descending=[False, *descending], nulls_last=True)
     )
+
+
+def member_columns(rules: SurvivorshipRules) -> list[str]:
+    """The offering columns survivorship reads (ranking, fields, aggregates), in a fixed order."""
+    needed = ["offering_id", "source", "platform", "awarding_body", "fetched_at", "price_usd", *rules.fields]
+    return list(dict.fromkeys(needed))
+
+
+def rank_order(rules: SurvivorshipRules) -> tuple[list[str], list[bool]]:
+    """Sort columns and directions of ``members`` rows: by credential, then best-ranked first."""
+    order, descending = _rank_columns(rules)
+    return ["credential_id", *order], [False, *descending]
+
+
+def _has_group(f: str, rules: SurvivorshipRules) -> pl.Expr:
+    grouped = {g: group for group in rules.groups for g in group}
+    return pl.any_horizontal([_has_value(g) for g in grouped.get(f, (f,))])
+
+
+def aggregate(ranked: pl.LazyFrame, rules: SurvivorshipRules) -> pl.DataFrame:
+    """One CREDENTIAL_SCHEMA row per credential of ``ranked`` (``members`` rows sorted by
+    ``rank_order``; nulls last), in that order."""
     values: list[pl.Expr] = []
     sources: list[pl.Expr] = []
     for f in rules.fields:
-        group = grouped.get(f, (f,))
-        has = pl.any_horizontal([_has_value(g) for g in group])
+        has = _has_group(f, rules)
         values.append(pl.col(f).filter(has).first().alias(f))
-        sources.append(pl.col("offering_id").filter(has).first().alias(f"_src_{f}"))
-    aggregated = members.group_by("credential_id", maintain_order=True).agg(
+        sources.append(pl.col("_src").filter(has).first().alias(f"_src_{f}"))
+    aggregated = ranked.with_columns(_src=_json_string(pl.col("offering_id"))).group_by("credential_id", maintain_order=True).agg(
         *values,
         *sources,
         platforms=pl.col("platform").drop_nulls().unique().sort(),
@@ -103,9 +129,42 @@ def golden_records(
         price_usd_min=pl.col("price_usd").min(),
         price_usd_max=pl.col("price_usd").max(),
     )
-    # field -> offering_id as a JSON object; fields without a surviving value are left out.
+    return _finish(aggregated, rules)
+
+
+def singletons(single: pl.LazyFrame, rules: SurvivorshipRules) -> pl.DataFrame:
+    """``aggregate`` of credentials with exactly one member, as a projection of their rows
+    (no sort, no group-by): each expression is what ``aggregate``'s gives for one row
+    (a value where the member has it, else null; the one platform if any; counts of 1)."""
+    values: list[pl.Expr] = []
+    sources: list[pl.Expr] = []
+    for f in rules.fields:
+        has = _has_group(f, rules)
+        values.append(pl.when(has).then(pl.col(f)).alias(f))
+        sources.append(pl.when(has).then(pl.col("_src")).alias(f"_src_{f}"))
+    one = pl.lit(1, dtype=pl.UInt32)
+    projected = single.with_columns(_src=_json_string(pl.col("offering_id"))).select(
+        "credential_id",
+        *values,
+        *sources,
+        platforms=pl.when(pl.col("platform").is_not_null())
+        .then(pl.concat_list(pl.col("platform")))
+        .otherwise(pl.lit([], dtype=pl.List(pl.String))),
+        sources=pl.concat_list(pl.col("source")),
+        member_offering_ids=pl.concat_list(pl.col("offering_id")),
+        n_offerings=one,
+        n_sources=one,
+        price_usd_min=pl.col("price_usd"),
+        price_usd_max=pl.col("price_usd"),
+    )
+    return _finish(projected, rules)
+
+
+def _finish(aggregated: pl.LazyFrame, rules: SurvivorshipRules) -> pl.DataFrame:
+    # field -> offering_id as a JSON object; fields without a surviving value are left out
+    # (``_src_<field>``: the offering_id, already escaped for a JSON string).
     pieces = [
-        pl.concat_str(pl.lit(f'"{f}":"'), _json_string(pl.col(f"_src_{f}")), pl.lit('"'))
+        pl.concat_str(pl.lit(f'"{f}":"'), pl.col(f"_src_{f}"), pl.lit('"'))
         for f in rules.fields
     ]
     field_sources = pl.concat_str(
@@ -124,6 +183,22 @@ def golden_records(
             # A credential field no rule fills stays null rather than failing the run.
             [(pl.col(name) if name in have else pl.lit(None)).cast(dtype).alias(name) for name, dtype in CREDENTIAL_SCHEMA.items()]
         )
-        .sort("credential_id")
         .collect()
     )
+
+
+def golden_records(
+    offerings: pl.DataFrame,
+    links: pl.DataFrame,
+    rules: SurvivorshipRules,
+    text: TextRules,
+    source_kinds: Mapping[str, str] | None = None,
+) -> pl.DataFrame:
+    """One CREDENTIAL_SCHEMA row per credential_id of ``links``."""
+    order, descending = rank_order(rules)
+    every = members(offerings, links, rules, text, source_kinds).collect()
+    shared = every["credential_id"].is_duplicated()
+    # Most credentials have one member (~78% at 1M): their record is a projection of the row.
+    single = singletons(every.filter(~shared).lazy(), rules)
+    ranked = every.filter(shared).sort(order, descending=descending, nulls_last=True)
+    return pl.concat([single, aggregate(ranked.lazy(), rules)], how="vertical").sort("credential_id")
