@@ -22,7 +22,8 @@ work file) and writes into ``<exports_root>/<snapshot>/``:
   (marts.source_runs), per Parquet file its entity, partition, rows, bytes, sha256 and columns
   (``files``), per entity its rows, files and schema (``entities``), the other documents with
   rows, bytes and sha256 (``documents``), the change counts (``changes``) and what was taken
-  over from the previous snapshot (``reuse``).
+  over from the previous snapshot (``reuse``); every file and document entry also records the
+  ``identity`` of the file (device, inode, size, mtime, ctime; warehouse/export_reuse.py).
 
 Taking over. The previous snapshot (by default the latest one in the exports root) is
 immutable, so an export takes from it what it would write again unchanged, and computes only
@@ -31,14 +32,15 @@ documents' inputs did not change (``jsonld.export_documents``), the content_hash
 credentials whose content digest did not change (``_export_changes``), the closed versions'
 files (``_closed_parts``) and the partition of a source not crawled since whose rows are the
 same (``_Reuse``), hard-linked. Everything taken over is checked against the previous
-manifest (size, sha256) and a digest of what it stands for; whatever does not check out is
-computed. The snapshot is the same as a from-scratch export of the same warehouse: documents
-byte for byte, Parquet rows (a file taken over is the one the previous snapshot wrote).
-Nothing ever writes into a snapshot's files, which is what makes the hard links safe.
+manifest (size, sha256 -- not hashed again when the file still has the identity that manifest
+recorded) and a digest of what it stands for; whatever does not check out is computed. The
+snapshot is the same as a from-scratch export of the same warehouse: documents byte for byte,
+Parquet rows (a file taken over is the one the previous snapshot wrote). Nothing ever writes
+into a snapshot's files, which is what makes the hard links safe.
 
 The folder is written under a temporary name and renamed into place at the end, so a snapshot
 folder is either complete or absent. ``verify_manifest`` re-checks a folder against its
-manifest, reading and hashing every file (linked ones too).
+manifest, reading and hashing every file (linked ones too; it ignores identities).
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ from warehouse.ddl import (
     cursor,
     quote_identifier,
 )
-from warehouse.export_reuse import PreviousSnapshot, fingerprint, link_or_copy
+from warehouse.export_reuse import PreviousSnapshot, file_identity, fingerprint, link_or_copy
 from warehouse.publish import open_readonly
 
 MANIFEST = "manifest.json"
@@ -300,6 +302,7 @@ class _Part:
     where: str | None = None
     linked: dict[str, Any] | None = None
     closed: dict[str, Any] | None = None  # for closed history: valid_to_max, rows_digest
+    how: str | None = None  # "linked" or "copied" (link_or_copy), for a file taken over
 
 
 def _closed_parts(con: duckdb.DuckDBPyConnection, entity: Entity, value: str, base: str, where: str,
@@ -362,7 +365,7 @@ def _export_partitions(con: duckdb.DuckDBPyConnection, entity: Entity, folder: P
         target = folder / part.relative
         target.parent.mkdir(parents=True, exist_ok=True)
         if part.linked is not None:
-            link_or_copy(reuse.previous.folder / part.linked["path"], target)
+            part.how = link_or_copy(reuse.previous.folder / part.linked["path"], target)
         else:
             _copy(cur, f"SELECT {select} FROM ({entity.sql()}) WHERE {part.where}", target)
         return target, part
@@ -386,8 +389,17 @@ def _export_entity(con: duckdb.DuckDBPyConnection, entity: Entity, folder: Path,
 
     def describe(cur: duckdb.DuckDBPyConnection, item: tuple[Path, _Part | None]) -> dict[str, Any]:
         path, part = item
-        known = part.linked["sha256"] if part is not None and part.linked is not None else None
-        return _describe_file(path, path.relative_to(folder).as_posix(), known)
+        known = None
+        if part is not None and part.linked is not None and part.how == "linked":
+            # the very file checked in the previous snapshot (its sha256 known), unchanged since
+            checked, now = part.linked["_checked"], os.stat(path)
+            if (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) != checked:
+                raise RuntimeError(f"{part.linked['path']} of {reuse.previous.folder} changed while it was linked")
+            known = part.linked["sha256"]
+        facts = _describe_file(path, path.relative_to(folder).as_posix(), known)
+        if part is not None and part.linked is not None and facts["sha256"] != part.linked["sha256"]:
+            raise RuntimeError(f"{part.linked['path']} of {reuse.previous.folder} changed while it was copied")
+        return {**facts, "identity": file_identity(path)}
 
     described = (writers or _Writers(con, 1)).map(describe, written)
     entries = []
@@ -492,9 +504,11 @@ class _Reuse:
                 entry.get("partition") != {entity.partition_by[0]: value} or \
                 [(c.get("name"), c.get("type")) for c in entry.get("columns", [])] != self._want(entity):
             return None
-        if self.previous.checked_path(relative) is None:  # there, with its size and sha256
+        path = self.previous.checked_path(relative)  # there, with its size and sha256
+        if path is None:
             return None
-        return entry
+        st = path.stat()  # what is linked must be this file (see _export_entity)
+        return {**entry, "_checked": (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)}
 
     def unchanged_partitions(self, con: duckdb.DuckDBPyConnection, entity: Entity,
                              values: list[str]) -> dict[str, dict[str, Any]]:
@@ -671,7 +685,7 @@ def _describe_change_files(folder: Path) -> list[dict[str, Any]]:
         ("credential_state", STATE_FILE, "Content hash of every credential of this snapshot"),
     ):
         entry = {"entity": name, "table": "changes", "description": description,
-                 **_describe_file(folder / path, path)}
+                 **_describe_file(folder / path, path), "identity": file_identity(folder / path)}
         for column in entry["columns"]:
             column["duckdb_type"] = None
             column["description"] = CHANGE_COLUMNS.get(column["name"], "")
@@ -685,14 +699,15 @@ def _describe_change_files(folder: Path) -> list[dict[str, Any]]:
 def _describe_document(folder: Path, relative: str, kind: str, rows: int | None) -> dict[str, Any]:
     path = folder / relative
     return {"path": relative, "format": kind, "rows": rows, "bytes": path.stat().st_size,
-            "sha256": sha256_file(path)}
+            "sha256": sha256_file(path), "identity": file_identity(path)}
 
 
 def _describe_document_index(folder: Path) -> dict[str, Any]:
     entry = {"entity": "document_index", "table": "linked data",
              "description": "Per credential, the digest of its linked-data documents' inputs and the byte length "
                             "of its node in each (lets the next snapshot copy unchanged nodes)",
-             **_describe_file(folder / jsonld.DOCUMENT_INDEX, jsonld.DOCUMENT_INDEX)}
+             **_describe_file(folder / jsonld.DOCUMENT_INDEX, jsonld.DOCUMENT_INDEX),
+             "identity": file_identity(folder / jsonld.DOCUMENT_INDEX)}
     for column in entry["columns"]:
         column["duckdb_type"] = None
         column["description"] = INDEX_COLUMNS.get(column["name"], "")
@@ -724,8 +739,9 @@ class _LinkedData:
     def _run(self, folder: Path, previous: Path | None) -> list[dict[str, Any]]:
         jsonld.prepare(self._con)
         facts = jsonld.export_documents(self._con, folder, previous=previous)
-        self.reuse = {key: facts[0][key] for key in ("mode", "since", "taken_over", "fallback")}
-        return [{key: fact[key] for key in ("path", "format", "rows", "bytes", "sha256")} for fact in facts]
+        self.reuse = {key: facts[0][key] for key in ("mode", "since", "taken_over", "fallback", "previous_read")}
+        return [{**{key: fact[key] for key in ("path", "format", "rows", "bytes", "sha256")},
+                 "identity": file_identity(folder / fact["path"])} for fact in facts]
 
     def result(self) -> list[dict[str, Any]]:
         return self._future.result()

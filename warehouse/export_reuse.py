@@ -15,6 +15,20 @@ sha256 of the file it reads), and anything that does not check out -- a missing,
 foreign snapshot, another generator version -- makes the export compute that part from
 scratch. ``PreviousSnapshot`` reads the manifest; ``SequentialSource`` hashes a previous file
 while copying ranges out of it, so a damaged file is detected by the same read that copies it.
+
+Identity instead of hashing. The manifest records per file its ``identity`` when the export
+wrote or linked it (``file_identity``: device, inode, size, mtime and ctime in ns). A previous
+file whose identity is still the recorded one is taken as the bytes its sha256 was computed
+from, without reading it again (``identity_holds``). That is safe because every change of a
+file's content through the file system changes its ctime, which no system call can set back
+(utime sets mtime only, and sets ctime to now), and a file replaced by another (a copy, a
+restore, a snapshot copied elsewhere) has another inode or device; a file written through the
+file system within the timestamp granularity of the recorded ctime cannot be told apart, which
+is why a recorded identity is only trusted when its timestamps have sub-second precision or
+were at least COARSE_MARGIN_NS old when recorded (on file systems with whole-second
+timestamps). Files are recorded in the export's private staging folder (mode 0700) before it is
+renamed into place. What identity cannot see is damage below the file system (media errors):
+``verify_manifest`` still reads and hashes every file, linked ones included.
 """
 
 from __future__ import annotations
@@ -23,6 +37,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +49,41 @@ MANIFEST = "manifest.json"
 
 def _inside(relative: str) -> bool:
     return bool(relative) and not Path(relative).is_absolute() and ".." not in Path(relative).parts
+
+
+IDENTITY_KEYS = ("device", "inode", "bytes", "mtime_ns", "ctime_ns")
+# On a file system with whole-second timestamps, a recorded identity is trusted only when its
+# ctime was at least this old when recorded (a write in the same second would keep it).
+COARSE_MARGIN_NS = 2_000_000_000
+
+
+def _identity_of(st: os.stat_result) -> dict[str, int]:
+    return {"device": st.st_dev, "inode": st.st_ino, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "ctime_ns": st.st_ctime_ns}
+
+
+def file_identity(path: Path) -> dict[str, int]:
+    """What the manifest records to recognise a file without reading it (see the module
+    docstring), with the time it was recorded (``recorded_ns``)."""
+    return {**_identity_of(os.stat(path)), "recorded_ns": time.time_ns()}
+
+
+def identity_matches(recorded: Any, st: os.stat_result) -> bool:
+    """``st`` is the file whose identity was recorded, unchanged since (see the module docstring)."""
+    if not isinstance(recorded, dict) or any(type(recorded.get(k)) is not int for k in (*IDENTITY_KEYS, "recorded_ns")):
+        return False
+    now = _identity_of(st)
+    if any(recorded[k] != now[k] for k in IDENTITY_KEYS):
+        return False
+    coarse = now["mtime_ns"] % 1_000_000_000 == 0 and now["ctime_ns"] % 1_000_000_000 == 0
+    return not coarse or recorded["recorded_ns"] - now["ctime_ns"] >= COARSE_MARGIN_NS
+
+
+def identity_holds(recorded: Any, path: Path) -> bool:
+    try:
+        return identity_matches(recorded, os.stat(path))
+    except OSError:
+        return False
 
 
 class PreviousSnapshot:
@@ -71,8 +121,9 @@ class PreviousSnapshot:
         return [e for e in self._files.values() if e.get("entity") == entity]
 
     def checked_path(self, relative: str, *, document: bool = False, hash_it: bool = True) -> Path | None:
-        """The path of a listed file when it is there with the manifest's size (and sha256,
-        unless ``hash_it`` is False: the caller then hashes it while reading it), else None."""
+        """The path of a listed file when it is there with the manifest's size and sha256
+        (proven by its recorded identity, ``identity_holds``, or else by hashing it, unless
+        ``hash_it`` is False: the caller then hashes it while reading it), else None."""
         entry = self.document_entry(relative) if document else self.file_entry(relative)
         if entry is None or not _inside(relative):
             return None
@@ -80,11 +131,23 @@ class PreviousSnapshot:
         try:
             if not path.is_file() or path.stat().st_size != entry.get("bytes"):
                 return None
-            if hash_it and file_sha256(path) != entry.get("sha256"):
+            if hash_it and not self.unchanged(relative, document=document) and \
+                    file_sha256(path) != entry.get("sha256"):
                 return None
         except OSError:
             return None
         return path
+
+    def identity(self, relative: str, *, document: bool = False) -> dict[str, Any] | None:
+        """The identity the manifest recorded for a file (None: none recorded)."""
+        entry = self.document_entry(relative) if document else self.file_entry(relative)
+        identity = entry.get("identity") if entry is not None else None
+        return identity if isinstance(identity, dict) and identity.get("bytes") == entry.get("bytes") else None
+
+    def unchanged(self, relative: str, *, document: bool = False) -> bool:
+        """The file still has the identity the manifest recorded: its bytes are the hashed ones."""
+        identity = self.identity(relative, document=document)
+        return identity is not None and _inside(relative) and identity_holds(identity, self.folder / relative)
 
     def source_runs(self) -> set[tuple[str, str]]:
         return {(str(r.get("source")), str(r.get("run_id"))) for r in self.manifest.get("source_runs", [])
@@ -98,28 +161,42 @@ class PreviousDamaged(Exception):
 class SequentialSource:
     """A previous file read once from start to end: every byte goes into a sha256 (checked
     against the manifest by ``finish``), the ranges asked for are handed to a sink as well.
+    When the open file has the ``identity`` the manifest recorded (``trusted``), only the
+    ranges are read and nothing is hashed; ``finish`` checks the identity again.
 
     Ranges must come in increasing order and not overlap (the documents are both in
     credential_id order, so the nodes taken over come in file order).
     """
 
-    def __init__(self, path: Path, expected_sha256: str, expected_bytes: int, block: int = 1 << 22) -> None:
+    def __init__(self, path: Path, expected_sha256: str, expected_bytes: int, block: int = 1 << 22,
+                 identity: dict[str, Any] | None = None) -> None:
         self.path = Path(path)
         self._fh = self.path.open("rb")
         self._expected = expected_sha256
         self._size = expected_bytes
-        self._digest = hashlib.sha256()
+        # The file opened is still the one whose identity the manifest recorded: its bytes are
+        # the ones hashed then, so only the ranges asked for are read, and none is hashed.
+        self._identity = identity
+        self.trusted = isinstance(identity, dict) and identity.get("bytes") == expected_bytes and \
+            identity_matches(identity, os.fstat(self._fh.fileno()))
+        self._digest = None if self.trusted else hashlib.sha256()
         self._pos = 0
         self._buffer = bytearray(block)
         self._view = memoryview(self._buffer)
 
     def _read(self, end: int, sink: Callable[[memoryview], None] | None) -> None:
+        if sink is None and self._digest is None:  # nothing to hash: skip
+            self._pos = max(self._pos, end)
+            return
+        if self._digest is None:
+            self._fh.seek(self._pos)
         while self._pos < end:
             n = self._fh.readinto(self._view[:min(len(self._buffer), end - self._pos)])
             if not n:
                 raise PreviousDamaged(f"{self.path}: shorter than its manifest says")
             chunk = self._view[:n]
-            self._digest.update(chunk)
+            if self._digest is not None:
+                self._digest.update(chunk)
             if sink is not None:
                 sink(chunk)
             self._pos += n
@@ -134,6 +211,10 @@ class SequentialSource:
     def finish(self) -> None:
         """Hash the rest; raise PreviousDamaged unless the whole file matches the manifest."""
         try:
+            if self._digest is None:  # trusted: it must still be the same file after the read
+                if not identity_matches(self._identity, os.fstat(self._fh.fileno())):
+                    raise PreviousDamaged(f"{self.path}: changed while it was read")
+                return
             self._read(self._size, None)
             if self._fh.read(1):
                 raise PreviousDamaged(f"{self.path}: longer than its manifest says")

@@ -796,7 +796,7 @@ def _make_plan(con: duckdb.DuckDBPyConnection, previous: PreviousSnapshot) -> tu
     old_lengths, old_offsets, sources = [], [], []
     for (relative, _, header, separator, footer), column in zip(DOCUMENTS, ("ctdl_bytes", "ob_bytes"), strict=True):
         entry = previous.document_entry(relative)
-        path = previous.checked_path(relative, document=True, hash_it=False)  # hashed while copied
+        path = previous.checked_path(relative, document=True, hash_it=False)  # checked while copied
         if entry is None or path is None or entry.get("rows") != old.num_rows or old[column].null_count:
             return None, f"{relative} of the previous snapshot is missing or does not match its manifest"
         lengths = old[column].to_numpy().astype(np.int64)
@@ -900,9 +900,11 @@ def _segments(position: np.ndarray) -> Iterator[tuple[int, int, bool]]:
         yield start, end, bool(taken[start])
 
 
-def _splice(con: duckdb.DuckDBPyConnection, plan: _Plan, files: list[_DocumentFile], batch_rows: int) -> pa.Table:
+def _splice(con: duckdb.DuckDBPyConnection, plan: _Plan, files: list[_DocumentFile],
+            batch_rows: int) -> tuple[pa.Table, dict[str, str]]:
     """Write the documents from the previous nodes of the plan and the generated ones; return
-    the index. Raises PreviousDamaged when a previous document does not hash to its manifest."""
+    the index and how each previous document was checked ("identity" or "sha256"). Raises
+    PreviousDamaged when a previous document does not hash to its manifest."""
     separators = tuple(d[3] for d in DOCUMENTS)
     generate = plan.ids.filter(pa.array(plan.position < 0))
     con.register("_ld_generate_ids", pa.table({"credential_id": generate}))
@@ -912,7 +914,8 @@ def _splice(con: duckdb.DuckDBPyConnection, plan: _Plan, files: list[_DocumentFi
         con.unregister("_ld_generate_ids")
     load_inputs(con, "_ld_generate")
     sources = [SequentialSource(path, plan.previous.document_entry(d[0])["sha256"],
-                                plan.previous.document_entry(d[0])["bytes"])
+                                plan.previous.document_entry(d[0])["bytes"],
+                                identity=plan.previous.identity(d[0], document=True))
                for path, d in zip(plan.sources, DOCUMENTS, strict=True)]
     try:
         reader = con.sql(documents_sql(tuple(s.decode() for s in separators))).to_arrow_reader(batch_rows)
@@ -934,6 +937,7 @@ def _splice(con: duckdb.DuckDBPyConnection, plan: _Plan, files: list[_DocumentFi
             source.close()
         con.execute("DROP TABLE IF EXISTS _ld_src").fetchall()
         con.execute("DROP TABLE IF EXISTS _ld_generate").fetchall()
+    read = {d[0]: "identity" if source.trusted else "sha256" for d, source in zip(DOCUMENTS, sources, strict=True)}
     taken = plan.position >= 0
     columns = []
     for new_lengths, old_lengths in zip(generated.arrays(), plan.old_lengths, strict=True):
@@ -942,7 +946,7 @@ def _splice(con: duckdb.DuckDBPyConnection, plan: _Plan, files: list[_DocumentFi
         lengths[~taken] = new_lengths
         columns.append(lengths)
     keys = pa.table({"credential_id": plan.ids, "digest_a": plan.digest_a, "digest_b": plan.digest_b})
-    return _index_table(keys, *columns)
+    return _index_table(keys, *columns), read
 
 
 def _generate(con: duckdb.DuckDBPyConnection, files: list[_DocumentFile], batch_rows: int) -> pa.Table:
@@ -976,8 +980,10 @@ def export_documents(con: duckdb.DuckDBPyConnection, folder: Path, *, batch_rows
 
     With ``previous`` (an earlier snapshot folder), the nodes of the credentials whose inputs
     have the digest they had there are copied from its documents, in one sequential read that
-    also checks each document's sha256 against the previous manifest; only the others are
-    generated. The result is byte for byte the full generation's. A previous snapshot without
+    also checks each document's sha256 against the previous manifest (or, when the document
+    still has the identity that manifest recorded, reads only the nodes copied:
+    warehouse/export_reuse.py; ``previous_read`` says "identity" or "sha256" per document);
+    only the others are generated. The result is byte for byte the full generation's. A previous snapshot without
     an intact index and documents, from another generator, or with more than
     MAX_REGENERATED_SHARE of the credentials changed, gives a full generation.
     Small batches (~12 MB of text) keep reusing the same memory: 20,000-row batches (~60 MB)
@@ -992,11 +998,11 @@ def export_documents(con: duckdb.DuckDBPyConnection, folder: Path, *, batch_rows
                 for path, _, header, separator, footer in DOCUMENTS]
 
     files = open_files()
-    mode, taken = "generated", 0
+    mode, taken, read = "generated", 0, None
     try:
         if plan is not None:
             try:
-                index = _splice(con, plan, files, batch_rows)
+                index, read = _splice(con, plan, files, batch_rows)
                 mode, taken = "spliced", len(plan.position) - plan.regenerated
             except PreviousDamaged as exc:
                 for file in files:
@@ -1013,5 +1019,5 @@ def export_documents(con: duckdb.DuckDBPyConnection, folder: Path, *, batch_rows
     _write_index(index, folder / DOCUMENT_INDEX)
     for fact, (_, kind, *_) in zip(facts, DOCUMENTS, strict=True):
         fact.update(format=kind, mode=mode, taken_over=taken, since=old.name if old else None,
-                    fallback=None if mode == "spliced" else why)
+                    fallback=None if mode == "spliced" else why, previous_read=read)
     return facts
