@@ -31,7 +31,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -201,9 +203,13 @@ def _prepare(inputs: RunInputs) -> _Frames:
     _require_unique(source_runs, ["source", "run_id"], "source_runs")
 
     # A source may repeat a key within a run (normalize rejects the repeats); keep every record.
-    raw = raw.with_columns(
-        record_seq=pl.int_range(pl.len(), dtype=pl.Int32).over("source", "run_id", "source_key")
-    )
+    # Usually no key repeats: when no two rows' hashes of the key are equal, every record_seq is
+    # 0 (what the numbering over the key gives then), without grouping 1M rows by three strings.
+    key = ("source", "run_id", "source_key")
+    if raw.height and not raw.select(pl.struct(*key).hash().is_duplicated().any()).item():
+        raw = raw.with_columns(record_seq=pl.lit(0, dtype=pl.Int32))
+    else:
+        raw = raw.with_columns(record_seq=pl.int_range(pl.len(), dtype=pl.Int32).over(*key))
     return _Frames(raw, offerings, rejects, links, credentials, source_runs, subjects, sources)
 
 
@@ -493,17 +499,20 @@ def _apply_versions(con: duckdb.DuckDBPyConnection, run_time: datetime,
             "WHERE d.change IN ('new', 'changed')",
             params,
         )
+        # Provenance (where and when it was last seen) is refreshed in place: a new URL
+        # alone is not a new version of the offering's content. The URL is set only where it
+        # differs (first, while last_seen_at still tells which sighting is newer): an UPDATE
+        # of a column makes the commit rewrite that column, and URLs rarely change while
+        # every crawl moves last_seen_at.
+        fresher = ("FROM _in_offerings AS i "
+                   "WHERE v.is_current AND v.offering_id = i.offering_id "
+                   "AND i.offering_id IN (SELECT offering_id FROM _delta WHERE change = 'unchanged') "
+                   "AND (v.last_seen_at IS NULL OR i.fetched_at >= v.last_seen_at) ")
+        _write(con, f"UPDATE {versions} AS v SET url = i.url {fresher}AND v.url IS DISTINCT FROM i.url")
         _write(
             con,
-            # Provenance (where and when it was last seen) is refreshed in place: a new URL
-            # alone is not a new version of the offering's content.
-            f"UPDATE {versions} AS v SET last_seen_at = i.fetched_at, last_seen_run_id = i.run_id, url = i.url "
-            "FROM _in_offerings AS i "
-            "WHERE v.is_current AND v.offering_id = i.offering_id "
-            "AND i.offering_id IN (SELECT offering_id FROM _delta WHERE change = 'unchanged') "
-            "AND (v.last_seen_at IS NULL OR i.fetched_at >= v.last_seen_at) "
-            "AND (v.last_seen_at IS DISTINCT FROM i.fetched_at "
-            "     OR v.last_seen_run_id IS DISTINCT FROM i.run_id OR v.url IS DISTINCT FROM i.url)",
+            f"UPDATE {versions} AS v SET last_seen_at = i.fetched_at, last_seen_run_id = i.run_id {fresher}"
+            "AND (v.last_seen_at IS DISTINCT FROM i.fetched_at OR v.last_seen_run_id IS DISTINCT FROM i.run_id)",
         )
         # Seen by the crawl: offered, rejected or merely landed raw this run.
         con.execute(
@@ -615,21 +624,45 @@ def _upsert_changed(con: duckdb.DuckDBPyConnection, table: ddl.Table, frame: str
                     key: str, stamp_column: str, run_time: datetime) -> int:
     """Replace the rows of ``table`` whose values differ from the input; stamp them.
 
-    Rows equal to the input keep their stamp, so reloading a run changes nothing. One join on
-    the key finds new keys (inserted as they are) and rows whose values differ (IS DISTINCT
-    FROM, column by column, so NULLs compare equal): no hashing of whole rows.
+    Rows equal to the input keep their stamp, so reloading a run changes nothing. New keys
+    are inserted as they are; rows whose values differ (IS DISTINCT FROM, column by column, so
+    NULLs compare equal) replace the stored ones. Only the keys whose row hash differs are
+    compared column by column (a run changes a few percent of the rows).
     """
     value_cols = [c for c in table.columns.names() if c != stamp_column]
     k = quote_identifier(key)
-    differs = " OR ".join(f"i.{quote_identifier(c)} IS DISTINCT FROM t.{quote_identifier(c)}"
-                          for c in value_cols if c != key)
+    # Candidates first: the keys whose row hash differs from the stored row's, or that are
+    # new. Hashing each side on its own and joining (key, hash) is a quarter of the work of
+    # joining the wide rows and comparing them (800k credentials). JSON columns are hashed as
+    # text: the input as given (equal text is an equal stored value, see below), the stored
+    # JSON as its text. A row that differs has a different hash, barring a 64-bit collision
+    # of that row's own values (the bet ``ddl.raw_record_hash_sql`` makes too).
+    hashed = [c for c in value_cols if c != key]
+
+    def row_hash(alias: str) -> str:
+        if not hashed:
+            return "0"
+        return "hash(" + ", ".join(
+            f"CAST({alias}.{quote_identifier(c)} AS "
+            f"{'VARCHAR' if c in table.json_columns else table.column_type(c)})" for c in hashed) + ")"
+
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _candidates AS "
+        f"SELECT i.{k} FROM (SELECT {k}, {row_hash('f')} AS _h FROM {frame} AS f) AS i "
+        f"ANTI JOIN (SELECT {k}, {row_hash('s')} AS _h FROM {table.qualified} AS s) AS t "
+        f"ON t.{k} = i.{k} AND t._h = i._h"
+    )
+    # Then the candidates compared column by column as stored (IS DISTINCT FROM, so NULLs
+    # compare equal; JSON columns as ``_input_exprs`` stores them).
+    differs = " OR ".join(f"i.{quote_identifier(c)} IS DISTINCT FROM t.{quote_identifier(c)}" for c in hashed)
     source = _input_select(table, frame, pl.Schema({c: table.columns[c] for c in value_cols}))
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _changed AS "
-        f"SELECT i.*, t.{k} IS NOT NULL AS _existed FROM ({source}) AS i "
-        f"LEFT JOIN {table.qualified} AS t ON t.{k} = i.{k} "
+        f"SELECT i.*, t.{k} IS NOT NULL AS _existed FROM ({source} WHERE {k} IN (SELECT {k} FROM _candidates)) AS i "
+        f"LEFT JOIN (SELECT * FROM {table.qualified} WHERE {k} IN (SELECT {k} FROM _candidates)) AS t ON t.{k} = i.{k} "
         f"WHERE t.{k} IS NULL OR {differs or 'false'}"
     )
+    con.execute("DROP TABLE _candidates")
     if _count(con, "SELECT count(*) FROM _changed WHERE _existed"):
         con.execute(f"DELETE FROM {table.qualified} WHERE {k} IN (SELECT {k} FROM _changed WHERE _existed)")
     changed = _write(
@@ -721,11 +754,12 @@ def _refresh_changed_marts(con: duckdb.DuckDBPyConnection, run_time: datetime, s
         con.execute(f"DELETE FROM {table.qualified} WHERE offering_id IN (SELECT offering_id FROM _mart_offerings)")
     _insert_fct_offering(con, "_mart_offerings")
     _note_touched(con)  # ... and now
+    # Each column only where it differs: an UPDATE of a column makes the commit rewrite it.
+    current = f"FROM {OFFERING_VERSIONS.qualified} AS v WHERE v.is_current AND v.offering_id = f.offering_id "
+    con.execute(f"UPDATE {fct} AS f SET url = v.url {current}AND f.url IS DISTINCT FROM v.url")
     con.execute(
-        f"UPDATE {fct} AS f SET last_seen_at = v.last_seen_at, last_seen_run_id = v.last_seen_run_id, url = v.url "
-        f"FROM {OFFERING_VERSIONS.qualified} AS v WHERE v.is_current AND v.offering_id = f.offering_id "
-        "AND (f.last_seen_at IS DISTINCT FROM v.last_seen_at OR f.last_seen_run_id IS DISTINCT FROM v.last_seen_run_id "
-        "     OR f.url IS DISTINCT FROM v.url)"
+        f"UPDATE {fct} AS f SET last_seen_at = v.last_seen_at, last_seen_run_id = v.last_seen_run_id {current}"
+        "AND (f.last_seen_at IS DISTINCT FROM v.last_seen_at OR f.last_seen_run_id IS DISTINCT FROM v.last_seen_run_id)"
     )
     # Credentials updated now, and those without a golden record (a rebuild stamps them now).
     con.execute(
@@ -794,7 +828,9 @@ def _insert_dim_credential(con: duckdb.DuckDBPyConnection, run_time: datetime, c
         "  first(title ORDER BY offering_id) AS any_title "
         f"  FROM {FCT_OFFERING.qualified} WHERE credential_id IS NOT NULL{_only('credential_id', credential_ids, 'credential_id')} "
         "  GROUP BY credential_id"
-        f") AS m LEFT JOIN {INT_CREDENTIALS.qualified} AS c USING (credential_id)",
+        # The golden records of those credentials only (a refresh touches a few percent).
+        f") AS m LEFT JOIN (SELECT * FROM {INT_CREDENTIALS.qualified} "
+        f"WHERE true{_only('credential_id', credential_ids, 'credential_id')}) AS c USING (credential_id)",
         {"t": run_time},
     )
 
@@ -1037,23 +1073,77 @@ def _reset_work_file(work_path: Path, published_path: Path | None) -> None:
         shutil.copyfile(published_path, work_path)
 
 
-def build(work_path: Path, published_path: Path | None, inputs: RunInputs) -> dict[str, Any]:
+class _Copy:
+    """``_reset_work_file`` on a second thread, so that copying the published file (seconds for
+    a warehouse of GBs: the bytes are written to disk) overlaps reading and checking the run's
+    inputs on the calling thread."""
+
+    def __init__(self, work_path: Path, published_path: Path | None) -> None:
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        self._thread = threading.Thread(target=self._run, args=(work_path, published_path),
+                                        name="credcat-work-file-copy", daemon=True)
+        self._thread.start()
+
+    def _run(self, work_path: Path, published_path: Path | None) -> None:
+        start = time.perf_counter()
+        try:
+            _reset_work_file(work_path, published_path)
+        except BaseException as exc:  # handed to the caller by wait()
+            self.error = exc
+        finally:
+            self.seconds = time.perf_counter() - start
+
+    def wait(self) -> float:
+        """Wait for the copy; re-raise its error. Returns the seconds spent waiting."""
+        start = time.perf_counter()
+        self._thread.join()
+        waited = time.perf_counter() - start
+        if self.error is not None:
+            raise self.error
+        return waited
+
+
+def _discard(work_path: Path) -> None:
+    for path in (work_path, work_path.with_name(work_path.name + ".wal")):
+        path.unlink(missing_ok=True)
+
+
+def build(work_path: Path, published_path: Path | None,
+          inputs: RunInputs | Callable[[], RunInputs]) -> dict[str, Any]:
     """Build the warehouse for one run into ``work_path``; return load stats.
 
     The work file is first reset to a copy of ``published_path`` when that file exists, so
     history carries over, else to an empty warehouse. Nothing is written to the published
     file. The work file is checkpointed and closed on return, ready for
     ``warehouse.publish.publish``.
+
+    ``inputs`` is the run's frames, or a function that reads them: the copy runs on a second
+    thread while the inputs are read (when a function is given) and checked, so the two
+    overlap. Bad inputs fail the build before anything is loaded, and the copy is removed
+    (``work_path`` does not exist afterwards). ``stats["overlap"]`` tells the seconds the copy
+    took and how long the load waited for it after the inputs were ready.
     """
     work_path = Path(work_path)
     published_path = Path(published_path) if published_path is not None else None
-    frames = _prepare(inputs)  # fail on bad inputs before touching any file
-    _reset_work_file(work_path, published_path)
+    if published_path is not None and work_path.resolve() == published_path.resolve():
+        raise ValueError("work_path and published_path must differ")
+    copy = _Copy(work_path, published_path)
+    try:
+        run = inputs() if callable(inputs) else inputs
+        frames = _prepare(run)  # fail on bad inputs before anything is loaded
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            copy.wait()
+        _discard(work_path)
+        raise
+    waited = copy.wait()
     con = connect_writable(work_path)
     try:
-        stats = _load(con, frames, inputs.run_started_at)
+        stats = _load(con, frames, run.run_started_at)
         con.execute("CHECKPOINT")
     finally:
         con.close()
     stats["work_path"] = str(work_path)
+    stats["overlap"] = {"copy_s": round(copy.seconds, 3), "copy_wait_s": round(waited, 3)}
     return stats

@@ -275,13 +275,15 @@ def work_file(published_path: Path) -> Iterator[WorkFile]:
                 leftover.unlink(missing_ok=True)
 
 
-def build_and_publish(published_path: Path, inputs: RunInputs,
+def build_and_publish(published_path: Path, inputs: RunInputs | Callable[[], RunInputs],
                       check: Callable[[Path], bool] | None = None) -> dict[str, Any]:
     """Build one run on top of the published warehouse and publish it, all under the lock.
 
     ``warehouse.load.build`` copies the published file into this run's own work file and
-    loads the run; ``check(work_path)``, when given, inspects the built work file (open it
-    read-only and close it again): False leaves the published file as it was. Then the work
+    loads the run; ``inputs`` may be a function that reads the run's frames, called under the
+    lock while the copy runs on a second thread (the two overlap). ``check(work_path)``, when
+    given, inspects the built work file (open it read-only and close it again): False leaves
+    the published file as it was. Then the work
     file is renamed over the published file. A second run started meanwhile waits for the
     lock and builds on top of this one. Returns the load stats with ``published`` (whether it
     was) and ``stale_work_files_removed``; on any error the work file is removed, the

@@ -278,22 +278,28 @@ def build_catalog_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition
         staged = present(upstream, "staging_")
         crawls = present(upstream, "raw_")
         crawls = {n: c for n, c in crawls.items() if n in staged}
-        runs = pl.DataFrame([
-            {"source": name, "run_id": c["run_id"], "started_at": c.get("started_at"), "finished_at": c.get("finished_at"),
-             "complete": bool(c.get("complete")), "pages": int(c.get("pages") or 0), "items": int(c.get("items") or 0),
-             "rejects": staged[name]["rejects"].height, "offerings": staged[name]["offerings"].height}
-            for name, c in crawls.items()
-        ], schema={"source": pl.String, "run_id": pl.String, "started_at": pl.String, "finished_at": pl.String,
-                   "complete": pl.Boolean, "pages": pl.Int64, "items": pl.Int64, "rejects": pl.Int64,
-                   "offerings": pl.Int64},
-        ).with_columns(pl.col("started_at", "finished_at").str.to_datetime(time_zone="UTC", strict=False))
-        inputs = RunInputs(
-            run_started_at=datetime.now(UTC),
-            raw=pl.concat([s["raw"] for s in staged.values()], how="vertical"),
-            offerings=all_offerings(staged),
-            rejects=pl.concat([s["rejects"] for s in staged.values()], how="vertical"),
-            links=links, credentials=credentials, source_runs=runs,
-        )
+        def read_inputs() -> RunInputs:
+            """Called by warehouse.load.build under the publish lock while the published file is
+            copied into the work file on a second thread: the staged folders are read on first use,
+            so reading them overlaps the copy."""
+            runs = pl.DataFrame([
+                {"source": name, "run_id": c["run_id"], "started_at": c.get("started_at"), "finished_at": c.get("finished_at"),
+                 "complete": bool(c.get("complete")), "pages": int(c.get("pages") or 0), "items": int(c.get("items") or 0),
+                 "rejects": staged[name]["rejects"].height, "offerings": staged[name]["offerings"].height}
+                for name, c in crawls.items()
+            ], schema={"source": pl.String, "run_id": pl.String, "started_at": pl.String, "finished_at": pl.String,
+                       "complete": pl.Boolean, "pages": pl.Int64, "items": pl.Int64, "rejects": pl.Int64,
+                       "offerings": pl.Int64},
+            ).with_columns(pl.col("started_at", "finished_at").str.to_datetime(time_zone="UTC", strict=False))
+            inputs = RunInputs(
+                run_started_at=datetime.now(UTC),
+                raw=pl.concat([s["raw"] for s in staged.values()], how="vertical"),
+                offerings=all_offerings(staged),
+                rejects=pl.concat([s["rejects"] for s in staged.values()], how="vertical"),
+                links=links, credentials=credentials, source_runs=runs,
+            )
+            return inputs
+
         measured: dict[str, Any] = {}
 
         def consistent(work: Path) -> bool:
@@ -312,7 +318,7 @@ def build_catalog_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition
 
         # Under the publish lock from the copy of the published file to the rename: another
         # process's run (CLI, a second instance) waits, then builds on top of this one.
-        stats = build_and_publish(paths.warehouse, inputs, check=consistent)
+        stats = build_and_publish(paths.warehouse, read_inputs, check=consistent)
         counts, dup, orphans = measured["counts"], measured["dup"], measured["orphans"]
         check = dg.AssetCheckResult(check_name="marts_consistent", asset_key=WAREHOUSE, passed=stats["published"],
                                     metadata={"duplicates": int(dup), "without_credential": int(orphans),
