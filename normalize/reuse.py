@@ -43,17 +43,38 @@ source could craft a colliding line only to keep its own old record).
 
 The fingerprints are kept with the staging output as a fourth frame, ``fingerprints``
 (``FINGERPRINT_SCHEMA``, one row per non-blank line), which the next run reads.
+
+The landing index. The landing pipeline (scrapers/pipelines.py) fingerprints each line as it
+writes it (``LandingIndex``, by ``fingerprint_lines`` itself) and saves beside items.jsonl
+``items.index.parquet``: per line its byte offset and length and the fingerprint columns,
+with the file's state when it was closed (size, mtime, ctime, inode, device), the
+fingerprint scheme (``fingerprint_scheme``: the code of ``fingerprint_lines``, its
+constants, the Polars version, the machine) and the file's SHA-256. With a usable index
+(``read_index``) the new run's lines are not read at all: only the lines to parse are, by
+their byte ranges, each checked to be one whole UTF-8 line. An index is used only when it
+names this scheme, the file's state is the recorded one (a change to the file moves its
+ctime, which no program sets back; a copy or a rename changes the inode or the ctime), its
+byte ranges cover the file line after line, and ``INDEX_CHECK_LINES`` random lines (the
+first and last among them) read back from the file fingerprint as the index says; else the
+file is read as before. What this cannot catch: an index forged for the file as it is now,
+with fingerprints wrong for a few lines that the sample misses (those lines would keep
+their previous output); the index is the crawl's own output, as trusted as items.jsonl.
+``index_landing`` writes the index of a landing written without one, by the same code.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import inspect
+import json
+import os
 import platform
+import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,17 +125,28 @@ _LIBRARIES = ("polars", "duckdb", "pyarrow", "ftfy", "html-text", "lxml", "langc
 # --- the normalizer fingerprint -----------------------------------------------------------------
 
 
+_NORMALIZER: dict[tuple, str] = {}  # file states -> digest, for the process's later calls
+
+
 def normalizer_fingerprint() -> str:
     """What makes a previous offering valid for reuse: SHA-256 over the normalize package's
     files (code and data; normalize/dedup is a later stage and left out), the ESCO skills list
     the matcher reads (or its absence), the versions of Python and of the libraries the
-    mapping calls, and the machine type (Polars' hash, used for the line fingerprints)."""
+    mapping calls, and the machine type (Polars' hash, used for the line fingerprints). The
+    files are hashed again only when one's state (size, mtime, ctime, inode) changed since
+    this process last did."""
     root = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    own = [p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] != "dedup"
-           and "__pycache__" not in p.parts and p.suffix not in {".pyc", ".pyo"}]
-    h.update(f"normalize\0{files_digest(root, own)}\n".encode())
+    own = sorted(p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] != "dedup"
+                 and "__pycache__" not in p.parts and p.suffix not in {".pyc", ".pyo"})
     esco = esco_csv_path()
+    try:
+        state = tuple((str(p), *_file_stat(p).values()) for p in [*own, *([esco] if esco.is_file() else [])])
+    except OSError:  # a file gone meanwhile: hashed below (and raising there as before)
+        state = None
+    if state is not None and (cached := _NORMALIZER.get((str(esco), state))) is not None:
+        return cached
+    h = hashlib.sha256()
+    h.update(f"normalize\0{files_digest(root, own)}\n".encode())
     h.update(f"esco\0{file_sha256(esco) if esco.is_file() else 'absent'}\n".encode())
     for name in _LIBRARIES:
         try:
@@ -123,7 +155,11 @@ def normalizer_fingerprint() -> str:
             version = "absent"
         h.update(f"{name}\0{version}\n".encode())
     h.update(f"python\0{sys.version}\0{platform.machine()}\0{sys.byteorder}\n".encode())
-    return h.hexdigest()
+    digest = h.hexdigest()
+    if state is not None:
+        _NORMALIZER.clear()
+        _NORMALIZER[(str(esco), state)] = digest
+    return digest
 
 
 # --- reading lines ------------------------------------------------------------------------------
@@ -180,6 +216,210 @@ def fingerprint_lines(lines: pl.DataFrame) -> pl.DataFrame:
         run_id_text=pl.when("_ok").then(pl.col("_v2").cast(pl.String)),
         fetched_at_text=pl.when("_ok").then(pl.col("_v1").cast(pl.String)),
     ).collect()
+
+
+# --- the landing index: the fingerprints written beside items.jsonl at crawl time --------------
+
+INDEX_NAME = "items.index.parquet"
+INDEX_SCHEMA = pl.Schema({
+    "offset": pl.Int64(),  # the line's first byte in items.jsonl
+    "length": pl.UInt32(),  # its bytes, without the newline
+    "fp_a": pl.UInt64(),  # fingerprint_lines' columns for the line
+    "fp_b": pl.UInt64(),
+    "n_bytes": pl.UInt32(),
+    "run_id_text": pl.String(),
+    "fetched_at_text": pl.String(),
+})
+INDEX_VERSION = 1
+INDEX_CHECK_LINES = 256  # lines read back and fingerprinted again when an index is used
+_INDEX_KEY = "credcat.landing_index"
+_INDEX_BATCH = 4096
+
+
+def fingerprint_scheme() -> str:
+    """What makes an index's fingerprints comparable with this process's: the code of
+    ``fingerprint_lines`` and its constants, the index version, the Polars version and the
+    machine type (Polars keeps its hash stable within a version only)."""
+    h = hashlib.sha256(inspect.getsource(fingerprint_lines).encode())
+    h.update(repr((_AT, _RUN, _NEXT, _KEYS, _SEEDS, INDEX_VERSION, importlib.metadata.version("polars"),
+                   platform.machine(), sys.byteorder)).encode())
+    return h.hexdigest()
+
+
+def _file_stat(path: Path) -> dict[str, int]:
+    st = path.stat()
+    # ctime moves on any change of the file's content (and on a rename or a new link): no
+    # program sets it back, so a changed file never matches an index written before.
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns,
+            "ino": st.st_ino, "dev": st.st_dev}
+
+
+class LandingIndex:
+    """The index of an items.jsonl being written, line by line (``add``, with the line's text
+    and its UTF-8 bytes as written, without the newline), saved beside it by ``save`` once the
+    file is closed. Fingerprints are computed by ``fingerprint_lines`` in batches, as the
+    reuse path would compute them from the file. Any line the reuse path's scan would read
+    differently (blank, or holding a raw CR or 0x1F) makes ``save`` write no index."""
+
+    def __init__(self) -> None:
+        self._texts: list[str] = []
+        self._lengths: list[int] = []
+        self._parts: list[pl.DataFrame] = []
+        self._lines = 0
+        self._bytes = 0
+        self._sha = hashlib.sha256()
+        self.usable = True
+
+    def add(self, text: str, data: bytes) -> None:
+        if not self.usable:
+            return
+        if not text.strip() or "\r" in text or "\n" in text or "\x1f" in text:
+            self.usable = False
+            return
+        self._sha.update(data + b"\n")
+        self._texts.append(text)
+        self._lengths.append(len(data))
+        if len(self._texts) >= _INDEX_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._texts:
+            return
+        lines = pl.DataFrame({"line": pl.Series(range(self._lines, self._lines + len(self._texts)), dtype=pl.Int64),
+                              "text": pl.Series(self._texts, dtype=pl.String)})
+        lengths = pl.Series("length", self._lengths, dtype=pl.Int64)
+        offsets = (lengths + 1).cum_sum() - (lengths + 1) + self._bytes
+        fps = fingerprint_lines(lines)
+        self._parts.append(pl.concat([offsets.alias("offset").to_frame(), lengths.to_frame(),
+                                      fps.select("fp_a", "fp_b", "n_bytes", "run_id_text", "fetched_at_text")],
+                                     how="horizontal").select([pl.col(n).cast(t) for n, t in INDEX_SCHEMA.items()]))
+        self._lines += len(self._texts)
+        self._bytes += int((lengths + 1).sum())
+        self._texts, self._lengths = [], []
+
+    def save(self, items: Path) -> Path | None:
+        """Write ``items.index.parquet`` beside ``items`` (closed, holding exactly the lines
+        added); None, and no index, when it does not (then normalize reads the file)."""
+        items = Path(items)
+        target = items.with_name(INDEX_NAME)
+        target.unlink(missing_ok=True)
+        if not self.usable:
+            return None
+        self._flush()
+        stat = _file_stat(items)
+        if stat["size"] != self._bytes:
+            return None
+        frame = pl.concat(self._parts, how="vertical") if self._parts else pl.DataFrame(schema=INDEX_SCHEMA)
+        meta = {"version": INDEX_VERSION, "scheme": fingerprint_scheme(), "lines": frame.height,
+                "sha256": self._sha.hexdigest(), **stat}
+        temp = target.with_name(f".{INDEX_NAME}.{os.getpid()}.tmp")
+        try:
+            frame.write_parquet(temp, metadata={_INDEX_KEY: json.dumps(meta)})
+            os.replace(temp, target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return target
+
+
+def index_landing(run_dir: Path | str) -> Path | None:
+    """Write the index of a run's existing items.jsonl by the writer's own code (for a landing
+    written without one); None when the file cannot have one (see ``LandingIndex``)."""
+    items = Path(run_dir) / "items.jsonl"
+    if not items.is_file():
+        return None
+    index = LandingIndex()
+    with items.open("rb") as fh:
+        for data in fh:
+            if not data.endswith(b"\n"):
+                index.usable = False
+                break
+            data = data[:-1]
+            try:
+                index.add(data.decode("utf-8"), data)
+            except UnicodeDecodeError:
+                index.usable = False
+            if not index.usable:
+                break
+    return index.save(items)
+
+
+def _read_at(fd: int, offsets: Sequence[int], lengths: Sequence[int]) -> list[str] | None:
+    """The lines at these byte ranges, checked to be whole lines (no newline inside, one
+    after), decoded as UTF-8; None if one is not."""
+    out = []
+    for offset, length in zip(offsets, lengths, strict=True):
+        data = os.pread(fd, length + 1, offset)
+        if len(data) != length + 1 or data[-1:] != b"\n" or b"\n" in data[:-1] or b"\r" in data:
+            return None
+        try:
+            out.append(data[:-1].decode("utf-8"))
+        except UnicodeDecodeError:
+            return None
+    return out
+
+
+def read_index(run_dir: Path | str) -> tuple[pl.DataFrame | None, str]:
+    """The run's landing index as ``fingerprint_lines`` would give it for items.jsonl
+    (``line``, ``offset``, ``length`` and the fingerprint columns), or None and why not. An
+    index is used only when it is this scheme's, was written for this very file (size,
+    mtime, ctime, inode and device as recorded), its byte ranges cover the file line after
+    line, and a random sample of its lines (``INDEX_CHECK_LINES``, the first and the last
+    included), read back from the file, fingerprint as it says."""
+    run_dir = Path(run_dir)
+    items, path = run_dir / "items.jsonl", run_dir / INDEX_NAME
+    if not path.is_file() or not items.is_file():
+        return None, "no landing index"
+    try:
+        meta = json.loads(pl.read_parquet_metadata(path).get(_INDEX_KEY) or "null")
+        if not isinstance(meta, dict) or meta.get("version") != INDEX_VERSION:
+            return None, "landing index of another version"
+        if meta.get("scheme") != fingerprint_scheme():
+            return None, "landing index of another fingerprint scheme"
+        if any(meta.get(k) != v for k, v in _file_stat(items).items()):
+            return None, "landing index written for another state of items.jsonl"
+        frame = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError, ValueError, TypeError):
+        return None, "landing index unreadable"
+    if frame.schema != INDEX_SCHEMA or frame.height != meta.get("lines"):
+        return None, "landing index not in its schema"
+    step = pl.col("length").cast(pl.Int64) + 1
+    tiles = frame.select(
+        ok=((pl.col("offset") == step.cum_sum() - step).all() & (pl.col("length") > 0).all()
+            & (step.sum() == meta["size"]) & pl.col("offset").is_not_null().all()),
+    ).item() if frame.height else meta["size"] == 0
+    if not tiles:
+        return None, "landing index does not cover items.jsonl line by line"
+    frame = frame.with_row_index("line").with_columns(pl.col("line").cast(pl.Int64))
+    if frame.height:
+        picks = sorted({0, frame.height - 1, *random.Random().sample(range(frame.height),
+                                                                       min(INDEX_CHECK_LINES, frame.height))})
+        sample = frame[picks]
+        fd = os.open(items, os.O_RDONLY)
+        try:
+            texts = _read_at(fd, sample["offset"].to_list(), sample["length"].to_list())
+        finally:
+            os.close(fd)
+        if texts is None:
+            return None, "landing index does not match the lines of items.jsonl"
+        again = fingerprint_lines(sample.select("line").with_columns(text=pl.Series(texts, dtype=pl.String)))
+        cols = ["fp_a", "fp_b", "n_bytes", "run_id_text", "fetched_at_text"]
+        if not all(sample.get_column(c).eq_missing(again.get_column(c)).all() for c in cols):
+            return None, "landing index does not match the lines of items.jsonl"
+    return frame, ""
+
+
+def read_lines_at(run_dir: Path | str, index: pl.DataFrame) -> pl.Series | None:
+    """The texts of ``index``'s lines (a subset of ``read_index``'s frame), read by offset;
+    None when one is not a whole UTF-8 line."""
+    if index.height == 0:
+        return pl.Series("text", [], dtype=pl.String)
+    fd = os.open(Path(run_dir) / "items.jsonl", os.O_RDONLY)
+    try:
+        texts = _read_at(fd, index["offset"].to_list(), index["length"].to_list())
+    finally:
+        os.close(fd)
+    return None if texts is None else pl.Series("text", texts, dtype=pl.String)
 
 
 def parse_times(texts: pl.Series) -> pl.Series | None:
@@ -256,7 +496,8 @@ def _keys(raw: pl.DataFrame) -> pl.DataFrame:
 
 
 def _fingerprints(lines: pl.DataFrame | None, raw: pl.DataFrame, offerings: pl.DataFrame,
-                  fast: bool, normalizer: str, times: pl.Series | None = None) -> pl.DataFrame:
+                  fast: bool, normalizer: str, times: pl.Series | None = None,
+                  keys: pl.DataFrame | None = None) -> pl.DataFrame:
     """The fingerprints frame kept with the staging output. A line is reusable next time when
     its fingerprint is known, the file was read line by line (``fast``), its provenance values
     as written are the ones the reader gave, it became an offering, and its key is unique."""
@@ -266,7 +507,7 @@ def _fingerprints(lines: pl.DataFrame | None, raw: pl.DataFrame, offerings: pl.D
         times = parse_times(lines.get_column("fetched_at_text"))
     if times is None:
         times = pl.Series([None] * lines.height, dtype=RAW_SCHEMA["fetched_at"])
-    keys = _keys(raw)
+    keys = _keys(raw) if keys is None else keys
     ids = offerings.select("source", "source_key", "offering_id")
     frame = pl.concat([
         lines.select("line", "fp_a", "fp_b", "n_bytes", "run_id_text", "fetched_at_text"),
@@ -369,8 +610,12 @@ def normalize_with_reuse(run_dir: Path | str, provider_kinds: Mapping[str, str] 
     clock = _Clock()
     with clock("fingerprint"):
         normalizer = normalizer_fingerprint()
-        lines = read_lines(run_dir / "items.jsonl")
-        lines = fingerprint_lines(lines) if lines is not None else None
+        # The crawl's index of items.jsonl when it holds for the file; else the file read.
+        lines, index_reason = read_index(run_dir)
+        indexed = lines is not None
+        if lines is None:
+            lines = read_lines(run_dir / "items.jsonl")
+            lines = fingerprint_lines(lines) if lines is not None else None
 
     def full(reason: str) -> ReuseResult:
         nonlocal lines
@@ -378,6 +623,7 @@ def normalize_with_reuse(run_dir: Path | str, provider_kinds: Mapping[str, str] 
             lines = lines.drop("text", strict=False)
         out = _full(run_dir, lines, provider_kinds, normalizer, clock, reason, normalize_fn or normalize)
         out.stats["seconds"] = {k: round(v, 3) for k, v in clock.seconds.items()}
+        out.stats["index"] = "used" if indexed else index_reason
         return out
 
     if lines is None:
@@ -403,9 +649,19 @@ def normalize_with_reuse(run_dir: Path | str, provider_kinds: Mapping[str, str] 
                               _offering_id="offering_id"))
         matched = lines.join(candidates, on=match_on, how="left", maintain_order="left")
         hit = pl.col("_prev_line").is_not_null()
-        to_parse = matched.filter(~hit).select("line", "text")
-        matched = matched.drop("text")
-        lines = lines.drop("text")
+        if indexed:  # the lines to parse read by their byte ranges
+            to_parse = matched.filter(~hit).select("line", "offset", "length")
+            texts = read_lines_at(run_dir, to_parse)
+            if texts is None:  # the index lied: the file read as lines after all, all normalized
+                indexed, index_reason = False, "landing index does not match the lines of items.jsonl"
+                lines = read_lines(run_dir / "items.jsonl")
+                lines = fingerprint_lines(lines) if lines is not None else None
+                return full("the landing index does not match items.jsonl")
+            to_parse = to_parse.select("line").with_columns(texts)
+        else:
+            to_parse = matched.filter(~hit).select("line", "text")
+        matched = matched.drop("text", strict=False)
+        lines = lines.drop("text", strict=False)
     if not matched.select(hit.any()).item():
         return full("no line unchanged since the previous run")
 
@@ -439,71 +695,91 @@ def normalize_with_reuse(run_dir: Path | str, provider_kinds: Mapping[str, str] 
         if check.filter(written & ((pl.col("run_id") != pl.col("run_id_text"))
                                    | (pl.col("fetched_at") != pl.col("_at")))).height:
             return full("provenance values read from the lines disagree with the reader")
-        reused = matched.filter(hit)
-        at = reused.get_column("_prev_line")
+        at = matched.get_column("_prev_line")
         if at.min() < 0 or at.max() >= prev_raw.height:
             return full("previous fingerprints point past its raw rows")
-        # Rows taken by position, provenance refreshed. (A join on the row number: a gather
-        # of the Parquet-read frame took 20x as long.)
-        raw_reused = (prev_raw.drop("run_id", "fetched_at").with_row_index("_prev_line")
-                      .with_columns(pl.col("_prev_line").cast(pl.Int64))
-                      .join(reused.select("_prev_line", "line", "_source", "_key", run_id="run_id_text",
-                                          fetched_at="_at"), on="_prev_line", how="inner"))
-        if raw_reused.height != reused.height:
-            return full("previous fingerprints do not match its raw rows")
-        # The previous row must be the line's: same source and key.
-        same = raw_reused.select("source", "_source", "_key", source_key=collapse_whitespace(pl.col("source_key")))
-        if same.filter((pl.col("source") != pl.col("_source")) | (pl.col("source_key") != pl.col("_key"))
-                       | pl.col("source").is_null() | pl.col("source_key").is_null()).height:
-            return full("previous raw rows do not match their fingerprints")
-        raw = pl.concat([
-            raw_reused.select("line", *RAW_SCHEMA.names()),
-            pl.concat([to_parse, parsed], how="horizontal").select("line", *RAW_SCHEMA.names()),
-        ], how="vertical").sort("line")
+        # One gather from the previous rows followed by the parsed ones, in line order
+        # (parsed rows are in line order too); then the reused rows' provenance refreshed.
+        # The pool is one chunk: a gather across the chunks of a Parquet-read frame takes
+        # ten times as long.
+        n_prev = prev_raw.height
+        flags = matched.select(
+            "line", "_source", "_key", "run_id_text", "_at", _hit=hit,
+            _src=pl.when(hit).then(pl.col("_prev_line"))
+            .otherwise((~hit).cast(pl.Int64).cum_sum() - 1 + n_prev))
+        pool = pl.concat([prev_raw, parsed.select(RAW_SCHEMA.names())], how="vertical").rechunk()
+        del prev_raw
+        raw = pool[flags.get_column("_src")]
+        del pool
         if raw.height != lines.height:
             return full("lines and raw rows do not add up")
+        raw = pl.concat([raw, flags.select("_hit", "run_id_text", "_at")], how="horizontal").select(
+            pl.exclude("run_id", "fetched_at", "_hit", "run_id_text", "_at"),
+            run_id=pl.when("_hit").then(pl.col("run_id_text")).otherwise(pl.col("run_id")),
+            fetched_at=pl.when("_hit").then(pl.col("_at")).otherwise(pl.col("fetched_at")),
+        ).select([pl.col(n).cast(t) for n, t in RAW_SCHEMA.items()])
         keys = _keys(raw)
+        # The previous row must be the line's: same source and key.
+        if pl.concat([keys, flags.select("_hit", "_source", "_key")], how="horizontal").filter(
+                pl.col("_hit") & ((pl.col("source") != pl.col("_source")) | (pl.col("source_key") != pl.col("_key"))
+                                  | pl.col("source").is_null() | pl.col("source_key").is_null())).height:
+            return full("previous raw rows do not match their fingerprints")
         dup = ((pl.len().over("source", "source_key") > 1) & pl.col("source").is_not_null()
                & pl.col("source_key").is_not_null())
-        reuse_line = pl.Series(matched.select(hit).to_series()) & ~keys.select(dup).to_series()
-        take = raw.with_columns(_reuse=reuse_line)
-        subset = take.filter(~pl.col("_reuse"))
-        raw = raw.drop("line").select([pl.col(n).cast(t) for n, t in RAW_SCHEMA.items()])
+        reuse_line = flags.get_column("_hit") & ~keys.select(dup).to_series()
+        subset = raw.filter(~reuse_line)
+        subset_lines = flags.get_column("line").filter(~reuse_line)
 
     with clock("normalize"):
-        result = normalize(subset.select(RAW_SCHEMA.names()).lazy(), provider_kinds=provider_kinds)
+        result = normalize(subset.lazy(), provider_kinds=provider_kinds)
 
     with clock("reuse"):
         # The normalized offerings are the subset's rows that _classify keeps, in order.
-        kept = (_classify(_conform(subset.select(RAW_SCHEMA.names()).lazy()))
+        kept = (_classify(_conform(subset.lazy()))
                 .select("source", "_key", "_reject").collect(engine="in-memory")
-                .with_columns(line=subset.get_column("line")).filter(pl.col("_reject").is_null()))
+                .with_columns(line=subset_lines).filter(pl.col("_reject").is_null()))
+        n_subset = subset.height
+        del subset
         fresh = result.offerings
         if kept.height != fresh.height or (fresh.height and not (
                 kept.get_column("source").equals(fresh.get_column("source"))
                 and kept.get_column("_key").equals(fresh.get_column("source_key")))):
             return full("normalized offerings do not line up with their lines")
         reuse_rows = matched.select("line", "_offering_id", "run_id_text", "_at").filter(reuse_line)
-        old = prev_off.drop("run_id", "fetched_at").join(
-            reuse_rows.select("_offering_id", "line", run_id="run_id_text", fetched_at="_at"),
-            left_on="offering_id", right_on="_offering_id", how="inner")
-        if old.height != reuse_rows.height:
+        # Each reused line's previous offering by offering_id (a narrow join), then one gather
+        # from the previous offerings followed by the fresh ones, in line order.
+        n_prev = prev_off.height
+        order = pl.concat([
+            prev_off.select("offering_id").with_row_index("_src").join(
+                reuse_rows, left_on="offering_id", right_on="_offering_id", how="inner")
+            .select("line", pl.col("_src").cast(pl.Int64), "run_id_text", "_at", _hit=pl.lit(True)),
+            kept.select("line", _src=pl.int_range(n_prev, n_prev + kept.height, dtype=pl.Int64),
+                        run_id_text=pl.lit(None, pl.String), _at=pl.lit(None, RAW_SCHEMA["fetched_at"]),
+                        _hit=pl.lit(False)),
+        ], how="vertical").sort("line")
+        if order.height != reuse_rows.height + kept.height:
             return full("previous offerings missing for reused lines")
-        offerings = (pl.concat([old.select("line", *OFFERING_SCHEMA.names()),
-                                fresh.with_columns(line=kept.get_column("line")).select("line", *OFFERING_SCHEMA.names())],
-                               how="vertical")
-                     .sort("line").select([pl.col(n).cast(t) for n, t in OFFERING_SCHEMA.items()]))
+        pool = pl.concat([prev_off, fresh.select(OFFERING_SCHEMA.names())], how="vertical").rechunk()
+        del prev_off
+        offerings = pl.concat([pool[order.get_column("_src")], order.select("_hit", "run_id_text", "_at")],
+                              how="horizontal").select(
+            pl.exclude("run_id", "fetched_at", "_hit", "run_id_text", "_at"),
+            run_id=pl.when("_hit").then(pl.col("run_id_text")).otherwise(pl.col("run_id")),
+            fetched_at=pl.when("_hit").then(pl.col("_at")).otherwise(pl.col("fetched_at")),
+        ).select([pl.col(n).cast(t) for n, t in OFFERING_SCHEMA.items()])
+        del pool
         result = NormalizeResult(offerings=offerings,
                                  rejects=result.rejects.select([pl.col(n).cast(t) for n, t in REJECT_SCHEMA.items()]),
                                  fx_rate_date=result.fx_rate_date)
 
     with clock("fingerprint"):
-        fps = _fingerprints(lines, raw, offerings, True, normalizer, times)
+        fps = _fingerprints(lines, raw, offerings, True, normalizer, times, keys)
     stats = {"mode": "reuse", "reason": "", "records": raw.height, "reused": reuse_rows.height,
-             "normalized": subset.height, "parsed": parsed.height,
+             "normalized": n_subset, "parsed": parsed.height, "index": "used" if indexed else index_reason,
              "seconds": {k: round(v, 3) for k, v in clock.seconds.items()}}
     return ReuseResult(raw, invalid, result, fps, stats)
 
 
-__all__ = ["FINGERPRINT_SCHEMA", "ReuseResult", "fingerprint_lines", "load_previous",
-           "normalize_with_reuse", "normalizer_fingerprint", "parse_times", "read_lines"]
+__all__ = ["FINGERPRINT_SCHEMA", "INDEX_NAME", "INDEX_SCHEMA", "LandingIndex", "ReuseResult", "fingerprint_lines",
+           "fingerprint_scheme", "index_landing", "load_previous", "normalize_with_reuse", "normalizer_fingerprint",
+           "parse_times", "read_index", "read_lines", "read_lines_at"]

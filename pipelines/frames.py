@@ -6,6 +6,12 @@ resolution reads only the offerings, about a tenth of the bytes at 1M records). 
 files are opened when it is loaded, all from the same folder, so a frame read later is the one
 stored then, even if another run has since replaced the folder (an open file outlives its
 directory entry).
+
+The IO manager writes a folder's frames with ``write_frame`` (and so does the bench's
+normalize stage, pipelines/bench/stages.py): zstd at level 1, without column statistics.
+They are internal handoffs, read whole, never filtered by statistics; measured on the 1M
+staging output this took about a fifth less CPU time than Polars' defaults (zstd level 3,
+statistics) for files 3% larger, and reads as fast.
 """
 
 from __future__ import annotations
@@ -16,6 +22,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 import polars as pl
+
+FOLDER_PARQUET = {"compression": "zstd", "compression_level": 1, "statistics": False}
+
+
+def write_frame(frame: pl.DataFrame, path: Path | str | BinaryIO) -> None:
+    """One frame of a folder, as the IO manager stores it (``FOLDER_PARQUET``)."""
+    frame.write_parquet(path, **FOLDER_PARQUET)
 
 
 class FrameFolder(Mapping[str, pl.DataFrame]):

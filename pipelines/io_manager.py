@@ -26,7 +26,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from pipelines.frames import FrameFolder
+from pipelines.frames import FrameFolder, write_frame
 from pipelines.runtime import DataPaths
 
 # The resource key of the input manager for optional inputs: an asset never materialized
@@ -148,7 +148,7 @@ def _replace_folder(base: Path, frames: dict[str, pl.DataFrame]) -> None:
     try:
         temp.mkdir()
         for name, frame in frames.items():
-            frame.write_parquet(temp / f"{name}.parquet")
+            write_frame(frame, temp / f"{name}.parquet")
         if not base.is_dir():
             _remove(base)
             os.rename(temp, base)

@@ -2,18 +2,24 @@
 
 LandingPipeline: validate each yielded item as a RawOffering and append it to the run's
 ``items.jsonl``; an item that fails validation goes to ``invalid.jsonl`` with the reason, so
-nothing a spider extracted is lost.
+nothing a spider extracted is lost. When the spider closes, the index of the lines written
+(``items.index.parquet``: each line's byte range and fingerprint, normalize/reuse.py
+``LandingIndex``) is saved beside items.jsonl, so normalizing a re-crawl need not read the
+lines that did not change. A run folder whose items.jsonl already held lines gets no index.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from normalize.schema import RawOffering
+
+log = logging.getLogger(__name__)
 
 
 def landing_dir(root: str | Path, source: str, run_id: str) -> Path:
@@ -26,6 +32,7 @@ class LandingPipeline:
         self.run_id = run_id
         self.items: Any = None
         self.invalid: Any = None
+        self.index: Any = None  # normalize.reuse.LandingIndex of items.jsonl, or None
 
     @classmethod
     def from_crawler(cls, crawler):  # type: ignore[no-untyped-def]
@@ -37,14 +44,25 @@ class LandingPipeline:
         spider = spider or self.crawler.spider
         out = landing_dir(self.root, getattr(spider, "source_name", spider.name), self.run_id)
         out.mkdir(parents=True, exist_ok=True)
-        # Append-only within a run; a fresh run id gets fresh files.
-        self.items = (out / "items.jsonl").open("a", encoding="utf-8")
+        # Append-only within a run; a fresh run id gets fresh files. items.jsonl is written as
+        # UTF-8 bytes (the index records byte ranges).
+        from normalize.reuse import INDEX_NAME, LandingIndex
+
+        (out / INDEX_NAME).unlink(missing_ok=True)  # an index of an earlier state of the file
+        self.items = (out / "items.jsonl").open("ab")
+        self.index = LandingIndex() if self.items.tell() == 0 else None
         self.invalid = (out / "invalid.jsonl").open("a", encoding="utf-8")
 
     def close_spider(self, spider=None) -> None:  # type: ignore[no-untyped-def]
         for fh in (self.items, self.invalid):
             if fh:
                 fh.close()
+        if self.index is not None and self.items is not None:
+            index, self.index = self.index, None
+            try:
+                index.save(Path(self.items.name))
+            except Exception as exc:  # no index: normalize reads the file instead
+                log.warning("landing index of %s not written: %s", self.items.name, exc)
 
     def process_item(self, item: Any) -> Any:
         """Land ``item``: valid -> items.jsonl, else invalid.jsonl with the reason. Never raises:
@@ -67,9 +85,16 @@ class LandingPipeline:
             line = raw.model_dump(mode="json")
             line["payload"] = json.dumps(raw.payload, ensure_ascii=False, default=str)
             text = json.dumps(line, ensure_ascii=False, allow_nan=False)
+            encoded = text.encode("utf-8")  # a lone surrogate raises here (a ValueError)
         except (RecursionError, ValueError, TypeError) as exc:
             return self._invalid(data, "schema_violation", f"unserializable: {type(exc).__name__}: {exc}", item)
-        self.items.write(text + "\n")
+        self.items.write(encoded + b"\n")
+        if self.index is not None:
+            try:
+                self.index.add(text, encoded)
+            except Exception as exc:  # no index for this run: normalize reads the file instead
+                log.warning("landing index abandoned: %s", exc)
+                self.index = None
         stats.inc_value("credcat/landed_items")
         return item
 
@@ -87,7 +112,12 @@ class LandingPipeline:
             "detail": detail[:2000],
             "payload": _payload_text(data),
         }
-        self.invalid.write(json.dumps(row, ensure_ascii=False) + "\n")
+        text = json.dumps(row, ensure_ascii=False)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: kept as its JSON escape
+            text = json.dumps(row)
+        self.invalid.write(text + "\n")
         return item
 
 

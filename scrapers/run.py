@@ -13,7 +13,7 @@ from scrapers.pipelines import landing_dir
 from scrapers.registry import Source
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-RUN_FILES = ("items.jsonl", "invalid.jsonl", "stats.json", "crawl.log")
+RUN_FILES = ("items.jsonl", "items.index.parquet", "invalid.jsonl", "stats.json", "crawl.log")
 
 
 def set_aside_previous_attempt(out: Path) -> Path | None:

@@ -57,10 +57,15 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
+import hashlib
 import heapq
 import logging
+import os
+import pickle
 import re
 import sys
+import tempfile
 import threading
 import time
 import unicodedata
@@ -75,8 +80,10 @@ import polars as pl
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
+from normalize.digests import file_sha256
 from normalize.taxonomy import DATA_DIR, TaxonomyError
 from normalize.taxonomy.esco import (
+    CSV_SHA256,
     ESCO_SKILL_URI,
     SPLIT_SCORE,
     EscoError,
@@ -346,6 +353,17 @@ class SkillMatcher:
                 opens_both[word] += 1
         self._verbs = {w for w, n in opens_both.items() if n >= 3 and n >= opens[w] / 5}
         self._cache: dict[str, SkillMatch] = {}
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        """For the on-disk matcher cache: the index, without the per-name memo and the lock."""
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        state["_cache"] = {}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
         self._lock = threading.Lock()
 
     def _index_label(self, skill: int, label: str, preferred: bool, evidence: float) -> None:
@@ -623,9 +641,61 @@ def build_matcher(esco_csv: Path | None = None, *, aliases: Path | None = None,
     return SkillMatcher(load_skills(esco_csv), load_aliases(aliases), load_settings(settings))
 
 
+def _matcher_cache(path: Path) -> Path | None:
+    """Where the built matcher for the ESCO list at ``path`` is kept: beside the list, named
+    by a SHA-256 over everything the build reads (the list, the two data files, the taxonomy
+    package's code) and the Python version (pickles of another interpreter are not reused).
+    Only for the pinned list (as the parse cache, ``esco._parse_cache``): None for others."""
+    digest = file_sha256(path)
+    if digest != CSV_SHA256:
+        return None
+    h = hashlib.sha256()
+    h.update(f"{sys.version}\0{digest}\n".encode())
+    for f in (ALIASES_CSV, SETTINGS_CSV, *sorted(Path(__file__).resolve().parent.glob("*.py"))):
+        h.update(f"{f.name}\0{file_sha256(f)}\n".encode())
+    return path.with_name(f"{path.name}.matcher-{h.hexdigest()[:24]}.pickle")
+
+
+def _load_or_build(path: Path) -> SkillMatcher:
+    """The matcher for ``path``: from its on-disk cache (``_matcher_cache``, a pickle this
+    module writes itself; an unreadable one is ignored) or built and cached there (an
+    unwritable cache is skipped). Building takes seconds; loading a tenth of that."""
+    try:
+        cache: Path | None = _matcher_cache(path)
+    except OSError:
+        cache = None
+    if cache is not None and cache.is_file():
+        enabled = gc.isenabled()
+        gc.disable()  # millions of small objects: the collector would run over and over
+        try:
+            with cache.open("rb") as fh:
+                matcher = pickle.load(fh)
+            if isinstance(matcher, SkillMatcher):
+                return matcher
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError) as exc:
+            log.debug("ignoring ESCO matcher cache %s: %s", cache, exc)
+        finally:
+            if enabled:
+                gc.enable()
+    matcher = build_matcher(path)
+    if cache is not None:
+        try:
+            with tempfile.NamedTemporaryFile(dir=cache.parent, prefix=".matcher-", suffix=".part",
+                                             delete=False) as tmp:
+                pickle.dump(matcher, tmp, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp.name, cache)
+            for stale in cache.parent.glob(f"{path.name}.matcher-*.pickle"):
+                if stale != cache:
+                    stale.unlink(missing_ok=True)
+        except OSError as exc:
+            log.debug("cannot write ESCO matcher cache %s: %s", cache, exc)
+    return matcher
+
+
 def get_matcher(esco_csv: Path | None = None) -> SkillMatcher | None:
     """The matcher for the ESCO list at ``esco_csv`` (default ``esco_csv_path()``, read now),
-    built once per process and file version; None (with a warning) when the list is absent."""
+    built once per process and file version (and kept on disk beside the list for the next
+    process: ``_load_or_build``); None (with a warning) when the list is absent."""
     path = Path(esco_csv) if esco_csv is not None else esco_csv_path()
     try:
         stat = path.stat()
@@ -636,7 +706,7 @@ def get_matcher(esco_csv: Path | None = None) -> SkillMatcher | None:
     with _BUILD_LOCK:
         if token not in _MATCHERS:
             try:
-                _MATCHERS[token] = build_matcher(path)
+                _MATCHERS[token] = _load_or_build(path)
             except EscoError as exc:
                 log.warning("ESCO skills list unusable: %s; skills stay unmapped", exc)
                 return None

@@ -13,6 +13,10 @@ Lines that do not change are copied with only ``run_id`` and ``fetched_at`` rewr
 string replacement (the landing pipeline writes those keys as plain ``"key": "value"``
 pairs before any nested value), so a million records take seconds. The choice of records is
 seeded and spread over all sources in proportion to their size.
+
+Each run folder gets the landing index a crawl writes beside items.jsonl
+(``items.index.parquet``, normalize/reuse.py ``index_landing``: the landing pipeline's own
+code), also the base run's and those of landings cached before crawls wrote one.
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ def changed_landing(folder: Path, run_id: str = "bench-incr", base_run: str = "b
     if marker.is_file():
         made = json.loads(marker.read_text())
         if made.get("changed_share") == changed and made.get("seed") == seed and made.get("base_run") == base_run:
+            _index_runs(folder, (base_run, run_id))
             return made
     rng = random.Random(seed)
     fetched = datetime.now(UTC).isoformat().replace("+00:00", "Z")
@@ -111,6 +116,17 @@ def changed_landing(folder: Path, run_id: str = "bench-incr", base_run: str = "b
         counts["modified"] += len(modified)
         counts["removed"] += len(removed)
         counts["added"] += len(copied)
+    _index_runs(folder, (base_run, run_id))
     summary = {"run_id": run_id, "base_run": base_run, "changed_share": changed, "seed": seed, **counts}
     marker.write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def _index_runs(folder: Path, run_ids: tuple[str, ...]) -> None:
+    """The landing index of every run folder of these runs that has no valid one."""
+    from normalize.reuse import index_landing, read_index
+
+    for run_id in run_ids:
+        for run_dir in sorted((folder / "landing").glob(f"*/{run_id}")):
+            if read_index(run_dir)[0] is None:
+                index_landing(run_dir)

@@ -4,7 +4,8 @@
 and feeds every page to the registered spiders' own callbacks, offline: each request a
 spider yields is answered from the generated files (``routes.json``), and each item goes
 through the same ``LandingPipeline`` as a crawl, into ``<out>/landing/<source>/<run_id>/
-items.jsonl`` (and ``invalid.jsonl``). So the records are exactly what the spiders extract
+items.jsonl`` (and ``invalid.jsonl``, and the landing index ``items.index.parquet`` the
+pipeline saves when the spider closes). So the records are exactly what the spiders extract
 from the formats, dirt included, at a size no crawl of the local mirror would reach in a
 benchmark's time. The generator's truth is copied beside it (``truth.jsonl``).
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import shutil
 import time
 from collections import deque
@@ -116,7 +118,9 @@ def write_landing(out: Path, seed: int = 7, scale: float = 1.0, run_id: str = "b
         shutil.rmtree(landing)
     names = [n for n, s in load_sources().items() if any("{mirror}" in u for u in s.start_urls)]
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+    # Fresh worker processes, not forks: the landing pipeline fingerprints lines with Polars,
+    # whose thread pool a forked child of a process that used it can deadlock on.
+    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn")) as pool:
         results = list(pool.map(land_source, names, [site] * len(names), [landing] * len(names), [run_id] * len(names)))
     landed = time.perf_counter() - t0
     shutil.copy(site / "truth.jsonl", out / "truth.jsonl")

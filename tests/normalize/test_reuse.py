@@ -4,6 +4,7 @@ taking unchanged lines from the previous run's output (normalize/reuse.py)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -79,6 +80,7 @@ def test_recrawl_reuses_unchanged_lines_and_equals_the_full_path(folder: Path) -
         out = normalize_with_reuse(_run(folder, source, "incr"), KINDS, first.staging())
         _assert_same(out, _run(folder, source, "incr"))
         assert out.stats["mode"] == "reuse", out.stats
+        assert first.stats["index"] == out.stats["index"] == "used"  # the crawl's index, no scan
         assert out.stats["reused"] > 0.7 * out.stats["records"]
         assert out.stats["reused"] + out.stats["normalized"] == out.stats["records"]
         assert out.raw["run_id"].unique().to_list() == ["incr"]
@@ -291,3 +293,100 @@ def _scratch_kinds(run_dir: Path, kinds: dict[str, str]) -> dict[str, pl.DataFra
     result = normalize(raw.lazy(), provider_kinds={**KINDS, **kinds})
     return {"raw": raw, "offerings": result.offerings,
             "rejects": pl.concat([invalid, result.rejects], how="vertical")}
+
+
+# --- the landing index (items.index.parquet) ------------------------------------------------------
+
+
+def _rewrite_index(run: Path, frame: pl.DataFrame | None = None, **meta_over) -> None:
+    """Rewrite the run's index: ``frame`` (default the stored one), its metadata with
+    ``meta_over`` and the file's current state, as a forger would."""
+    path = run / reuse.INDEX_NAME
+    meta = json.loads(pl.read_parquet_metadata(path)[reuse._INDEX_KEY])
+    frame = pl.read_parquet(path) if frame is None else frame
+    meta.update(reuse._file_stat(run / "items.jsonl"), **meta_over)
+    frame.write_parquet(path, metadata={reuse._INDEX_KEY: json.dumps(meta)})
+
+
+def _edit_in_place(items: Path, line_no: int) -> None:
+    """Change one line of items.jsonl (a title letter), same size, mtime set back."""
+    before = items.stat()
+    lines = _lines(items)
+    i = lines[line_no].index('"title": "') + len('"title": "')
+    lines[line_no] = lines[line_no][:i] + ("X" if lines[line_no][i] != "X" else "Y") + lines[line_no][i + 1:]
+    _write(items, lines)
+    os.utime(items, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert items.stat().st_size == before.st_size and items.stat().st_mtime_ns == before.st_mtime_ns
+
+
+def test_landing_index_equals_the_scan_of_the_file(base: Path) -> None:
+    for source in SOURCES:
+        run = _run(base, source, "bench")
+        index, why = reuse.read_index(run)
+        assert index is not None, why
+        scan = reuse.fingerprint_lines(reuse.read_lines(run / "items.jsonl"))
+        cols = ["line", "fp_a", "fp_b", "n_bytes", "run_id_text", "fetched_at_text"]
+        assert index.select(cols).equals(scan.select(cols))
+        assert reuse.read_lines_at(run, index).equals(scan.get_column("text"))
+
+
+def test_a_file_changed_after_its_index_is_read_again(folder: Path) -> None:
+    """A line edited in place (same size, mtime set back) after the crawl wrote the index:
+    the index is refused (the file's ctime moved), the file is read, the line normalized."""
+    source = "skillmarket_api"
+    first = normalize_with_reuse(_run(folder, source, "bench"), KINDS, None)
+    changed_landing(folder, "incr", changed=0.0)
+    run = _run(folder, source, "incr")
+    assert reuse.read_index(run)[0] is not None
+    _edit_in_place(run / "items.jsonl", 7)
+    index, why = reuse.read_index(run)
+    assert index is None and "another state" in why
+    out = normalize_with_reuse(run, KINDS, first.staging())
+    _assert_same(out, run)
+    assert out.stats["mode"] == "reuse" and out.stats["index"] == why
+    assert out.stats["normalized"] == 1 and out.result.offerings["title"][7].startswith(("X", "Y"))
+
+
+def test_an_index_that_lies_is_refused(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Indexes that claim what the file does not hold, each made to pass the file-state check:
+    a line changed behind the index (found when the sample takes every line), fingerprints
+    of another scheme (found by any sample), byte ranges that do not cover the file line by
+    line, another scheme or version named. Each time the file is read instead and the output
+    is the full path's."""
+    source = "skillmarket_api"
+    first = normalize_with_reuse(_run(folder, source, "bench"), KINDS, None)
+    changed_landing(folder, "incr", changed=0.0)
+    run = _run(folder, source, "incr")
+    good = pl.read_parquet(run / reuse.INDEX_NAME)
+
+    def refused(expect: str) -> None:
+        index, why = reuse.read_index(run)
+        assert index is None and expect in why, why
+        out = normalize_with_reuse(run, KINDS, first.staging())
+        _assert_same(out, run)
+        assert out.stats["index"] == why
+
+    _edit_in_place(run / "items.jsonl", 7)
+    _rewrite_index(run, good)  # the old fingerprints under the new file state: line 7 "unchanged"
+    monkeypatch.setattr(reuse, "INDEX_CHECK_LINES", 10**9)
+    refused("does not match the lines")
+    monkeypatch.undo()
+    _rewrite_index(run, good.with_columns(pl.col("fp_a") ^ 1))
+    refused("does not match the lines")
+    shifted = good.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(pl.col("offset") + 1)
+                                .otherwise(pl.col("offset")).alias("offset"))
+    _rewrite_index(run, shifted)
+    refused("does not cover")
+    _rewrite_index(run, good.head(good.height - 1))
+    refused("not in its schema")
+    _rewrite_index(run, good, scheme="another")
+    refused("another fingerprint scheme")
+    _rewrite_index(run, good, version=0)
+    refused("another version")
+    (run / reuse.INDEX_NAME).write_bytes(b"PAR1 not a parquet file")
+    refused("unreadable")
+    # The index written anew for the file as it is now: used again, same output.
+    assert reuse.index_landing(run) is not None
+    out = normalize_with_reuse(run, KINDS, first.staging())
+    _assert_same(out, run)
+    assert out.stats["index"] == "used" and out.stats["normalized"] == 1
