@@ -93,6 +93,15 @@ def unmapped_by_field(offerings: pl.DataFrame) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def one_link_per_offering(links: pl.DataFrame, offerings: pl.DataFrame) -> bool:
+    """Exactly one link per offering: as many links as offerings, each offering_id once on both
+    sides, and every link's offering_id among the offerings' (so the two key sets are equal)."""
+    n = offerings.height
+    if links.height != n or links["offering_id"].n_unique() != n or offerings["offering_id"].n_unique() != n:
+        return False
+    return bool(links["offering_id"].is_in(offerings["offering_id"].implode()).all())
+
+
 def dedup_figures(offerings: pl.DataFrame, links: pl.DataFrame) -> dict[str, Any]:
     """Dedup figures for the UI: credentials, clusters with several offerings, offerings merged,
     and per source the share (0-100) of its offerings whose credential another source lists too."""

@@ -74,7 +74,7 @@ def changed_landing(folder: Path, run_id: str = "bench-incr", base_run: str = "b
     if marker.is_file():
         made = json.loads(marker.read_text())
         if made.get("changed_share") == changed and made.get("seed") == seed and made.get("base_run") == base_run:
-            _index_runs(folder, (base_run, run_id))
+            index_runs(folder, (base_run, run_id))
             return made
     rng = random.Random(seed)
     fetched = datetime.now(UTC).isoformat().replace("+00:00", "Z")
@@ -116,13 +116,13 @@ def changed_landing(folder: Path, run_id: str = "bench-incr", base_run: str = "b
         counts["modified"] += len(modified)
         counts["removed"] += len(removed)
         counts["added"] += len(copied)
-    _index_runs(folder, (base_run, run_id))
+    index_runs(folder, (base_run, run_id))
     summary = {"run_id": run_id, "base_run": base_run, "changed_share": changed, "seed": seed, **counts}
     marker.write_text(json.dumps(summary, indent=1))
     return summary
 
 
-def _index_runs(folder: Path, run_ids: tuple[str, ...]) -> None:
+def index_runs(folder: Path, run_ids: tuple[str, ...]) -> None:
     """The landing index of every run folder of these runs that has no valid one."""
     from normalize.reuse import index_landing, read_index
 

@@ -285,8 +285,7 @@ def stage_resolve(state: State, truth: Path | None) -> dict[str, Any]:
     steps.add("resolve_report", time.perf_counter() - t)
     t = time.perf_counter()
     failed = quality.schema_problems(links, LINK_SCHEMA, "links")[:5]
-    if not (links.height == offerings.height and links["offering_id"].n_unique() == links.height
-            and set(links["offering_id"].to_list()) == set(offerings["offering_id"].to_list())):
+    if not quality.one_link_per_offering(links, offerings):
         failed.append(f"not one link per offering ({links.height} links, {offerings.height} offerings)")
     figures = quality.dedup_figures(offerings, links)
     steps.add("checks and dedup figures", time.perf_counter() - t)

@@ -201,8 +201,7 @@ def build_catalog_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition
                                 cache=paths.root / "runtime" / "cache" / "dedup")
         links = report.links
         problems = quality.schema_problems(links, LINK_SCHEMA, "links")
-        ok = not problems and links.height == offerings.height and links["offering_id"].n_unique() == links.height \
-            and set(links["offering_id"].to_list()) == set(offerings["offering_id"].to_list())
+        ok = not problems and quality.one_link_per_offering(links, offerings)
         check = dg.AssetCheckResult(check_name="one_link_per_offering", passed=ok,
                                     metadata={"links": links.height, "offerings": offerings.height,
                                               "problems": dg.MetadataValue.json(problems)})

@@ -73,3 +73,18 @@ def test_dedup_figures_share_of_offerings_listed_elsewhere() -> None:
 def test_failed_steps_map_to_assets_and_sources() -> None:
     assert step_assets(["staging__acme_drop", "raw__b_c", "marts_build"]) == \
         (["marts/warehouse", "raw/b_c", "staging/acme_drop"], ["acme_drop", "b_c"])
+
+
+def test_one_link_per_offering_holds_only_for_equal_unique_key_sets():
+    from pipelines.quality import one_link_per_offering
+
+    offerings = pl.DataFrame({"offering_id": ["a:1", "a:2", "b:1"]})
+    links = pl.DataFrame({"offering_id": ["b:1", "a:1", "a:2"]})
+    assert one_link_per_offering(links, offerings)
+    assert not one_link_per_offering(links.head(2), offerings)  # an offering without a link
+    assert not one_link_per_offering(links.with_columns(offering_id=pl.Series(["b:1", "a:1", "c:9"])), offerings)
+    assert not one_link_per_offering(links.with_columns(offering_id=pl.Series(["b:1", "a:1", "a:1"])), offerings)
+    # duplicate offering ids with a link set of the same size that differs
+    assert not one_link_per_offering(links, pl.DataFrame({"offering_id": ["a:1", "a:1", "b:1"]}))
+    empty = pl.DataFrame(schema={"offering_id": pl.String})
+    assert one_link_per_offering(empty, empty)
