@@ -168,6 +168,50 @@ class _Ignored(Exception):
     """The cache exists but cannot be used (recorded as ``ignored: <reason>``)."""
 
 
+def _read_generation(folder: Path, meta_name: str, expected: dict[str, Any],
+                     parts: dict[str, pl.Schema | None]) -> tuple[dict[str, Any], dict[str, pl.DataFrame]]:
+    """A cache generation written by ``_replace_generation``: its metadata file (``meta_name``,
+    every ``expected`` key equal) and each part's Arrow file, its size and SHA-256 checked, its
+    columns ``parts[part]`` (None: checked by the caller) and its row count the recorded one.
+    Raises FileNotFoundError (no cache) or _Ignored (a cache that cannot be used, and why)."""
+    try:
+        text = (folder / meta_name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise _Ignored(f"unreadable {meta_name}: {exc}") from exc
+    try:
+        meta = json.loads(text)
+    except ValueError as exc:
+        raise _Ignored(f"{meta_name} is not JSON") from exc
+    if not isinstance(meta, dict):
+        raise _Ignored(f"{meta_name} is not an object")
+    for key, value in expected.items():
+        if meta.get(key) != value:
+            raise _Ignored("other settings" if key in ("settings", "digest") else f"other {key}")
+    frames: dict[str, pl.DataFrame] = {}
+    for part, schema in parts.items():
+        info = meta.get(part)
+        if not isinstance(info, dict) or not isinstance(info.get("file"), str) or "/" in info["file"]:
+            raise _Ignored(f"{meta_name} lacks {part}")
+        try:
+            data = (folder / info["file"]).read_bytes()
+            if len(data) != info.get("bytes") or hashlib.sha256(data).hexdigest() != info.get("sha256"):
+                raise _Ignored(f"{info['file']} damaged (size or checksum)")
+            frame = pl.read_ipc(data)
+            del data
+        except _Ignored:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any read failure means: compute without
+            raise _Ignored(f"{info['file']} unreadable: {type(exc).__name__}") from exc
+        if schema is not None and frame.schema != schema:
+            raise _Ignored(f"unexpected columns in {part}")
+        if frame.height != info.get("n"):
+            raise _Ignored(f"{part} count differs from {meta_name}")
+        frames[part] = frame
+    return meta, frames
+
+
 def _expected_meta(digest: str, comparisons: Sequence[Comparison], columns: list[str]) -> dict[str, Any]:
     return {
         "format": FORMAT,
@@ -179,45 +223,10 @@ def _expected_meta(digest: str, comparisons: Sequence[Comparison], columns: list
 
 def _read(folder: Path, expected: dict[str, Any], comparisons: Sequence[Comparison]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(rows, pairs) of the previous run; raises FileNotFoundError or _Ignored."""
-    meta_path = folder / META
-    try:
-        text = meta_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise _Ignored(f"unreadable {META}: {exc}") from exc
-    try:
-        meta = json.loads(text)
-    except ValueError as exc:
-        raise _Ignored(f"{META} is not JSON") from exc
-    if not isinstance(meta, dict):
-        raise _Ignored(f"{META} is not an object")
-    for key, value in expected.items():
-        if meta.get(key) != value:
-            raise _Ignored("other settings" if key == "settings" else f"other {key}")
-    frames = []
-    for part in ("rows", "pairs"):
-        info = meta.get(part)
-        if not isinstance(info, dict) or not isinstance(info.get("file"), str) or "/" in info["file"]:
-            raise _Ignored(f"{META} lacks {part}")
-        path = folder / info["file"]
-        try:
-            data = path.read_bytes()
-            if len(data) != info.get("bytes") or hashlib.sha256(data).hexdigest() != info.get("sha256"):
-                raise _Ignored(f"{info['file']} damaged (size or checksum)")
-            frames.append(pl.read_ipc(data))
-            del data
-        except _Ignored:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any read failure means: compute without
-            raise _Ignored(f"{info['file']} unreadable: {type(exc).__name__}") from exc
-    rows, pairs = frames
     row_schema = pl.Schema({"offering_id": pl.String(), "d0": pl.UInt64(), "d1": pl.UInt64()})
     pair_schema = pl.Schema({"key": pl.UInt64(), **{compare.gamma_column(c): pl.UInt8() for c in comparisons}})
-    if rows.schema != row_schema or pairs.schema != pair_schema:
-        raise _Ignored("unexpected columns")
-    if rows.height != meta["rows"].get("n") or pairs.height != meta["pairs"].get("n"):
-        raise _Ignored("row counts differ from compare.json")
+    _, frames = _read_generation(folder, META, expected, {"rows": row_schema, "pairs": pair_schema})
+    rows, pairs = frames["rows"], frames["pairs"]
     if rows["offering_id"].null_count() or pairs["key"].null_count():
         raise _Ignored("null keys")
     keys = pairs["key"].to_numpy()
@@ -503,45 +512,12 @@ class PrepareStats(_Stats):
 
 def _read_prepare(folder: Path, digest: str) -> dict[str, pl.DataFrame]:
     """{"titles", "rows"} of the previous run; raises FileNotFoundError or _Ignored."""
-    try:
-        text = (folder / PREPARE_META).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise _Ignored(f"unreadable {PREPARE_META}: {exc}") from exc
-    try:
-        meta = json.loads(text)
-    except ValueError as exc:
-        raise _Ignored(f"{PREPARE_META} is not JSON") from exc
-    if not isinstance(meta, dict):
-        raise _Ignored(f"{PREPARE_META} is not an object")
-    if meta.get("format") != PREPARE_FORMAT:
-        raise _Ignored("other format")
-    if meta.get("digest") != digest:
-        raise _Ignored("other settings")
-    frames: dict[str, pl.DataFrame] = {}
-    for part, schema in (("titles", _title_schema()), ("rows", _rows_schema())):
-        info = meta.get(part)
-        if not isinstance(info, dict) or not isinstance(info.get("file"), str) or "/" in info["file"]:
-            raise _Ignored(f"{PREPARE_META} lacks {part}")
-        try:
-            data = (folder / info["file"]).read_bytes()
-            if len(data) != info.get("bytes") or hashlib.sha256(data).hexdigest() != info.get("sha256"):
-                raise _Ignored(f"{info['file']} damaged (size or checksum)")
-            frame = pl.read_ipc(data)
-            del data
-        except _Ignored:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any read failure means: compute without
-            raise _Ignored(f"{info['file']} unreadable: {type(exc).__name__}") from exc
-        if frame.schema != schema:
-            raise _Ignored(f"unexpected columns in {part}")
-        if frame.height != info.get("n"):
-            raise _Ignored(f"{part} count differs from {PREPARE_META}")
+    _, frames = _read_generation(folder, PREPARE_META, {"format": PREPARE_FORMAT, "digest": digest},
+                                 {"titles": _title_schema(), "rows": _rows_schema()})
+    for part, frame in frames.items():
         key = frame["title_raw" if part == "titles" else "offering_id"]
         if key.null_count() or key.n_unique() != frame.height:
             raise _Ignored(f"null or repeated keys in {part}")
-        frames[part] = frame
     return frames
 
 

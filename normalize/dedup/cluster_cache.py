@@ -51,6 +51,7 @@ from normalize.dedup import cluster as clustering
 from normalize.dedup.cache import (
     _Ignored,
     _pack,
+    _read_generation,
     _replace_generation,
     _Stats,
     code_digest,
@@ -92,43 +93,9 @@ class ClusterStats(_Stats):
 
 
 def _read(folder: Path, digest: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    try:
-        text = (folder / META).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise _Ignored(f"unreadable {META}: {exc}") from exc
-    try:
-        meta = json.loads(text)
-    except ValueError as exc:
-        raise _Ignored(f"{META} is not JSON") from exc
-    if not isinstance(meta, dict):
-        raise _Ignored(f"{META} is not an object")
-    if meta.get("format") != FORMAT:
-        raise _Ignored("other format")
-    if meta.get("digest") != digest:
-        raise _Ignored("other settings")
-    frames = []
-    for part, schema in (("nodes", _NODES), ("edges", _EDGES)):
-        info = meta.get(part)
-        if not isinstance(info, dict) or not isinstance(info.get("file"), str) or "/" in info["file"]:
-            raise _Ignored(f"{META} lacks {part}")
-        try:
-            data = (folder / info["file"]).read_bytes()
-            if len(data) != info.get("bytes") or hashlib.sha256(data).hexdigest() != info.get("sha256"):
-                raise _Ignored(f"{info['file']} damaged (size or checksum)")
-            frame = pl.read_ipc(data)
-            del data
-        except _Ignored:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any read failure means: cluster everything
-            raise _Ignored(f"{info['file']} unreadable: {type(exc).__name__}") from exc
-        if frame.schema != schema:
-            raise _Ignored(f"unexpected columns in {part}")
-        if frame.height != info.get("n"):
-            raise _Ignored(f"{part} count differs from {META}")
-        frames.append(frame)
-    nodes, edges = frames
+    _, frames = _read_generation(folder, META, {"format": FORMAT, "digest": digest},
+                                 {"nodes": _NODES, "edges": _EDGES})
+    nodes, edges = frames["nodes"], frames["edges"]
     if nodes["offering_id"].null_count() or nodes["anchor"].null_count():
         raise _Ignored("null keys in nodes")
     ids = nodes["offering_id"]

@@ -475,17 +475,29 @@ def load_skills(path: Path | None = None) -> list[EscoSkill]:
             log.debug("ignoring ESCO parse cache %s: %s", cache, exc)
     skills = parse_skills(read_rows(path))
     if cache is not None:
-        try:
-            with tempfile.NamedTemporaryFile(dir=cache.parent, prefix=".parsed-", suffix=".part",
-                                             delete=False) as tmp:
-                pickle.dump(skills, tmp, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp.name, cache)
-            for stale in cache.parent.glob(f"{path.name}.parsed-*.pickle"):
-                if stale != cache:
-                    stale.unlink(missing_ok=True)
-        except OSError as exc:
-            log.debug("cannot write ESCO parse cache %s: %s", cache, exc)
+        write_pickle_cache(skills, cache, f"{path.name}.parsed-*.pickle")
     return skills
+
+
+def write_pickle_cache(obj: object, cache: Path, family: str) -> None:
+    """Write ``obj`` as the pickle ``cache`` (a temporary file renamed over it, so a reader never
+    sees half a file), then remove the other files of its ``family`` (a glob beside it: caches
+    of earlier versions). A cache that cannot be written is skipped (logged): it only saves time."""
+    tmp: str | None = None
+    try:
+        with tempfile.NamedTemporaryFile(dir=cache.parent, prefix=".cache-", suffix=".part", delete=False) as fh:
+            tmp = fh.name
+            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, cache)
+        tmp = None
+        for stale in cache.parent.glob(family):
+            if stale != cache:
+                stale.unlink(missing_ok=True)
+    except (OSError, pickle.PicklingError) as exc:
+        log.debug("cannot write cache %s: %s", cache, exc)
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 # --- command line -------------------------------------------------------------------------------

@@ -61,11 +61,9 @@ import gc
 import hashlib
 import heapq
 import logging
-import os
 import pickle
 import re
 import sys
-import tempfile
 import threading
 import time
 import unicodedata
@@ -92,6 +90,7 @@ from normalize.taxonomy.esco import (
     load_skills,
     parse_skills,
     read_rows,
+    write_pickle_cache,
 )
 
 log = logging.getLogger(__name__)
@@ -679,16 +678,7 @@ def _load_or_build(path: Path) -> SkillMatcher:
                 gc.enable()
     matcher = build_matcher(path)
     if cache is not None:
-        try:
-            with tempfile.NamedTemporaryFile(dir=cache.parent, prefix=".matcher-", suffix=".part",
-                                             delete=False) as tmp:
-                pickle.dump(matcher, tmp, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp.name, cache)
-            for stale in cache.parent.glob(f"{path.name}.matcher-*.pickle"):
-                if stale != cache:
-                    stale.unlink(missing_ok=True)
-        except OSError as exc:
-            log.debug("cannot write ESCO matcher cache %s: %s", cache, exc)
+        write_pickle_cache(matcher, cache, f"{path.name}.matcher-*.pickle")
     return matcher
 
 
