@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +97,17 @@ class RunInputs:
     credentials: pl.DataFrame
     source_runs: pl.DataFrame
     subjects: pl.DataFrame | None = None
+
+    @classmethod
+    def from_staged(cls, staged: Mapping[str, Mapping[str, pl.DataFrame]], *, links: pl.DataFrame,
+                    credentials: pl.DataFrame, source_runs: pl.DataFrame) -> RunInputs:
+        """The run's inputs from each source's staging frames (``{source: {"raw", "offerings",
+        "rejects"}}``, as the staging assets hand them over) and the resolve handoffs, stamped now."""
+        def concat(part: str) -> pl.DataFrame:
+            return pl.concat([s[part] for s in staged.values()], how="vertical")
+
+        return cls(run_started_at=datetime.now(UTC), raw=concat("raw"), offerings=concat("offerings"),
+                   rejects=concat("rejects"), links=links, credentials=credentials, source_runs=source_runs)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -212,6 +212,22 @@ def _read_generation(folder: Path, meta_name: str, expected: dict[str, Any],
     return meta, frames
 
 
+T = TypeVar("T")
+
+
+def _attempt(read: Callable[[], T]) -> tuple[T | None, str]:
+    """``read()`` of a cache's previous generation and the status the cache's stats record:
+    ``hit``, ``absent`` (no cache) or ``ignored: <why>`` (unusable; a run never fails on its cache)."""
+    try:
+        return read(), "hit"
+    except FileNotFoundError:
+        return None, "absent"
+    except _Ignored as exc:
+        return None, f"ignored: {exc}"
+    except Exception as exc:  # noqa: BLE001 - never fail a run on its cache
+        return None, f"ignored: {type(exc).__name__}: {exc}"
+
+
 def _expected_meta(digest: str, comparisons: Sequence[Comparison], columns: list[str]) -> dict[str, Any]:
     return {
         "format": FORMAT,
@@ -283,16 +299,8 @@ class CompareCache:
         self._columns = compared_columns(self.comparisons)
         self._digest = settings_digest(self.comparisons, self.prune)
         self._rows = row_digests(prepared, self._columns)
-        previous: tuple[pl.DataFrame, pl.DataFrame] | None = None
-        try:
-            previous = _read(self.folder, _expected_meta(self._digest, self.comparisons, self._columns), self.comparisons)
-            self.stats.status = "hit"
-        except FileNotFoundError:
-            self.stats.status = "absent"
-        except _Ignored as exc:
-            self.stats.status = f"ignored: {exc}"
-        except Exception as exc:  # noqa: BLE001 - never fail a run on its cache
-            self.stats.status = f"ignored: {type(exc).__name__}: {exc}"
+        previous, self.stats.status = _attempt(lambda: _read(
+            self.folder, _expected_meta(self._digest, self.comparisons, self._columns), self.comparisons))
         hit = np.zeros(pairs.height, dtype=bool)
         source = np.zeros(0, dtype=np.int64)
         old_pairs = None
@@ -536,16 +544,12 @@ class PrepareCache:
         """Digest the rules the run prepares with and read the previous run's files."""
         t0 = time.perf_counter()
         self._old, self._new = {}, {}
-        try:
+        def read() -> dict[str, pl.DataFrame]:
             self._digest = prepare_digest(rules)
-            self._old = _read_prepare(self.folder, self._digest)
-            self.stats.status = "hit"
-        except FileNotFoundError:
-            self.stats.status = "absent"
-        except _Ignored as exc:
-            self.stats.status = f"ignored: {exc}"
-        except Exception as exc:  # noqa: BLE001 - never fail a run on its cache
-            self.stats.status = f"ignored: {type(exc).__name__}: {exc}"
+            return _read_prepare(self.folder, self._digest)
+
+        old, self.stats.status = _attempt(read)
+        self._old = old or {}
         self.stats.read_seconds = time.perf_counter() - t0
 
     def _drop(self, exc: Exception) -> None:

@@ -49,6 +49,7 @@ import polars as pl
 
 from normalize.dedup import cluster as clustering
 from normalize.dedup.cache import (
+    _attempt,
     _Ignored,
     _pack,
     _read_generation,
@@ -138,17 +139,11 @@ class ClusterCache:
         n = prepared.height
         attrs = row_digests(prepared, list(NODE_COLUMNS))
         edges = clustering.link_edges(prepared, scored, self.config, self.overrides)
-        previous = None
-        try:
+        def read() -> tuple[pl.DataFrame, pl.DataFrame]:
             self._digest = cluster_digest(self.config, self.overrides)
-            previous = _read(self.folder, self._digest)
-            self.stats.status = "hit"
-        except FileNotFoundError:
-            self.stats.status = "absent"
-        except _Ignored as exc:
-            self.stats.status = f"ignored: {exc}"
-        except Exception as exc:  # noqa: BLE001 - never fail a run on its cache
-            self.stats.status = f"ignored: {type(exc).__name__}: {exc}"
+            return _read(self.folder, self._digest)
+
+        previous, self.stats.status = _attempt(read)
         touched = None
         if previous is not None:
             try:

@@ -385,13 +385,7 @@ def stage_load(state: State) -> dict[str, Any]:
         staged = load_staging(state)
         links, credentials = pl.read_parquet(state.handoff("links")), pl.read_parquet(state.handoff("credentials"))
         runs = pl.read_parquet(state.handoff("source_runs"))
-        inputs = RunInputs(
-            run_started_at=datetime.now(UTC),
-            raw=pl.concat([s["raw"] for s in staged.values()], how="vertical"),
-            offerings=_all_offerings(staged),
-            rejects=pl.concat([s["rejects"] for s in staged.values()], how="vertical"),
-            links=links, credentials=credentials, source_runs=runs,
-        )
+        inputs = RunInputs.from_staged(staged, links=links, credentials=credentials, source_runs=runs)
         steps.add("load inputs", time.perf_counter() - t)
         measured["offerings"] = inputs.offerings.height
         return inputs

@@ -290,14 +290,7 @@ def build_catalog_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition
                        "complete": pl.Boolean, "pages": pl.Int64, "items": pl.Int64, "rejects": pl.Int64,
                        "offerings": pl.Int64},
             ).with_columns(pl.col("started_at", "finished_at").str.to_datetime(time_zone="UTC", strict=False))
-            inputs = RunInputs(
-                run_started_at=datetime.now(UTC),
-                raw=pl.concat([s["raw"] for s in staged.values()], how="vertical"),
-                offerings=all_offerings(staged),
-                rejects=pl.concat([s["rejects"] for s in staged.values()], how="vertical"),
-                links=links, credentials=credentials, source_runs=runs,
-            )
-            return inputs
+            return RunInputs.from_staged(staged, links=links, credentials=credentials, source_runs=runs)
 
         measured: dict[str, Any] = {}
 
