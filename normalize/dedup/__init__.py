@@ -254,8 +254,8 @@ def resolve_report(
     without it. Absent, unreadable or from other settings it is ignored; it is rewritten
     (atomically) at the end. ``stats["cache"]`` says what happened (``pairs_reused``,
     ``pairs_computed``, status, seconds); ``pairs_compared`` stays the number of candidate
-    pairs scored, cached or not. The same folder holds the exact prepare cache (title keys per
-    distinct title, url/description keys per offering; the prepared frame is identical), its
+    pairs scored, cached or not. The same folder holds the exact prepare cache (the previous prepared
+    frame and the corpus facts its keys depend on; the prepared frame is identical), its
     figures in ``stats["cache"]["prepare"]``, its seconds in ``prepare_cache_read`` (part of
     ``prepare``) and ``prepare_cache_write``.
     """

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import platform
@@ -56,7 +57,7 @@ import rapidfuzz
 
 from normalize.dedup import compare
 from normalize.dedup.settings import Comparison, TextRules
-from normalize.digests import file_sha256, files_digest
+from normalize.digests import files_digest
 
 FORMAT = 1
 META = "compare.json"
@@ -171,7 +172,7 @@ class _Ignored(Exception):
 def _read_generation(folder: Path, meta_name: str, expected: dict[str, Any],
                      parts: dict[str, pl.Schema | None]) -> tuple[dict[str, Any], dict[str, pl.DataFrame]]:
     """A cache generation written by ``_replace_generation``: its metadata file (``meta_name``,
-    every ``expected`` key equal) and each part's Arrow file, its size and SHA-256 checked, its
+    every ``expected`` key equal) and each part's Arrow (or Parquet) file, its size and SHA-256 checked, its
     columns ``parts[part]`` (None: checked by the caller) and its row count the recorded one.
     Raises FileNotFoundError (no cache) or _Ignored (a cache that cannot be used, and why)."""
     try:
@@ -198,7 +199,7 @@ def _read_generation(folder: Path, meta_name: str, expected: dict[str, Any],
             data = (folder / info["file"]).read_bytes()
             if len(data) != info.get("bytes") or hashlib.sha256(data).hexdigest() != info.get("sha256"):
                 raise _Ignored(f"{info['file']} damaged (size or checksum)")
-            frame = pl.read_ipc(data)
+            frame = pl.read_parquet(data) if info["file"].endswith(".parquet") else pl.read_ipc(data)
             del data
         except _Ignored:
             raise
@@ -374,26 +375,39 @@ class CompareCache:
 
 
 def _replace_generation(folder: Path, kind: str, meta_name: str, parts: dict[str, pl.DataFrame],
-                        meta: dict[str, Any]) -> None:
-    """Write ``parts`` as ``<kind>-<part>-<token>.arrow``, then ``meta_name`` naming them (with
+                        meta: dict[str, Any], parquet: bool = False, carried: dict[str, Any] | None = None) -> None:
+    """Write ``parts`` as ``<kind>-<part>-<token>.arrow`` (LZ4 Arrow IPC; with ``parquet``
+    ``.parquet``, LZ4 Parquet: smaller and faster to read for wide string frames; each file is
+    encoded in memory and hashed there, not read back), then ``meta_name`` naming them and the
+    ``carried`` parts (their entries of the current ``meta_name``: files kept as they are) (with
     rows, bytes, sha256), each as a temp file renamed into place: a reader finds the old
     generation or the new one, never a mix. Then the old generation's files go, and files of
     crashed or concurrent writers once they are an hour old. On failure the files this call
     wrote are removed and the error raised."""
     token = f"{int(time.time())}-{os.getpid()}-{secrets.token_hex(4)}"
     folder.mkdir(parents=True, exist_ok=True)
-    previous = _generation_files(folder, meta_name, list(parts))
+    previous = _generation_files(folder, meta_name)
+    carried = carried or {}
+    meta.update(carried)
     written: list[Path] = []
     try:
         for part, frame in parts.items():
-            name = f"{kind}-{part}-{token}.arrow"
+            name = f"{kind}-{part}-{token}.{'parquet' if parquet else 'arrow'}"
             tmp = folder / f".{name}.tmp"
             written.append(tmp)
-            frame.write_ipc(tmp, compression=_COMPRESSION)
+            buffer = io.BytesIO()
+            if parquet:
+                frame.write_parquet(buffer, compression="lz4", statistics=False)
+            else:
+                frame.write_ipc(buffer, compression=_COMPRESSION)
+            data = buffer.getvalue()
+            del buffer
+            tmp.write_bytes(data)
             final = folder / name
             os.replace(tmp, final)
             written.append(final)
-            meta[part] = {"file": name, "n": frame.height, "bytes": final.stat().st_size, "sha256": file_sha256(final)}
+            meta[part] = {"file": name, "n": frame.height, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            del data
         tmp_meta = folder / f".{meta_name}.{token}.tmp"
         written.append(tmp_meta)
         tmp_meta.write_text(json.dumps(meta, indent=1), encoding="utf-8")
@@ -403,23 +417,23 @@ def _replace_generation(folder: Path, kind: str, meta_name: str, parts: dict[str
             with contextlib.suppress(OSError):
                 path.unlink()
         raise
-    keep = {meta[part]["file"] for part in parts}
+    keep = {meta[part]["file"] for part in [*parts, *carried]}
     for old in previous:
         if old.name not in keep:
             with contextlib.suppress(OSError):
                 old.unlink()
     now = time.time()
-    for path in [*folder.glob(f"{kind}-*.arrow"), *folder.glob(f".{kind}*.tmp")]:
+    for path in [*folder.glob(f"{kind}-*.arrow"), *folder.glob(f"{kind}-*.parquet"), *folder.glob(f".{kind}*.tmp")]:
         with contextlib.suppress(OSError):
             if path.name not in keep and now - path.stat().st_mtime > 3600.0:
                 path.unlink()
 
 
-def _generation_files(folder: Path, meta_name: str, parts: list[str]) -> list[Path]:
-    """Data files the current ``meta_name`` names (removed once it is replaced)."""
+def _generation_files(folder: Path, meta_name: str) -> list[Path]:
+    """Data files the current ``meta_name`` names (removed once it is replaced, unless carried)."""
     try:
         meta = json.loads((folder / meta_name).read_text(encoding="utf-8"))
-        names = [meta[p]["file"] for p in parts]
+        names = [v["file"] for v in meta.values() if isinstance(v, dict) and "file" in v]
     except Exception:  # noqa: BLE001
         return []
     return [folder / n for n in names if isinstance(n, str) and "/" not in n]
@@ -427,26 +441,31 @@ def _generation_files(folder: Path, meta_name: str, parts: list[str]) -> list[Pa
 
 # --- the prepare cache -----------------------------------------------------------------------
 #
-# ``prepare.prepare`` spends most of its time on two kinds of keys that depend on little:
+# ``prepare.prepare`` keeps, for the next run, its state rows: the prepared frame (offering_id
+# order, without rid and the PASS_THROUGH columns such as fetched_at, which are taken from
+# each run's offerings) plus per row two independently seeded 64-bit digests (d0, d1) of its
+# key inputs (``prepare.KEY_INPUTS``, offering_id included), the string its title keys came
+# from and that title's vocabulary facts, its title key's token ids and its two rarest tokens;
+# and the corpus facts (``prepare.Corpus``: org table, provider vocabulary, provider names, the
+# title keys' token vocabulary). The next run takes a row whose input digests are equal as it
+# was, unless a corpus fact it depends on moved (``prepare._prepare_changed`` checks each), and
+# works out the rest. The only way to reuse a wrong row is a 128-bit collision between a row's
+# old and new inputs.
 #
-# - the title keys (``prepare._title_keys``): per distinct raw title, a function of the title,
-#   the text rules, the code and the provider vocabulary; the vocabulary enters only through
-#   two facts per title (is its candidate prefix's org key in it, then is its candidate
-#   suffix's), which ``_title_keys`` returns with the keys. A cached title is reused when the
-#   same raw string is in this run and both facts hold again under this run's vocabulary
-#   (checked against the stored candidate keys); otherwise it is computed again;
-# - the row keys (``prepare._row_keys``: url_key, description_sorted): per offering, a
-#   function of its url and description; reused when the offering_id and two independently
-#   seeded 64-bit digests of (url, description) are equal, as the comparison cache matches rows.
+# The state rows are stored as ``base`` (rows written in full once), ``delta`` (rows of later
+# runs that are not a base row as it is: new, changed or patched) and ``live`` (per state row
+# in offering_id order, its row number in base followed by delta). A run that changed few rows
+# writes only delta, live and the corpus facts and carries the base file over; once delta and
+# the base rows no longer live pass a fifth of the base (``_COMPACT``), the base is rewritten.
 #
-# Everything corpus-wide (organization keys, vocabulary, spacing, rare keys, distinct titles,
-# the joins, sort and row ids) is recomputed every run. Files, next to the comparison cache's:
-# ``prepare.json`` (format, digest of the text rules + code + Polars/Python versions, the two
-# data files with size and SHA-256), ``prepare-titles-<token>.arrow`` and
-# ``prepare-rows-<token>.arrow``; read, checked, ignored and written like ``compare.json``.
+# Files, next to the comparison cache's: ``prepare.json`` (format, digest of the text rules +
+# code + Polars/Python versions, the input columns' types, and per part its file with size and
+# SHA-256) and ``prepare-<part>-<token>.parquet`` for the parts base, delta, live, orgs, vocab,
+# names and tokens; read, checked, ignored and written like ``compare.json``.
 
-PREPARE_FORMAT = 1
+PREPARE_FORMAT = 2
 PREPARE_META = "prepare.json"
+_COMPACT = 0.2
 
 
 def _canonical(value: Any) -> Any:
@@ -467,8 +486,8 @@ def _canonical(value: Any) -> Any:
 
 
 def prepare_digest(rules: TextRules) -> str:
-    """What, besides a title (and the vocabulary facts) or a row's url and description, decides
-    the cached keys: the text rules, this package's code and data, the library versions."""
+    """What, besides a row's inputs and the corpus facts, decides the cached rows: the text
+    rules, this package's code and data, the library versions."""
     payload = {
         "format": PREPARE_FORMAT,
         "kind": "prepare",
@@ -479,158 +498,160 @@ def prepare_digest(rules: TextRules) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _title_schema() -> pl.Schema:
+def _input_types(offerings: pl.DataFrame) -> dict[str, str]:
+    """Type of every input column (the kept rows' types follow from them); KeyError if one is missing."""
     from normalize.dedup import prepare
 
-    flags = {"prefix_key": pl.String(), "prefix_cut": pl.Boolean(), "suffix_key": pl.String(), "suffix_cut": pl.Boolean()}
-    assert tuple(flags) == prepare.VOCABULARY_FACTS
-    return pl.Schema({"title_raw": pl.String(), **{c: pl.String() for c in prepare.TITLE_COLUMNS}, **flags})
+    return {c: str(offerings.schema[c]) for c in prepare.INPUT_COLUMNS}
 
 
-def _rows_schema() -> pl.Schema:
-    from normalize.dedup import prepare
+def _corpus_schemas() -> dict[str, pl.Schema]:
+    s = pl.String()
+    return {
+        "orgs": pl.Schema({"value": s, "raw_org": s, "org": s, "org_sorted": s}),
+        "vocab": pl.Schema({"name": s}),
+        "names": pl.Schema({"org": s, "name": s}),
+        "tokens": pl.Schema({"token": s}),
+    }
 
-    return pl.Schema(
-        {"offering_id": pl.String(), "d0": pl.UInt64(), "d1": pl.UInt64(), **{c: pl.String() for c in prepare.ROW_KEY_COLUMNS}}
-    )
 
-
-def _facts_hold(vocab: list[str]) -> pl.Expr:
-    """A cached title's vocabulary facts hold under ``vocab``: its candidate prefix names a
-    provider now exactly when it did, and so does its candidate suffix (null facts never hold)."""
-    from normalize.dedup import prepare
-
-    return (prepare._names_provider("prefix_key", vocab) == pl.col("prefix_cut")) & (
-        prepare._names_provider("suffix_key", vocab) == pl.col("suffix_cut")
-    )
+_LIVE = pl.Schema({"row": pl.UInt32()})
 
 
 @dataclass
 class PrepareStats(_Stats):
     status: str = "disabled"  # disabled | absent | hit | ignored: <why>
-    titles_reused: int = 0
-    titles_computed: int = 0
     rows_reused: int = 0
     rows_computed: int = 0
+    titles_reused: int = 0
+    titles_computed: int = 0
     written: bool = False
     write_error: str | None = None
     read_seconds: float = 0.0
     write_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _read_prepare(folder: Path, digest: str) -> dict[str, pl.DataFrame]:
-    """{"titles", "rows"} of the previous run; raises FileNotFoundError or _Ignored."""
-    _, frames = _read_generation(folder, PREPARE_META, {"format": PREPARE_FORMAT, "digest": digest},
-                                 {"titles": _title_schema(), "rows": _rows_schema()})
-    for part, frame in frames.items():
-        key = frame["title_raw" if part == "titles" else "offering_id"]
-        if key.null_count() or key.n_unique() != frame.height:
+def _read_prepare(folder: Path, expected: dict[str, Any]) -> tuple[dict[str, Any], dict[str, pl.DataFrame]]:
+    """The meta and parts of the previous run; raises FileNotFoundError or _Ignored."""
+    from normalize.dedup import prepare
+
+    meta, frames = _read_generation(
+        folder, PREPARE_META, expected, {"base": None, "delta": None, "live": _LIVE, **_corpus_schemas()}
+    )
+    base, delta = frames["base"], frames["delta"]
+    if base.columns != list(prepare.STATE_ROW_COLUMNS):
+        raise _Ignored("unexpected columns in base")
+    if delta.schema != base.schema:
+        raise _Ignored("delta and base differ in columns")
+    live = frames["live"]["row"]
+    pool_height = base.height + delta.height
+    if live.null_count() or (live.len() and int(live.max()) >= pool_height):  # type: ignore[arg-type]
+        raise _Ignored("live rows out of range")
+    at = live.cast(pl.Int64)
+    ids = pl.concat([base["offering_id"], delta["offering_id"]], rechunk=False).gather(at)
+    if ids.null_count():
+        raise _Ignored("null keys in rows")
+    # Kept rows are merged with the new ones in offering_id order.
+    if ids.len() > 1 and not bool((ids.slice(1) > ids.slice(0, ids.len() - 1)).all()):
+        raise _Ignored("rows not in strictly increasing offering_id order")
+    for part, key in (("orgs", "value"), ("vocab", "name"), ("tokens", "token")):
+        if frames[part][key].null_count() or frames[part][key].n_unique() != frames[part].height:
             raise _Ignored(f"null or repeated keys in {part}")
-    return frames
+    return meta, frames
 
 
 @dataclass
 class PrepareCache:
-    """One run's use of the cache folder for ``prepare``: ``load`` (by prepare, with its rules),
-    ``title_keys`` and ``row_keys`` (reuse what provably holds, compute the rest), then ``write``."""
+    """One run's use of the cache folder for ``prepare``: ``load`` (by prepare: rules and the
+    offerings; the previous run's rows and corpus facts, and this run's input digests), ``keep``
+    (by prepare: this run's), then ``write``."""
 
     folder: Path
     stats: PrepareStats = field(default_factory=PrepareStats)
-    _digest: str | None = None
-    _old: dict[str, pl.DataFrame] = field(default_factory=dict)
+    digests: pl.DataFrame = field(default_factory=pl.DataFrame)
+    _meta: dict[str, Any] | None = None
+    _base: dict[str, Any] | None = None  # the previous generation's base: its meta entry and height
     _new: dict[str, pl.DataFrame] = field(default_factory=dict)
+    _carried: dict[str, Any] = field(default_factory=dict)
 
-    def load(self, rules: TextRules) -> None:
-        """Digest the rules the run prepares with and read the previous run's files."""
-        t0 = time.perf_counter()
-        self._old, self._new = {}, {}
-        def read() -> dict[str, pl.DataFrame]:
-            self._digest = prepare_digest(rules)
-            return _read_prepare(self.folder, self._digest)
-
-        old, self.stats.status = _attempt(read)
-        self._old = old or {}
-        self.stats.read_seconds = time.perf_counter() - t0
-
-    def _drop(self, exc: Exception) -> None:
-        self.stats.status = f"ignored: {type(exc).__name__}: {exc}"
-        self._old = {}
-
-    def title_keys(
-        self, titles: pl.DataFrame, vocab: list[str], compute: Callable[[pl.DataFrame], pl.DataFrame]
-    ) -> pl.DataFrame:
-        """Exactly ``compute(titles)`` (``prepare._title_keys`` under this vocabulary), as a map
-        (row order free): cached titles whose vocabulary facts still hold, the rest computed."""
-        old = self._old.get("titles")
-        reused = None
-        if old is not None and titles.height:
-            try:
-                reused = titles.join(old, on="title_raw", how="inner", validate="1:1").filter(_facts_hold(vocab))
-            except Exception as exc:  # noqa: BLE001
-                self._drop(exc)
-        if reused is None or reused.is_empty():
-            out = compute(titles)
-        else:
-            todo = titles.join(reused.select("title_raw"), on="title_raw", how="anti")
-            out = pl.concat([reused, compute(todo).select(reused.columns)], how="vertical")
-        self.stats.titles_reused = 0 if reused is None else reused.height
-        self.stats.titles_computed = titles.height - self.stats.titles_reused
-        self._new["titles"] = out
-        return out
-
-    def row_keys(self, offerings: pl.DataFrame, compute: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
-        """Exactly ``compute(offerings)`` (``prepare._row_keys``, in row order): the keys of rows
-        whose offering_id, url and description are unchanged are taken from the cache."""
+    def load(self, rules: TextRules, offerings: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, Any] | None:
+        """This run's input digests ([d0, d1] in the offerings' row order) in ``digests``, and
+        the previous run's (pool, live, prepare.Corpus): its state rows are ``pool[live]``
+        (pool: base then delta), or None (absent or ignored: ``stats``)."""
         from normalize.dedup import prepare
 
-        digests = row_digests(offerings, prepare.ROW_KEY_INPUTS)
-        old = self._old.get("rows")
-        joined = None
-        if old is not None and offerings.height:
-            try:
-                joined = digests.join(
-                    old.with_columns(_hit=pl.lit(True)), on=["offering_id", "d0", "d1"], how="left",
-                    maintain_order="left", validate="m:1",
-                )
-                if joined.height != offerings.height:
-                    raise _Ignored("row lookup changed the row count")
-            except Exception as exc:  # noqa: BLE001
-                self._drop(exc)
-                joined = None
-        if joined is None:
-            out = compute(offerings)
-            reused = 0
-        else:
-            miss = joined["_hit"].is_null()
-            todo = miss.arg_true()
-            reused = offerings.height - todo.len()
-            out = joined.select(prepare.ROW_KEY_COLUMNS)
-            if todo.len():
-                computed = compute(offerings[todo])
-                out = out.with_columns(
-                    out[c].scatter(todo, computed[c]) for c in prepare.ROW_KEY_COLUMNS
-                )
-        self.stats.rows_reused = reused
-        self.stats.rows_computed = offerings.height - reused
-        self._new["rows"] = digests.hstack(out.select(prepare.ROW_KEY_COLUMNS))
-        return out
+        self._meta, self._base, self._new, self._carried = None, None, {}, {}
+        self.digests = row_digests(offerings, prepare.KEY_INPUTS).drop("offering_id")
+        t0 = time.perf_counter()
+
+        def read() -> tuple[dict[str, Any], dict[str, pl.DataFrame]]:
+            self._meta = {"format": PREPARE_FORMAT, "digest": prepare_digest(rules), "inputs": _input_types(offerings)}
+            return _read_prepare(self.folder, self._meta)
+
+        previous, self.stats.status = _attempt(read)
+        self.stats.read_seconds = time.perf_counter() - t0
+        if previous is None:
+            return None
+        meta, frames = previous
+        self._base = {"info": meta["base"], "height": frames["base"].height}
+        corpus = prepare.Corpus(
+            orgs=frames["orgs"], vocab=frames["vocab"]["name"].to_list(), names=frames["names"],
+            tokens=frames["tokens"]["token"],
+        )
+        pool = pl.concat([frames["base"], frames["delta"]], how="vertical", rechunk=False)
+        return pool, frames["live"]["row"].to_numpy().astype(np.int64), corpus
+
+    def keep(self, rows: pl.DataFrame, corpus: Any, origin: np.ndarray | None = None) -> None:
+        """This run's state rows and corpus facts, for ``write``. ``origin``: per row, the row
+        of the loaded pool it equals (-1: none); rows equal to a base row are not written again
+        while the base is carried over (see above)."""
+        corpus_parts = {
+            "orgs": corpus.orgs.select(_corpus_schemas()["orgs"].names()),
+            "vocab": pl.DataFrame({"name": corpus.vocab}, schema=_corpus_schemas()["vocab"]),
+            "names": corpus.names,
+            "tokens": corpus.tokens.rename("token").to_frame(),
+        }
+        self._carried = {}
+        if origin is not None and self._base is not None and len(origin) == rows.height:
+            n_base = self._base["height"]
+            in_base = (origin >= 0) & (origin < n_base)
+            fresh = int((~in_base).sum())
+            dead = n_base - int(in_base.sum())
+            if fresh + dead <= _COMPACT * n_base:
+                live = np.empty(rows.height, dtype=np.int64)
+                live[in_base] = origin[in_base]
+                live[~in_base] = n_base + np.arange(fresh)
+                self._carried = {"base": self._base["info"]}
+                self._new = {
+                    "delta": rows.filter(pl.Series(~in_base)),
+                    "live": pl.DataFrame({"row": pl.Series(live, dtype=pl.UInt32)}),
+                    **corpus_parts,
+                }
+                self.stats.extra["written_rows"] = fresh
+                return
+        self._new = {
+            "base": rows,
+            "delta": rows.clear(),
+            "live": pl.DataFrame({"row": pl.int_range(rows.height, dtype=pl.UInt32, eager=True)}),
+            **corpus_parts,
+        }
+        self.stats.extra["written_rows"] = rows.height
 
     def write(self) -> None:
-        """Replace the cache by this run's titles and rows (atomic; failures recorded, never raised)."""
-        if self._digest is None or set(self._new) != {"titles", "rows"}:
+        """Replace the cache by this run's rows and corpus facts (atomic; failures recorded, never raised)."""
+        if self._meta is None or not self._new:
             return
         t0 = time.perf_counter()
         try:
-            for part, schema in (("titles", _title_schema()), ("rows", _rows_schema())):
+            for part, schema in _corpus_schemas().items():
                 if self._new[part].schema != schema:
                     raise ValueError(f"{part}: unexpected schema {self._new[part].schema}")
-            meta: dict[str, Any] = {"format": PREPARE_FORMAT, "digest": self._digest}
-            _replace_generation(self.folder, "prepare", PREPARE_META,
-                                {"titles": self._new["titles"], "rows": self._new["rows"]}, meta)
+            _replace_generation(self.folder, "prepare", PREPARE_META, self._new, dict(self._meta), parquet=True,
+                                carried=self._carried)
             self.stats.written = True
         except Exception as exc:  # noqa: BLE001 - a cache that cannot be written is only slower next time
             self.stats.write_error = f"{type(exc).__name__}: {exc}"
         finally:
-            self._new = {}
-            self._old = {}
+            self._new, self._carried = {}, {}
             self.stats.write_seconds = time.perf_counter() - t0

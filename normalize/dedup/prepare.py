@@ -8,14 +8,20 @@ whole column, so the cost is a few passes over the frame whatever its size.
 Rows are sorted by ``offering_id`` and numbered (``rid``) in that order: every later step works
 on integer row ids (cheap joins and gathers), and ties are broken by ``rid``, which makes the
 result independent of the input row order.
+
+With a cache (``cache.PrepareCache``) a re-run works out only the rows whose inputs changed or
+whose corpus-wide facts moved, and keeps the others as the previous run left them
+(``_prepare_changed``); the frame is the same as without it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 
 from normalize.dedup.settings import TextRules
@@ -342,23 +348,24 @@ def _org_vocabulary(org_keys: pl.Series, aliases: Mapping[str, str]) -> list[str
     return sorted({k.replace(" ", "") for k in vocab if len(k) >= 3})
 
 
-def _rare_keys(frame: pl.DataFrame, stopwords: Iterable[str]) -> pl.DataFrame:
-    """title_key -> the two rarest of its tokens (by how many offerings hold them), sorted, joined.
+def _rare_keys(title_keys: pl.Series, df: pl.DataFrame, stopwords: Iterable[str]) -> pl.DataFrame:
+    """title_key -> the two rarest of its tokens (by ``df``, ``_token_df``: how many offerings
+    hold them), sorted, joined. (The prepare cache works the same out on integers, ``_rare_pairs``.)
 
     Two rare tokens survive most title variations (extra words, reordering, generic words)
     while keeping blocks small; ties on frequency break alphabetically for determinism.
-    Worked out once per distinct title key, weighted by how many offerings carry it.
+    Worked out once per distinct title key of ``title_keys``; a key's rare key depends on
+    nothing but its tokens' frequencies.
     """
     # Keys are numbered (k) so that the sort and the group-by run on integers, not strings.
-    keys = frame.group_by("title_key").agg(n=pl.len()).drop_nulls("title_key").with_row_index("k")
+    keys = title_keys.drop_nulls().unique().to_frame("title_key").with_row_index("k")
     tokens = (
-        keys.select("k", "n", token=pl.col("title_key").str.split(" ").list.unique())
+        keys.select("k", token=pl.col("title_key").str.split(" ").list.unique())
         .explode("token")
         .filter(pl.col("token").is_not_null() & (pl.col("token") != "") & ~pl.col("token").is_in(list(stopwords)))
     )
-    freq = tokens.group_by("token").agg(df=pl.col("n").sum())
     rare = (
-        tokens.join(freq, on="token")
+        tokens.join(df, on="token")
         .sort(["k", "df", "token"])
         .group_by("k", maintain_order=True)
         .agg(pl.col("token").head(2).sort().str.join(" ").alias("rare_key"))
@@ -398,7 +405,7 @@ def _title_keys(titles: pl.DataFrame, rules: TextRules, org: Callable[[pl.Expr],
     through two facts, also returned: whether ``prefix_key`` (its candidate prefix's org key,
     null if none) is in it (``prefix_cut``), and then whether ``suffix_key`` (the candidate
     suffix of what is left) is (``suffix_cut``). A title whose two facts hold again under
-    another vocabulary has the same keys (what the prepare cache relies on, cache.py).
+    another vocabulary has the same keys (what ``_prepare_changed`` relies on).
     """
     folded = titles.with_columns(
         _folded=fold_text(pl.col("title_raw")).str.replace(r"(?:\s*\([^()]*\))+\s*$", "")
@@ -446,8 +453,8 @@ VOCABULARY_FACTS = ("prefix_key", "prefix_cut", "suffix_key", "suffix_cut")
 
 def _row_keys(offerings: pl.DataFrame) -> pl.DataFrame:
     """[url_key, description_sorted] in the offerings' row order: from each row's url and
-    description alone (ROW_KEY_INPUTS), so they can be cached per offering. Lazy: the eager
-    select ran the string steps column-at-once, 11.4 s against 6.8 s at 1M offerings."""
+    description alone. Lazy: the eager select ran the string steps column-at-once, 11.4 s
+    against 6.8 s at 1M offerings."""
     return offerings.lazy().select(
         url_key=_url_key(pl.col("url")),
         # Descriptions are a soft signal: a cheap clean (no Unicode folding) of the first
@@ -456,7 +463,6 @@ def _row_keys(offerings: pl.DataFrame) -> pl.DataFrame:
     ).collect()
 
 
-ROW_KEY_INPUTS = ("url", "description")
 ROW_KEY_COLUMNS = ("url_key", "description_sorted")
 
 
@@ -477,11 +483,18 @@ def organizations(names: pl.Series, rules: TextRules) -> tuple[pl.DataFrame, lis
     return orgs, vocab
 
 
-def title_strings(offerings: pl.DataFrame, rules: TextRules, orgs: pl.DataFrame | None = None) -> pl.Series:
+def title_strings(
+    offerings: pl.DataFrame, rules: TextRules, orgs: pl.DataFrame | None = None, names: pl.DataFrame | None = None
+) -> pl.Series:
     """Per offering, the string its title keys are worked out from (``own_provider_titles``):
-    what ``_title_keys`` and the prepare cache see. ``orgs``: ``organizations`` of the corpus."""
+    what ``_title_keys`` and the prepare cache see. ``orgs``: ``organizations`` of the corpus;
+    ``names``: ``provider_names(orgs)``. A row's string depends on nothing but its title,
+    awarding body and platform and these two tables (the prepare cache works it out for
+    changed rows only)."""
     if orgs is None:
         orgs, _ = organizations(pl.concat([offerings["awarding_body"], offerings["platform"]]), rules)
+    if names is None:
+        names = provider_names(orgs, rules)
     aliases = alias_table(rules)
 
     def org_of(column: str) -> pl.Expr:
@@ -489,38 +502,59 @@ def title_strings(offerings: pl.DataFrame, rules: TextRules, orgs: pl.DataFrame 
 
     return own_provider_titles(
         offerings.select("title", body_key=org_of("awarding_body"), platform_key=org_of("platform")),
-        provider_names(orgs, rules),
+        names,
         lambda expr: org_key(expr, rules).replace(aliases),
     )
 
 
-def prepare(offerings: pl.DataFrame, rules: TextRules, cache: PrepareCache | None = None) -> pl.DataFrame:
-    """The prepared frame: identity, constraint columns and matching keys, one row per offering.
+# Columns of the offerings that prepare reads: a row of the prepared frame depends on these
+# values of its offering and on the corpus facts (``Corpus``), nothing else. PASS_THROUGH
+# columns are copied as they are (no key depends on them; they change on every crawl).
+INPUT_COLUMNS = (
+    "offering_id", "source", "source_key", "fetched_at", "awarding_body", "platform", "is_test", "title",
+    "credential_type", "language", "workload_hours_min", "workload_hours_max", "duration_weeks_min",
+    "duration_weeks_max", "price_usd", "url", "description",
+)
+PASS_THROUGH = ("fetched_at", "price_usd")
+KEY_INPUTS = tuple(c for c in INPUT_COLUMNS if c not in PASS_THROUGH)
+# What the prepare cache keeps per row besides the prepared columns: the string the row's
+# title keys come from and that title's vocabulary facts; ``tokens``, ``rare_a``, ``rare_b``
+# (``_token_lists``, ``_rare_pairs``) are kept too.
+STATE_COLUMNS = ("title_raw", *VOCABULARY_FACTS)
+# The cached state rows: the prepared columns but rid and PASS_THROUGH, STATE_COLUMNS and the
+# digests of the row's KEY_INPUTS.
+STATE_ROW_COLUMNS = (
+    "offering_id", "source", "source_key", "is_test", *(c for c in KEY_COLUMNS if c not in PASS_THROUGH),
+    *STATE_COLUMNS, "tokens", "rare_a", "rare_b", "d0", "d1",
+)
 
-    ``cache`` (cache.PrepareCache): title keys and per-row keys of a previous run are reused
-    where provably the same (the frame is identical either way); corpus-wide steps (organization
-    keys, handle stems, vocabulary, spacing, provider names and the own-provider title cut, rare
-    keys, distinct titles) are always recomputed.
-    """
-    if cache is not None:
-        cache.load(rules)
-    aliases = alias_table(rules)
 
-    def org(expr: pl.Expr) -> pl.Expr:
-        return org_key(expr, rules).replace(aliases)
+@dataclass
+class Corpus:
+    """The corpus-wide facts a prepared row depends on: ``orgs`` (``organizations``: value,
+    raw_org, org, org_sorted), the provider ``vocab``, the provider ``names``
+    (``provider_names``) and ``tokens`` (the title keys' token vocabulary the rows' token ids
+    point into, ``_token_lists``). Token frequencies and title repetition per source are
+    counted again from the rows."""
 
-    orgs, vocab = organizations(pl.concat([offerings["awarding_body"], offerings["platform"]]), rules)
-    keyed_titles = title_strings(offerings, rules, orgs).alias("_keyed_title")
-    distinct_titles = keyed_titles.drop_nulls().unique().to_frame("title_raw")
-    if cache is None:
-        titles = _title_keys(distinct_titles, rules, org, vocab)
-        row_keys = _row_keys(offerings)
-    else:
-        titles = cache.title_keys(distinct_titles, vocab, lambda todo: _title_keys(todo, rules, org, vocab))
-        row_keys = cache.row_keys(offerings, _row_keys)
-    titles = titles.select("title_raw", *TITLE_COLUMNS)
+    orgs: pl.DataFrame
+    vocab: list[str]
+    names: pl.DataFrame
+    tokens: pl.Series
 
-    prepared = (
+
+def _local_rows(
+    offerings: pl.DataFrame, rules: TextRules, orgs: pl.DataFrame, keyed_titles: pl.Series, titles: pl.DataFrame,
+    row_keys: pl.DataFrame, state: bool,
+) -> pl.DataFrame:
+    """Every prepared column but rid, rare_key and title_distinct, sorted by offering_id: a
+    function of each row's inputs, the org table and the title keys (``titles``: title_raw,
+    TITLE_COLUMNS and, with ``state``, VOCABULARY_FACTS). With ``state`` also title_raw, the
+    facts, the offerings' digests (d0, d1, which ``offerings`` then holds) and ``_i`` (the
+    row's position in ``offerings``)."""
+    titles = titles.select("title_raw", *TITLE_COLUMNS, *(VOCABULARY_FACTS if state else ()))
+    keyed_titles = keyed_titles.alias("_keyed_title")
+    return (
         offerings.drop([*ROW_KEY_COLUMNS, keyed_titles.name], strict=False)
         .hstack([*row_keys.select(ROW_KEY_COLUMNS).get_columns(), keyed_titles])
         .lazy()
@@ -531,6 +565,7 @@ def prepare(offerings: pl.DataFrame, rules: TextRules, cache: PrepareCache | Non
             "fetched_at",
             "awarding_body",
             "platform",
+            *((pl.col("d0"), pl.col("d1"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i")) if state else ()),
             is_test=pl.col("is_test").fill_null(False),
             title_raw=pl.col("_keyed_title"),
             credential_type=_null_if_empty(pl.col("credential_type").str.strip_chars()),
@@ -545,20 +580,303 @@ def prepare(offerings: pl.DataFrame, rules: TextRules, cache: PrepareCache | Non
         .join(orgs.lazy().select(platform="value", platform_key="org"), on="platform", how="left")
         .join(titles.lazy(), on="title_raw", how="left")
         # The join inputs are done with: the sort and everything after carry only what is kept.
-        .drop("awarding_body", "platform", "title_raw")
+        .drop("awarding_body", "platform", *(() if state else ("title_raw",)))
         .with_columns(
             credential_family=pl.col("credential_type").replace(dict(rules.credential_type_families))
         )
         .sort("offering_id")
-        .with_row_index("rid")
         .collect()
     )
-    del keyed_titles, distinct_titles, titles  # a cache keeps its own reference to the title keys
-    rare = _rare_keys(prepared, rules.stopwords)
-    prepared = prepared.with_columns(title_distinct=_distinct_titles(prepared))
-    return prepared.join(rare, on="title_key", how="left", maintain_order="left").select(
+
+
+def _finish(rows: pl.DataFrame) -> pl.DataFrame:
+    """The prepared frame from the rows (offering_id order): row ids and the columns."""
+    return rows.with_row_index("rid").select(
         "rid", "offering_id", "source", "source_key", "fetched_at", "is_test", *KEY_COLUMNS
     )
+
+
+def _prepare_all(
+    offerings: pl.DataFrame, rules: TextRules, digests: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, Corpus | None]:
+    """Everything worked out from scratch: the rows (offering_id order) and, given the input
+    ``digests`` (for the cache), the state columns (STATE_ROW_COLUMNS) and the corpus facts."""
+    state = digests is not None
+    offerings = offerings.select(INPUT_COLUMNS)
+    if digests is not None:
+        offerings = offerings.with_columns(digests.select("d0", "d1"))
+    aliases = alias_table(rules)
+
+    def org(expr: pl.Expr) -> pl.Expr:
+        return org_key(expr, rules).replace(aliases)
+
+    orgs, vocab = organizations(pl.concat([offerings["awarding_body"], offerings["platform"]]), rules)
+    names = provider_names(orgs, rules)
+    keyed_titles = title_strings(offerings, rules, orgs, names)
+    titles = _title_keys(keyed_titles.drop_nulls().unique().to_frame("title_raw"), rules, org, vocab)
+    rows = _local_rows(offerings, rules, orgs, keyed_titles, titles, _row_keys(offerings), state)
+    del keyed_titles, titles
+    rows = rows.with_columns(title_distinct=_distinct_titles(rows))
+    if not state:
+        rare = _rare_keys(rows["title_key"], _token_df(rows["title_key"], rules.stopwords), rules.stopwords)
+        return rows.join(rare, on="title_key", how="left", maintain_order="left"), None
+    lists, tokens = _token_lists(rows["title_key"], pl.Series("token", [], pl.String), rules.stopwords)
+    first, second = _rare_pairs(lists, tokens)
+    rows = rows.with_columns(
+        lists, rare_key=_rare_strings(first, second, tokens),
+        rare_a=pl.Series(first, dtype=pl.UInt32), rare_b=pl.Series(second, dtype=pl.UInt32),
+    )
+    return rows, Corpus(orgs, vocab, names, tokens)
+
+
+def prepare(offerings: pl.DataFrame, rules: TextRules, cache: PrepareCache | None = None) -> pl.DataFrame:
+    """The prepared frame: identity, constraint columns and matching keys, one row per offering.
+
+    ``cache`` (cache.PrepareCache): the previous run's prepared rows and corpus facts. Rows
+    whose KEY_INPUTS are unchanged keep their prepared values unless a corpus fact they
+    depend on moved; the rest are worked out again, and so are the corpus-dependent columns of
+    the rows a change reaches (``_prepare_changed``). The frame is identical either way.
+    """
+    if cache is None:
+        return _finish(_prepare_all(offerings, rules)[0])
+    previous = cache.load(rules, offerings)
+    rows: pl.DataFrame | None = None
+    origin: np.ndarray | None = None
+    if previous is not None and offerings.height:
+        try:
+            pool, live, corpus = previous
+            rows, corpus, origin = _prepare_changed(offerings, rules, cache.digests, pool, live, corpus, cache.stats)
+        except Exception as exc:  # noqa: BLE001 - a cache that does not fit is ignored, never trusted
+            cache.stats.status = f"ignored: {type(exc).__name__}: {exc}"
+            cache.stats.extra.clear()
+            rows, origin = None, None
+    if rows is None:
+        rows, corpus = _prepare_all(offerings, rules, cache.digests)
+        cache.stats.titles_computed = rows["title_raw"].drop_nulls().n_unique()
+        cache.stats.rows_computed = offerings.height
+        cache.stats.titles_reused = cache.stats.rows_reused = 0
+    assert corpus is not None
+    cache.keep(rows.select(STATE_ROW_COLUMNS), corpus, origin)
+    return _finish(rows)
+
+
+def _is_in(column: str, values: pl.Series) -> pl.Expr:
+    return pl.col(column).is_in(values.implode()).fill_null(False)
+
+
+def _changed_orgs(old: pl.DataFrame, new: pl.DataFrame) -> pl.Series:
+    """Raw organization names in both tables whose org or org_sorted differ."""
+    both = new.join(old, on="value", how="inner", suffix="_old")
+    return both.filter(
+        pl.col("org").ne_missing(pl.col("org_old")) | pl.col("org_sorted").ne_missing(pl.col("org_sorted_old"))
+    )["value"]
+
+
+def _facts_hold(vocab: list[str]) -> pl.Expr:
+    """A title's vocabulary facts hold under ``vocab``: its candidate prefix names a provider
+    now exactly when it did, and so does its candidate suffix (null facts never hold)."""
+    return ((_names_provider("prefix_key", vocab) == pl.col("prefix_cut"))
+            & (_names_provider("suffix_key", vocab) == pl.col("suffix_cut"))).fill_null(False)
+
+
+def _prepare_changed(
+    offerings: pl.DataFrame, rules: TextRules, digests: pl.DataFrame, pool: pl.DataFrame, live: np.ndarray,
+    corpus: Corpus, stats: Any,
+) -> tuple[pl.DataFrame, Corpus, np.ndarray]:
+    """The rows and corpus facts (as ``_prepare_all(offerings, rules, digests)`` gives them)
+    from the previous run's and ``digests``; and per row, the ``pool`` row it is equal to
+    (-1 for rows worked out or patched in this run). The previous run's state rows are
+    ``pool[live]`` (``live``: row numbers into ``pool``, in offering_id order; the pool may hold
+    rows no longer live), never gathered as a whole.
+
+    A new row takes the old row of equal digests (of KEY_INPUTS, offering_id included) as it
+    was (PASS_THROUGH columns from the new row), unless a corpus fact it depends on moved,
+    which is checked fact by fact:
+
+    - its awarding body's or platform's org keys (the org table is worked out again: it is
+      a function of the corpus's distinct names);
+    - its title string (the own-provider cut): it depends on the row's title and org keys and
+      on the provider names table; when that table moved, every row's string is worked out
+      again and the rows whose string moved are redone;
+    - its title's vocabulary facts (``_title_keys``), checked when the vocabulary moved;
+    - title_distinct: worked out again for every title_norm a changed, new or removed row
+      holds (its repetition per source is counted over the rows of that title_norm only);
+    - rare_key: the two rarest tokens of every row are picked again on the rows' token ids
+      (frequencies counted over all rows); the string is rebuilt where the pair moved.
+
+    The other rows (new, changed or redone) are prepared from their inputs against the new
+    corpus facts (title keys of a title string the old rows hold, with facts that still hold,
+    are taken from them). Raises on anything unexpected in the cache (the caller then
+    prepares everything).
+    """
+    aliases = alias_table(rules)
+
+    def org(expr: pl.Expr) -> pl.Expr:
+        return org_key(expr, rules).replace(aliases)
+
+    pool = pool.select(STATE_ROW_COLUMNS)
+    at_live = pl.Series("live", live, dtype=pl.UInt32)
+    n_old = len(live)
+    # 1. Old row (j, in offering_id order) of every new row whose inputs are unchanged.
+    matched = digests.select("d0", "d1").join(
+        pool.select("d0", "d1")[at_live].with_row_index("j"), on=["d0", "d1"], how="left", maintain_order="left",
+        validate="1:1",
+    )["j"]
+    if matched.len() != offerings.height:
+        raise ValueError("row lookup changed the row count")
+    keep = matched.is_not_null()
+    # 2. Corpus facts, and the kept rows a moved fact reaches.
+    orgs, vocab = organizations(pl.concat([offerings["awarding_body"], offerings["platform"]]), rules)
+    moved_orgs = _changed_orgs(corpus.orgs, orgs)
+    if moved_orgs.len():
+        keep &= ~offerings.select(_is_in("awarding_body", moved_orgs) | _is_in("platform", moved_orgs)).to_series()
+    names = provider_names(orgs, rules)
+    if not names.equals(corpus.names):  # both sorted
+        keep &= title_strings(offerings, rules, orgs, names).eq_missing(pool["title_raw"].gather(at_live.gather(matched)))
+    if vocab != corpus.vocab:
+        facts = pl.DataFrame([pool[c].gather(at_live.gather(matched)) for c in STATE_COLUMNS])
+        keep &= facts.select(pl.col("title_raw").is_null() | _facts_hold(vocab)).to_series()
+    keep = keep.fill_null(False)
+    # 3. The rows worked out again: new, changed or reached by a moved fact.
+    todo = (~keep).arg_true()
+    sub = offerings.select(INPUT_COLUMNS)[todo].with_columns(digests[todo].select("d0", "d1"))
+    keyed = title_strings(sub, rules, orgs, names)
+    wanted = keyed.drop_nulls().unique()
+    known = (  # a pool row's title keys hold for its title string wherever its facts do
+        pool.filter(_is_in("title_raw", wanted))
+        .select("title_raw", *TITLE_COLUMNS, *VOCABULARY_FACTS)
+        .unique("title_raw", keep="any")
+        .filter(_facts_hold(vocab))
+    )
+    rest = wanted.to_frame("title_raw").join(known.select("title_raw"), on="title_raw", how="anti")
+    titles = pl.concat([known, _title_keys(rest, rules, org, vocab).select(known.columns)], how="vertical")
+    fresh = _local_rows(sub, rules, orgs, keyed, titles, _row_keys(sub), state=True)
+    stats.titles_computed = rest.height
+    stats.titles_reused = known.height
+    stats.rows_computed = todo.len()
+    stats.rows_reused = offerings.height - todo.len()
+    # 4. Kept old rows (still in offering_id order) and the fresh ones (sorted), interleaved
+    # by one gather over both (cheaper than filtering and merging the wide frame); _i is each
+    # row's position in the offerings (for the PASS_THROUGH columns).
+    kept_j = matched.filter(keep).sort().to_numpy().astype(np.int64)
+    kept_old = np.zeros(n_old, dtype=bool)
+    kept_old[kept_j] = True
+    position = np.zeros(pool.height, dtype=np.uint32)
+    position[live[matched.filter(keep).to_numpy()]] = keep.arg_true().cast(pl.UInt32).to_numpy()
+    gone = pool[at_live.filter(pl.Series(~kept_old))]
+    columns = [c for c in STATE_ROW_COLUMNS if c not in ("rare_key", "title_distinct", "tokens", "rare_a", "rare_b")]
+    lists, tokens = _token_lists(fresh["title_key"], corpus.tokens, rules.stopwords)
+    fresh = fresh.select(
+        *columns, lists, rare_key=pl.lit(None, pl.String), title_distinct=pl.lit(None, pl.String),
+        rare_a=pl.lit(NO_TOKEN, pl.UInt32), rare_b=pl.lit(NO_TOKEN, pl.UInt32),
+        _i=todo.cast(pl.UInt32).gather(fresh["_i"]), _fresh=pl.lit(True),
+    ).select(*STATE_ROW_COLUMNS, "_i", "_fresh")
+    kept_pool = live[kept_j].astype(np.int64)
+    at = pool["offering_id"].gather(kept_pool).search_sorted(fresh["offering_id"], side="left").to_numpy()
+    order = np.insert(kept_pool, at.astype(np.int64), pool.height + np.arange(fresh.height, dtype=np.int64))
+    # One chunk first: a gather from the many chunks a Parquet read gives costs ~10x more.
+    rows = pl.concat(
+        [pool.with_columns(_i=pl.Series(position), _fresh=pl.lit(False)), fresh], how="vertical", rechunk=True
+    )[pl.Series(order)]
+    # 5. title_distinct of every title_norm a removed or fresh row holds.
+    norms = pl.concat([gone["title_norm"], fresh["title_norm"]]).drop_nulls().unique()
+    redo = rows.select(pl.col("_fresh") | _is_in("title_norm", norms)).to_series().arg_true()
+    distinct = _distinct_titles(rows[redo])
+    patched = redo.filter(distinct.ne_missing(rows["title_distinct"].gather(redo))).to_numpy()
+    rows = rows.with_columns(rows["title_distinct"].scatter(redo, distinct))
+    # 6. rare_key: the two rarest tokens of every row, on token ids (a few integer passes);
+    # the string is built again where the pair moved and for the fresh rows.
+    first, second = _rare_pairs(rows["tokens"], tokens)
+    moved = rows["_fresh"].to_numpy() | (first != rows["rare_a"].to_numpy()) | (second != rows["rare_b"].to_numpy())
+    rare_redo = pl.Series(np.flatnonzero(moved), dtype=pl.UInt32)
+    rows = rows.with_columns(
+        rows["rare_key"].scatter(rare_redo, _rare_strings(first[moved], second[moved], tokens)),
+        *(offerings[c].gather(rows["_i"]) for c in PASS_THROUGH),
+        rare_a=pl.Series(first, dtype=pl.UInt32), rare_b=pl.Series(second, dtype=pl.UInt32),
+    ).drop("_i", "_fresh")
+    stats.extra["rows_redone"] = {"title_distinct": redo.len(), "rare_key": rare_redo.len()}
+    origin = np.where(order < pool.height, order, -1)
+    origin[patched] = -1  # (fresh rows are -1 already)
+    origin[moved] = -1
+    return rows, Corpus(orgs, vocab, names, tokens), origin
+
+
+def _token_df(title_keys: pl.Series, stopwords: Iterable[str]) -> pl.DataFrame:
+    """[token, df]: per token of the title keys (stopwords and empty ones left out), how many
+    of the keys (one per offering) hold it."""
+    keys = title_keys.drop_nulls().to_frame("title_key").group_by("title_key").agg(n=pl.len())
+    return (
+        keys.select("n", token=pl.col("title_key").str.split(" ").list.unique())
+        .explode("token")
+        .filter(pl.col("token").is_not_null() & (pl.col("token") != "") & ~pl.col("token").is_in(list(stopwords)))
+        .group_by("token")
+        .agg(df=pl.col("n").sum())
+    )
+
+
+def _token_lists(title_keys: pl.Series, vocabulary: pl.Series, stopwords: Iterable[str]) -> tuple[pl.Series, pl.Series]:
+    """Per title key, its distinct tokens (stopwords and empty ones left out, as ``_rare_keys``
+    counts them) as ids into ``vocabulary`` (List[UInt32]; null for a null key), and the
+    vocabulary with this frame's new tokens appended (sorted), so ids stay valid across runs."""
+    tokens = title_keys.to_frame("title_key").select(
+        pl.col("title_key").str.split(" ").list.unique()
+        .list.eval(pl.element().filter((pl.element() != "") & ~pl.element().is_in(list(stopwords))))
+    ).to_series()
+    seen = tokens.explode().drop_nulls().unique()
+    new = seen.filter(~seen.is_in(vocabulary.implode())).sort()
+    vocabulary = pl.concat([vocabulary, new]).rename("token")
+    ids = pl.int_range(vocabulary.len(), dtype=pl.UInt32, eager=True)
+    lists = tokens.to_frame("t").select(
+        pl.col("t").list.eval(pl.element().replace_strict(vocabulary, ids, return_dtype=pl.UInt32))
+    ).to_series()
+    return lists.rename("tokens"), vocabulary
+
+
+def _rare_pairs(lists: pl.Series, vocabulary: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The two rarest tokens of every row's title key (``_token_lists``), as ids (``NO_TOKEN``
+    where there is none; the rarer one first), the frequency of a token being how many of the
+    rows hold it: what ``_rare_keys`` picks, worked out on integers."""
+    lengths = lists.list.len().fill_null(0).to_numpy().astype(np.int64)
+    flat = lists.explode().drop_nulls().to_numpy().astype(np.int64)
+    if len(flat) != lengths.sum():
+        raise ValueError("token lists: unexpected nulls")
+    freq = np.bincount(flat, minlength=vocabulary.len())
+    alphabetical = np.empty(vocabulary.len(), dtype=np.int64)
+    alphabetical[vocabulary.arg_sort().to_numpy()] = np.arange(vocabulary.len())
+    order = np.lexsort((alphabetical, freq))  # by frequency, then token
+    rank = np.empty(vocabulary.len(), dtype=np.int64)
+    rank[order] = np.arange(vocabulary.len())
+    first = np.full(len(lengths), NO_TOKEN, dtype=np.int64)
+    second = np.full(len(lengths), NO_TOKEN, dtype=np.int64)
+    some = lengths > 0
+    if some.any():
+        starts = (np.cumsum(lengths) - lengths)[some]
+        r = rank[flat]
+        low = np.minimum.reduceat(r, starts)
+        masked = np.where(r == np.repeat(low, lengths[some]), len(rank), r)
+        next_low = np.minimum.reduceat(masked, starts)
+        first[some] = order[low]
+        two = next_low < len(rank)
+        second[np.flatnonzero(some)[two]] = order[next_low[two]]
+    return first, second
+
+
+NO_TOKEN = (1 << 32) - 1
+
+
+def _rare_strings(first: pl.Series, second: pl.Series, vocabulary: pl.Series) -> pl.Series:
+    """rare_key from the ids of the two rarest tokens: the two sorted and joined by a space
+    (one token alone; null for none)."""
+    def word(ids: np.ndarray) -> pl.Series:
+        at = pl.Series(ids, dtype=pl.UInt32)
+        return vocabulary.gather(pl.select(pl.when(pl.lit(at) != NO_TOKEN).then(pl.lit(at))).to_series())
+
+    return pl.DataFrame({"a": word(first), "b": word(second)}).select(
+        pl.when(pl.col("b").is_null()).then(pl.col("a"))
+        .when(pl.col("a") < pl.col("b")).then(pl.concat_str("a", pl.lit(" "), "b"))
+        .otherwise(pl.concat_str("b", pl.lit(" "), "a"))
+        .alias("rare_key")
+    ).to_series()
 
 
 # A description of fewer tokens is a tagline or a counter ("Programming Principles",
