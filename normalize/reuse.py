@@ -47,13 +47,16 @@ The fingerprints are kept with the staging output as a fourth frame, ``fingerpri
 The landing index. The landing pipeline (scrapers/pipelines.py) fingerprints each line as it
 writes it (``LandingIndex``, by ``fingerprint_lines`` itself) and saves beside items.jsonl
 ``items.index.parquet``: per line its byte offset and length and the fingerprint columns,
-with the file's state when it was closed (size, mtime, ctime, inode, device), the
-fingerprint scheme (``fingerprint_scheme``: the code of ``fingerprint_lines``, its
+with the file's identity when it was closed (``normalize.digests.file_identity``: device,
+inode, size, mtime, ctime and the time it was recorded), the fingerprint scheme (``fingerprint_scheme``: the code of ``fingerprint_lines``, its
 constants, the Polars version, the machine) and the file's SHA-256. With a usable index
 (``read_index``) the new run's lines are not read at all: only the lines to parse are, by
 their byte ranges, each checked to be one whole UTF-8 line. An index is used only when it
-names this scheme, the file's state is the recorded one (a change to the file moves its
-ctime, which no program sets back; a copy or a rename changes the inode or the ctime), its
+names this scheme, the file's identity is the recorded one (a change to the file moves its
+ctime, which no program sets back; a copy or a rename changes the inode or the ctime) and
+was recorded where it can be trusted (``normalize.digests.identity_matches``, the export's
+rule: on a file system with whole-second times, at least COARSE_MARGIN_NS after the file's
+last change; the crawl waits that out and reads the file back before it records it), its
 byte ranges cover the file line after line, and ``INDEX_CHECK_LINES`` random lines (the
 first and last among them) read back from the file fingerprint as the index says; else the
 file is read as before. What this cannot catch: an index forged for the file as it is now,
@@ -73,6 +76,7 @@ import platform
 import random
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -82,7 +86,15 @@ from typing import Any
 
 import polars as pl
 
-from normalize.digests import file_sha256, files_digest
+from normalize.digests import (
+    IDENTITY_KEYS,
+    file_identity,
+    file_sha256,
+    files_digest,
+    path_identity_problem,
+    settled,
+    settled_identity,
+)
 from normalize.expressions import collapse_whitespace
 from normalize.schema import OFFERING_SCHEMA, RAW_SCHEMA, REJECT_SCHEMA
 from normalize.taxonomy.esco import esco_csv_path
@@ -133,14 +145,18 @@ def normalizer_fingerprint() -> str:
     files (code and data; normalize/dedup is a later stage and left out), the ESCO skills list
     the matcher reads (or its absence), the versions of Python and of the libraries the
     mapping calls, and the machine type (Polars' hash, used for the line fingerprints). The
-    files are hashed again only when one's state (size, mtime, ctime, inode) changed since
-    this process last did."""
+    files are hashed again only when one's identity (``normalize.digests.file_identity``)
+    changed since this process last did, and only identities that can be trusted are kept."""
     root = Path(__file__).resolve().parent
     own = sorted(p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] != "dedup"
                  and "__pycache__" not in p.parts and p.suffix not in {".pyc", ".pyo"})
     esco = esco_csv_path()
     try:
-        state = tuple((str(p), *_file_stat(p).values()) for p in [*own, *([esco] if esco.is_file() else [])])
+        identities = [file_identity(p) for p in [*own, *([esco] if esco.is_file() else [])]]
+        # A file changed within the timestamp granularity of a whole-second file system could
+        # keep its identity: then nothing is kept for next time.
+        state = tuple((str(p), *(i[k] for k in IDENTITY_KEYS)) for p, i in zip([*own, esco], identities, strict=False)) \
+            if all(settled(i) for i in identities) else None
     except OSError:  # a file gone meanwhile: hashed below (and raising there as before)
         state = None
     if state is not None and (cached := _NORMALIZER.get((str(esco), state))) is not None:
@@ -246,12 +262,16 @@ def fingerprint_scheme() -> str:
     return h.hexdigest()
 
 
-def _file_stat(path: Path) -> dict[str, int]:
-    st = path.stat()
-    # ctime moves on any change of the file's content (and on a rename or a new link): no
-    # program sets it back, so a changed file never matches an index written before.
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns,
-            "ino": st.st_ino, "dev": st.st_dev}
+def _recorded_identity(meta: dict[str, Any]) -> Any:
+    """The identity of items.jsonl an index recorded (``normalize.digests.file_identity``). An
+    index written before identities were recorded holds the state flat (size, mtime_ns,
+    ctime_ns, ino, dev) and no time of recording: it counts as recorded at the file's last
+    change, so it is trusted only where the file system's times are finer than a second."""
+    if "identity" in meta:
+        return meta["identity"]
+    keys = {"device": "dev", "inode": "ino", "bytes": "size", "mtime_ns": "mtime_ns", "ctime_ns": "ctime_ns"}
+    legacy = {k: meta.get(old) for k, old in keys.items()}
+    return {**legacy, "recorded_ns": legacy["ctime_ns"]}
 
 
 class LandingIndex:
@@ -306,12 +326,15 @@ class LandingIndex:
         if not self.usable:
             return None
         self._flush()
-        stat = _file_stat(items)
-        if stat["size"] != self._bytes:
+        # Recorded so that it can be trusted later (normalize.digests.settled_identity: on a
+        # file system with whole-second times, after waiting out the margin and reading the
+        # file back); None when the file is not the bytes added.
+        identity = settled_identity(items, self._sha.hexdigest())
+        if identity is None or identity["bytes"] != self._bytes:
             return None
         frame = pl.concat(self._parts, how="vertical") if self._parts else pl.DataFrame(schema=INDEX_SCHEMA)
         meta = {"version": INDEX_VERSION, "scheme": fingerprint_scheme(), "lines": frame.height,
-                "sha256": self._sha.hexdigest(), **stat}
+                "sha256": self._sha.hexdigest(), "identity": identity}
         temp = target.with_name(f".{INDEX_NAME}.{os.getpid()}.tmp")
         try:
             frame.write_parquet(temp, metadata={_INDEX_KEY: json.dumps(meta)})
@@ -362,8 +385,8 @@ def _read_at(fd: int, offsets: Sequence[int], lengths: Sequence[int]) -> list[st
 def read_index(run_dir: Path | str) -> tuple[pl.DataFrame | None, str]:
     """The run's landing index as ``fingerprint_lines`` would give it for items.jsonl
     (``line``, ``offset``, ``length`` and the fingerprint columns), or None and why not. An
-    index is used only when it is this scheme's, was written for this very file (size,
-    mtime, ctime, inode and device as recorded), its byte ranges cover the file line after
+    index is used only when it is this scheme's, was written for this very file (its
+    identity as recorded, and trusted by ``normalize.digests.identity_matches``), its byte ranges cover the file line after
     line, and a random sample of its lines (``INDEX_CHECK_LINES``, the first and the last
     included), read back from the file, fingerprint as it says."""
     run_dir = Path(run_dir)
@@ -376,8 +399,12 @@ def read_index(run_dir: Path | str) -> tuple[pl.DataFrame | None, str]:
             return None, "landing index of another version"
         if meta.get("scheme") != fingerprint_scheme():
             return None, "landing index of another fingerprint scheme"
-        if any(meta.get(k) != v for k, v in _file_stat(items).items()):
-            return None, "landing index written for another state of items.jsonl"
+        recorded = _recorded_identity(meta)
+        if problem := path_identity_problem(recorded, items):
+            if problem == "another state of the file":
+                return None, "landing index written for another state of items.jsonl"
+            return None, f"landing index of items.jsonl: {problem}"
+        size = recorded["bytes"]
         frame = pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError, ValueError, TypeError):
         return None, "landing index unreadable"
@@ -386,8 +413,8 @@ def read_index(run_dir: Path | str) -> tuple[pl.DataFrame | None, str]:
     step = pl.col("length").cast(pl.Int64) + 1
     tiles = frame.select(
         ok=((pl.col("offset") == step.cum_sum() - step).all() & (pl.col("length") > 0).all()
-            & (step.sum() == meta["size"]) & pl.col("offset").is_not_null().all()),
-    ).item() if frame.height else meta["size"] == 0
+            & (step.sum() == size) & pl.col("offset").is_not_null().all()),
+    ).item() if frame.height else size == 0
     if not tiles:
         return None, "landing index does not cover items.jsonl line by line"
     frame = frame.with_row_index("line").with_columns(pl.col("line").cast(pl.Int64))
@@ -617,8 +644,14 @@ def normalize_with_reuse(run_dir: Path | str, provider_kinds: Mapping[str, str] 
             lines = read_lines(run_dir / "items.jsonl")
             lines = fingerprint_lines(lines) if lines is not None else None
 
+    loading: _PreviousFrames | None = None  # the previous raw rows and offerings being read
+    prev_raw = prev_off = None
+
     def full(reason: str) -> ReuseResult:
-        nonlocal lines
+        nonlocal lines, prev_raw, prev_off
+        if loading is not None:  # the previous frames are not needed: wait for their read, drop them
+            loading.discard()
+        prev_raw = prev_off = None
         if lines is not None:  # the line texts are not needed any more: free them first
             lines = lines.drop("text", strict=False)
         out = _full(run_dir, lines, provider_kinds, normalizer, clock, reason, normalize_fn or normalize)
@@ -647,137 +680,216 @@ def normalize_with_reuse(run_dir: Path | str, provider_kinds: Mapping[str, str] 
                       .filter(pl.len().over(match_on) == 1)
                       .select(*match_on, _prev_line="line", _source="source", _key="source_key",
                               _offering_id="offering_id"))
+        n_prev_fp = prev_fp.height
+        del prev_fp
         matched = lines.join(candidates, on=match_on, how="left", maintain_order="left")
         hit = pl.col("_prev_line").is_not_null()
-        if indexed:  # the lines to parse read by their byte ranges
-            to_parse = matched.filter(~hit).select("line", "offset", "length")
-            texts = read_lines_at(run_dir, to_parse)
-            if texts is None:  # the index lied: the file read as lines after all, all normalized
-                indexed, index_reason = False, "landing index does not match the lines of items.jsonl"
-                lines = read_lines(run_dir / "items.jsonl")
-                lines = fingerprint_lines(lines) if lines is not None else None
-                return full("the landing index does not match items.jsonl")
-            to_parse = to_parse.select("line").with_columns(texts)
-        else:
-            to_parse = matched.filter(~hit).select("line", "text")
-        matched = matched.drop("text", strict=False)
-        lines = lines.drop("text", strict=False)
-    if not matched.select(hit.any()).item():
+        any_hit = matched.select(hit.any()).item()
+    if not any_hit:
         return full("no line unchanged since the previous run")
 
-    with clock("read_landing"):
-        if _has_content(run_dir / "items.jsonl") and to_parse.height:
-            parsed = _parse_lines(to_parse.get_column("text"))
-        else:
-            parsed = pl.DataFrame(schema=RAW_SCHEMA)
-        to_parse = to_parse.drop("text")
-        if parsed is None:
-            return full("a changed line needs the reader's slow path")
-        invalid = _read_invalid(run_dir)
+    # The previous raw rows and offerings are read on a second thread (Polars releases the
+    # GIL while it reads) while this one parses and normalizes the changed lines; a fallback
+    # to the full path waits for the read and drops it first.
+    loading = _PreviousFrames(previous)
+    try:
+        with clock("fingerprint"):
+            if indexed:  # the lines to parse read by their byte ranges
+                to_parse = matched.filter(~hit).select("line", "offset", "length")
+                texts = read_lines_at(run_dir, to_parse)
+                if texts is None:  # the index lied: the file read as lines after all, all normalized
+                    indexed, index_reason = False, "landing index does not match the lines of items.jsonl"
+                    lines = read_lines(run_dir / "items.jsonl")
+                    lines = fingerprint_lines(lines) if lines is not None else None
+                    return full("the landing index does not match items.jsonl")
+                to_parse = to_parse.select("line").with_columns(texts)
+            else:
+                to_parse = matched.filter(~hit).select("line", "text")
+            matched = matched.drop("text", strict=False)
+            lines = lines.drop("text", strict=False)
 
-    with clock("load previous"):
-        prev_raw = _previous_part(previous, "raw")
-        prev_off = _previous_part(previous, "offerings")
-    if prev_raw is None or prev_off is None or prev_raw.schema != RAW_SCHEMA or prev_off.schema != OFFERING_SCHEMA:
-        return full("previous raw or offerings absent or not in the contract's schema")
-    if prev_fp.height != prev_raw.height:
-        return full("previous fingerprints do not match its raw rows")
+        with clock("read_landing"):
+            if _has_content(run_dir / "items.jsonl") and to_parse.height:
+                parsed = _parse_lines(to_parse.get_column("text"))
+            else:
+                parsed = pl.DataFrame(schema=RAW_SCHEMA)
+            to_parse = to_parse.drop("text")
+            if parsed is None:
+                return full("a changed line needs the reader's slow path")
+            invalid = _read_invalid(run_dir)
 
-    with clock("reuse"):
-        times = parse_times(matched.get_column("fetched_at_text"))
-        if times is None:
-            return full("a fetched_at value the reader refuses")
-        matched = matched.with_columns(times.alias("_at"))
-        # The parsed lines check the provenance values read from the text against the reader.
-        check = pl.concat([to_parse, parsed.select("run_id", "fetched_at")], how="horizontal").join(
-            matched.select("line", "run_id_text", "_at"), on="line", how="left")
-        written = pl.col("run_id_text").is_not_null()
-        if check.filter(written & ((pl.col("run_id") != pl.col("run_id_text"))
-                                   | (pl.col("fetched_at") != pl.col("_at")))).height:
-            return full("provenance values read from the lines disagree with the reader")
-        at = matched.get_column("_prev_line")
-        if at.min() < 0 or at.max() >= prev_raw.height:
-            return full("previous fingerprints point past its raw rows")
-        # One gather from the previous rows followed by the parsed ones, in line order
-        # (parsed rows are in line order too); then the reused rows' provenance refreshed.
-        # The pool is one chunk: a gather across the chunks of a Parquet-read frame takes
-        # ten times as long.
-        n_prev = prev_raw.height
-        flags = matched.select(
-            "line", "_source", "_key", "run_id_text", "_at", _hit=hit,
-            _src=pl.when(hit).then(pl.col("_prev_line"))
-            .otherwise((~hit).cast(pl.Int64).cum_sum() - 1 + n_prev))
-        pool = pl.concat([prev_raw, parsed.select(RAW_SCHEMA.names())], how="vertical").rechunk()
-        del prev_raw
-        raw = pool[flags.get_column("_src")]
-        del pool
-        if raw.height != lines.height:
-            return full("lines and raw rows do not add up")
-        raw = pl.concat([raw, flags.select("_hit", "run_id_text", "_at")], how="horizontal").select(
-            pl.exclude("run_id", "fetched_at", "_hit", "run_id_text", "_at"),
-            run_id=pl.when("_hit").then(pl.col("run_id_text")).otherwise(pl.col("run_id")),
-            fetched_at=pl.when("_hit").then(pl.col("_at")).otherwise(pl.col("fetched_at")),
-        ).select([pl.col(n).cast(t) for n, t in RAW_SCHEMA.items()])
-        keys = _keys(raw)
-        # The previous row must be the line's: same source and key.
-        if pl.concat([keys, flags.select("_hit", "_source", "_key")], how="horizontal").filter(
-                pl.col("_hit") & ((pl.col("source") != pl.col("_source")) | (pl.col("source_key") != pl.col("_key"))
-                                  | pl.col("source").is_null() | pl.col("source_key").is_null())).height:
-            return full("previous raw rows do not match their fingerprints")
-        dup = ((pl.len().over("source", "source_key") > 1) & pl.col("source").is_not_null()
-               & pl.col("source_key").is_not_null())
-        reuse_line = flags.get_column("_hit") & ~keys.select(dup).to_series()
-        subset = raw.filter(~reuse_line)
-        subset_lines = flags.get_column("line").filter(~reuse_line)
+        with clock("reuse"):
+            times = parse_times(matched.get_column("fetched_at_text"))
+            if times is None:
+                return full("a fetched_at value the reader refuses")
+            matched = matched.with_columns(times.alias("_at"))
+            # The parsed lines check the provenance values read from the text against the reader.
+            check = pl.concat([to_parse, parsed.select("run_id", "fetched_at")], how="horizontal").join(
+                matched.select("line", "run_id_text", "_at"), on="line", how="left")
+            written = pl.col("run_id_text").is_not_null()
+            if check.filter(written & ((pl.col("run_id") != pl.col("run_id_text"))
+                                       | (pl.col("fetched_at") != pl.col("_at")))).height:
+                return full("provenance values read from the lines disagree with the reader")
+            at = matched.get_column("_prev_line")
+            if at.min() < 0 or at.max() >= n_prev_fp:
+                return full("previous fingerprints point past its raw rows")
+            # Each line's source and key: the previous fingerprints' for a matched line (checked
+            # against its raw row below), the parsed row's for the others. A matched line is
+            # reused unless its key occurs more than once in the run.
+            parsed = parsed.select([pl.col(n).cast(t) for n, t in RAW_SCHEMA.items()])
+            line_keys = pl.concat([
+                matched.filter(hit).select("line", source="_source", source_key="_key"),
+                pl.concat([to_parse, _keys(parsed)], how="horizontal"),
+            ], how="vertical").sort("line")
+            if not line_keys.get_column("line").equals(matched.get_column("line")):
+                return full("lines and raw rows do not add up")
+            line_keys = line_keys.drop("line")
+            dup = ((pl.len().over("source", "source_key") > 1) & pl.col("source").is_not_null()
+                   & pl.col("source_key").is_not_null())
+            hits = matched.get_column("_prev_line").is_not_null()
+            reuse_line = hits & ~line_keys.select(dup).to_series()
+            if (hits & ~reuse_line).any():
+                subset = None  # matched lines of a repeated key: taken from the previous rows below
+            else:
+                subset, subset_lines = parsed, to_parse.get_column("line")
 
-    with clock("normalize"):
-        result = normalize(subset.lazy(), provider_kinds=provider_kinds)
+        def assemble_raw() -> pl.DataFrame | str:
+            """The run's raw rows: one gather from the previous rows followed by the parsed
+            ones, in line order (parsed rows are in line order too); then the reused rows'
+            provenance refreshed. The pool is one chunk: a gather across the chunks of a
+            Parquet-read frame takes ten times as long. Each row is checked to be its line's
+            (source and key); a string says why the rows cannot be put together."""
+            nonlocal prev_raw
+            if prev_raw is None or prev_raw.schema != RAW_SCHEMA:
+                return "previous raw or offerings absent or not in the contract's schema"
+            if n_prev_fp != prev_raw.height:
+                return "previous fingerprints do not match its raw rows"
+            n_prev = prev_raw.height
+            flags = matched.select(
+                "run_id_text", "_at", _hit=hit,
+                _src=pl.when(hit).then(pl.col("_prev_line"))
+                .otherwise((~hit).cast(pl.Int64).cum_sum() - 1 + n_prev))
+            pool = pl.concat([prev_raw, parsed], how="vertical").rechunk()
+            prev_raw = None
+            gathered = pool[flags.get_column("_src")]
+            del pool
+            if gathered.height != lines.height:
+                return "lines and raw rows do not add up"
+            gathered = pl.concat([gathered, flags.select("_hit", "run_id_text", "_at")], how="horizontal").select(
+                pl.exclude("run_id", "fetched_at", "_hit", "run_id_text", "_at"),
+                run_id=pl.when("_hit").then(pl.col("run_id_text")).otherwise(pl.col("run_id")),
+                fetched_at=pl.when("_hit").then(pl.col("_at")).otherwise(pl.col("fetched_at")),
+            ).select([pl.col(n).cast(t) for n, t in RAW_SCHEMA.items()])
+            # The previous row must be the line's: same source and key.
+            keys = _keys(gathered)
+            if pl.concat([keys, line_keys.select(_source="source", _key="source_key"), flags.select("_hit")],
+                         how="horizontal").filter(
+                    pl.col("source").ne_missing(pl.col("_source")) | pl.col("source_key").ne_missing(pl.col("_key"))
+                     | (pl.col("_hit") & (pl.col("source").is_null() | pl.col("source_key").is_null()))).height:
+                return "previous raw rows do not match their fingerprints"
+            return gathered
 
-    with clock("reuse"):
-        # The normalized offerings are the subset's rows that _classify keeps, in order.
-        kept = (_classify(_conform(subset.lazy()))
-                .select("source", "_key", "_reject").collect(engine="in-memory")
-                .with_columns(line=subset_lines).filter(pl.col("_reject").is_null()))
-        n_subset = subset.height
-        del subset
-        fresh = result.offerings
-        if kept.height != fresh.height or (fresh.height and not (
-                kept.get_column("source").equals(fresh.get_column("source"))
-                and kept.get_column("_key").equals(fresh.get_column("source_key")))):
-            return full("normalized offerings do not line up with their lines")
-        reuse_rows = matched.select("line", "_offering_id", "run_id_text", "_at").filter(reuse_line)
-        # Each reused line's previous offering by offering_id (a narrow join), then one gather
-        # from the previous offerings followed by the fresh ones, in line order.
-        n_prev = prev_off.height
-        order = pl.concat([
-            prev_off.select("offering_id").with_row_index("_src").join(
-                reuse_rows, left_on="offering_id", right_on="_offering_id", how="inner")
-            .select("line", pl.col("_src").cast(pl.Int64), "run_id_text", "_at", _hit=pl.lit(True)),
-            kept.select("line", _src=pl.int_range(n_prev, n_prev + kept.height, dtype=pl.Int64),
-                        run_id_text=pl.lit(None, pl.String), _at=pl.lit(None, RAW_SCHEMA["fetched_at"]),
-                        _hit=pl.lit(False)),
-        ], how="vertical").sort("line")
-        if order.height != reuse_rows.height + kept.height:
-            return full("previous offerings missing for reused lines")
-        pool = pl.concat([prev_off, fresh.select(OFFERING_SCHEMA.names())], how="vertical").rechunk()
-        del prev_off
-        offerings = pl.concat([pool[order.get_column("_src")], order.select("_hit", "run_id_text", "_at")],
-                              how="horizontal").select(
-            pl.exclude("run_id", "fetched_at", "_hit", "run_id_text", "_at"),
-            run_id=pl.when("_hit").then(pl.col("run_id_text")).otherwise(pl.col("run_id")),
-            fetched_at=pl.when("_hit").then(pl.col("_at")).otherwise(pl.col("fetched_at")),
-        ).select([pl.col(n).cast(t) for n, t in OFFERING_SCHEMA.items()])
-        del pool
-        result = NormalizeResult(offerings=offerings,
-                                 rejects=result.rejects.select([pl.col(n).cast(t) for n, t in REJECT_SCHEMA.items()]),
-                                 fx_rate_date=result.fx_rate_date)
+        raw = None
+        if subset is None:
+            with clock("load previous"):
+                prev_raw, prev_off = loading.frames()
+            with clock("reuse"):
+                raw = assemble_raw()
+                if isinstance(raw, str):
+                    return full(raw)
+                subset = raw.filter(~reuse_line)
+                subset_lines = matched.get_column("line").filter(~reuse_line)
+
+        with clock("normalize"):
+            result = normalize(subset.lazy(), provider_kinds=provider_kinds)
+
+        with clock("reuse"):
+            # The normalized offerings are the subset's rows that _classify keeps, in order.
+            kept = (_classify(_conform(subset.lazy()))
+                    .select("source", "_key", "_reject").collect(engine="in-memory")
+                    .with_columns(line=subset_lines).filter(pl.col("_reject").is_null()))
+            n_subset = subset.height
+            del subset
+            fresh = result.offerings
+            if kept.height != fresh.height or (fresh.height and not (
+                    kept.get_column("source").equals(fresh.get_column("source"))
+                    and kept.get_column("_key").equals(fresh.get_column("source_key")))):
+                return full("normalized offerings do not line up with their lines")
+
+        if raw is None:
+            with clock("load previous"):
+                prev_raw, prev_off = loading.frames()
+            with clock("reuse"):
+                raw = assemble_raw()
+                if isinstance(raw, str):
+                    return full(raw)
+        if prev_off is None or prev_off.schema != OFFERING_SCHEMA:
+            return full("previous raw or offerings absent or not in the contract's schema")
+
+        with clock("reuse"):
+            reuse_rows = matched.select("line", "_offering_id", "run_id_text", "_at").filter(reuse_line)
+            # Each reused line's previous offering by offering_id (a narrow join), then one gather
+            # from the previous offerings followed by the fresh ones, in line order.
+            n_prev = prev_off.height
+            order = pl.concat([
+                prev_off.select("offering_id").with_row_index("_src").join(
+                    reuse_rows, left_on="offering_id", right_on="_offering_id", how="inner")
+                .select("line", pl.col("_src").cast(pl.Int64), "run_id_text", "_at", _hit=pl.lit(True)),
+                kept.select("line", _src=pl.int_range(n_prev, n_prev + kept.height, dtype=pl.Int64),
+                            run_id_text=pl.lit(None, pl.String), _at=pl.lit(None, RAW_SCHEMA["fetched_at"]),
+                            _hit=pl.lit(False)),
+            ], how="vertical").sort("line")
+            if order.height != reuse_rows.height + kept.height:
+                return full("previous offerings missing for reused lines")
+            pool = pl.concat([prev_off, fresh.select(OFFERING_SCHEMA.names())], how="vertical").rechunk()
+            prev_off = None
+            offerings = pl.concat([pool[order.get_column("_src")], order.select("_hit", "run_id_text", "_at")],
+                                  how="horizontal").select(
+                pl.exclude("run_id", "fetched_at", "_hit", "run_id_text", "_at"),
+                run_id=pl.when("_hit").then(pl.col("run_id_text")).otherwise(pl.col("run_id")),
+                fetched_at=pl.when("_hit").then(pl.col("_at")).otherwise(pl.col("fetched_at")),
+            ).select([pl.col(n).cast(t) for n, t in OFFERING_SCHEMA.items()])
+            del pool
+            result = NormalizeResult(offerings=offerings,
+                                     rejects=result.rejects.select([pl.col(n).cast(t) for n, t in REJECT_SCHEMA.items()]),
+                                     fx_rate_date=result.fx_rate_date)
+    finally:
+        loading.discard()
 
     with clock("fingerprint"):
-        fps = _fingerprints(lines, raw, offerings, True, normalizer, times, keys)
+        fps = _fingerprints(lines, raw, offerings, True, normalizer, times, line_keys)
     stats = {"mode": "reuse", "reason": "", "records": raw.height, "reused": reuse_rows.height,
              "normalized": n_subset, "parsed": parsed.height, "index": "used" if indexed else index_reason,
              "seconds": {k: round(v, 3) for k, v in clock.seconds.items()}}
     return ReuseResult(raw, invalid, result, fps, stats)
+
+
+class _PreviousFrames:
+    """The previous output's ``raw`` and ``offerings`` (``_previous_part``), read on a thread
+    of their own from the moment this is made: ``frames`` waits for them, ``discard`` waits
+    and drops them (the caller closes the previous output's files only after either)."""
+
+    def __init__(self, previous: Previous) -> None:
+        self._out: dict[str, Any] = {}
+        self._thread = threading.Thread(target=self._read, args=(previous,), name="credcat-reuse-previous",
+                                        daemon=True)
+        self._thread.start()
+
+    def _read(self, previous: Previous) -> None:
+        try:
+            self._out["frames"] = (_previous_part(previous, "raw"), _previous_part(previous, "offerings"))
+        except BaseException as exc:  # raised again by frames(), on the caller's thread
+            self._out["error"] = exc
+
+    def frames(self) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+        self._thread.join()
+        if "error" in self._out:
+            raise self._out.pop("error")
+        return self._out.pop("frames")
+
+    def discard(self) -> None:
+        self._thread.join()
+        self._out.clear()
 
 
 __all__ = ["FINGERPRINT_SCHEMA", "INDEX_NAME", "INDEX_SCHEMA", "LandingIndex", "ReuseResult", "fingerprint_lines",

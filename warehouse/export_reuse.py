@@ -26,8 +26,9 @@ restore, a snapshot copied elsewhere) has another inode or device; a file writte
 file system within the timestamp granularity of the recorded ctime cannot be told apart, which
 is why a recorded identity is only trusted when its timestamps have sub-second precision or
 were at least COARSE_MARGIN_NS old when recorded (on file systems with whole-second
-timestamps). Files are recorded in the export's private staging folder (mode 0700) before it is
-renamed into place. What identity cannot see is damage below the file system (media errors):
+timestamps): the rule of ``normalize.digests``, whose ``file_identity`` and
+``identity_matches`` the landing index uses too. Files are recorded in the export's private
+staging folder (mode 0700) before it is renamed into place. What identity cannot see is damage below the file system (media errors):
 ``verify_manifest`` still reads and hashes every file, linked ones included.
 """
 
@@ -37,53 +38,24 @@ import hashlib
 import json
 import os
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from normalize.digests import file_sha256
+from normalize.digests import (  # noqa: F401  (COARSE_MARGIN_NS, IDENTITY_KEYS: this module's names too)
+    COARSE_MARGIN_NS,
+    IDENTITY_KEYS,
+    file_identity,
+    file_sha256,
+    identity_holds,
+    identity_matches,
+)
 
 MANIFEST = "manifest.json"
 
 
 def _inside(relative: str) -> bool:
     return bool(relative) and not Path(relative).is_absolute() and ".." not in Path(relative).parts
-
-
-IDENTITY_KEYS = ("device", "inode", "bytes", "mtime_ns", "ctime_ns")
-# On a file system with whole-second timestamps, a recorded identity is trusted only when its
-# ctime was at least this old when recorded (a write in the same second would keep it).
-COARSE_MARGIN_NS = 2_000_000_000
-
-
-def _identity_of(st: os.stat_result) -> dict[str, int]:
-    return {"device": st.st_dev, "inode": st.st_ino, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns,
-            "ctime_ns": st.st_ctime_ns}
-
-
-def file_identity(path: Path) -> dict[str, int]:
-    """What the manifest records to recognise a file without reading it (see the module
-    docstring), with the time it was recorded (``recorded_ns``)."""
-    return {**_identity_of(os.stat(path)), "recorded_ns": time.time_ns()}
-
-
-def identity_matches(recorded: Any, st: os.stat_result) -> bool:
-    """``st`` is the file whose identity was recorded, unchanged since (see the module docstring)."""
-    if not isinstance(recorded, dict) or any(type(recorded.get(k)) is not int for k in (*IDENTITY_KEYS, "recorded_ns")):
-        return False
-    now = _identity_of(st)
-    if any(recorded[k] != now[k] for k in IDENTITY_KEYS):
-        return False
-    coarse = now["mtime_ns"] % 1_000_000_000 == 0 and now["ctime_ns"] % 1_000_000_000 == 0
-    return not coarse or recorded["recorded_ns"] - now["ctime_ns"] >= COARSE_MARGIN_NS
-
-
-def identity_holds(recorded: Any, path: Path) -> bool:
-    try:
-        return identity_matches(recorded, os.stat(path))
-    except OSError:
-        return False
 
 
 class PreviousSnapshot:

@@ -237,7 +237,9 @@ def make_staging_asset(source: Source) -> dg.AssetsDefinition:
         # since that run are not parsed or normalized again (normalize/reuse.py); the frames
         # are those of read_landing + normalize of the whole run. Absent or unusable: all.
         # Its files are opened at once (FrameFolder), so another run of this asset storing
-        # its output meanwhile cannot mix two outputs.
+        # its output meanwhile cannot mix two outputs. normalize_with_reuse reads its raw rows
+        # and offerings on a second thread while it normalizes the changed lines, and returns
+        # only once that read is over: the files can be closed right after.
         stored = settings.paths().io.joinpath(*key.path)
         try:
             previous = FrameFolder(stored) if stored.is_dir() else None

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from normalize import reuse
+from normalize import digests, reuse
 from normalize.reuse import FINGERPRINT_SCHEMA, normalize_with_reuse, normalizer_fingerprint
 from normalize.transforms import normalize, read_landing
 from pipelines.bench.incremental import changed_landing
@@ -298,13 +298,18 @@ def _scratch_kinds(run_dir: Path, kinds: dict[str, str]) -> dict[str, pl.DataFra
 # --- the landing index (items.index.parquet) ------------------------------------------------------
 
 
-def _rewrite_index(run: Path, frame: pl.DataFrame | None = None, **meta_over) -> None:
+def _rewrite_index(run: Path, frame: pl.DataFrame | None = None, recorded_at: int | None = None,
+                   **meta_over) -> None:
     """Rewrite the run's index: ``frame`` (default the stored one), its metadata with
-    ``meta_over`` and the file's current state, as a forger would."""
+    ``meta_over`` and the file's current identity (recorded now, or at ``recorded_at``), as a
+    forger would."""
     path = run / reuse.INDEX_NAME
     meta = json.loads(pl.read_parquet_metadata(path)[reuse._INDEX_KEY])
     frame = pl.read_parquet(path) if frame is None else frame
-    meta.update(reuse._file_stat(run / "items.jsonl"), **meta_over)
+    meta["identity"] = digests.file_identity(run / "items.jsonl")
+    if recorded_at is not None:
+        meta["identity"]["recorded_ns"] = recorded_at
+    meta.update(**meta_over)
     frame.write_parquet(path, metadata={reuse._INDEX_KEY: json.dumps(meta)})
 
 
@@ -390,3 +395,126 @@ def test_an_index_that_lies_is_refused(folder: Path, monkeypatch: pytest.MonkeyP
     out = normalize_with_reuse(run, KINDS, first.staging())
     _assert_same(out, run)
     assert out.stats["index"] == "used" and out.stats["normalized"] == 1
+
+
+# --- the landing index's identity: the export's rule (normalize/digests.py) -----------------------
+
+
+def _coarse_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a file system with whole-second timestamps: digests sees mtime and ctime cut to
+    the second (digests reads every file's state through its ``os.stat``)."""
+    import types
+
+    real = os.stat
+
+    def stat(path, *args, **kwargs):
+        st = real(path, *args, **kwargs)
+        return types.SimpleNamespace(st_dev=st.st_dev, st_ino=st.st_ino, st_size=st.st_size,
+                                     st_mtime_ns=st.st_mtime_ns // 10**9 * 10**9,
+                                     st_ctime_ns=st.st_ctime_ns // 10**9 * 10**9)
+
+    monkeypatch.setattr(digests, "os", types.SimpleNamespace(stat=stat))
+
+
+def test_an_index_recorded_within_the_margin_of_the_files_change_is_not_trusted(
+        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With whole-second times, an index recorded less than COARSE_MARGIN_NS after items.jsonl
+    last changed is refused (a rewrite in the same second would keep the times), the file is
+    read instead and the output is the full path's; recorded at the margin it is used."""
+    source = "iadp_certifications"
+    first = normalize_with_reuse(_run(folder, source, "bench"), KINDS, None)
+    changed_landing(folder, "incr", changed=0.05)
+    run = _run(folder, source, "incr")
+    _coarse_times(monkeypatch)
+    changed = digests.file_identity(run / "items.jsonl")["ctime_ns"]
+    assert changed % 10**9 == 0
+    _rewrite_index(run, recorded_at=changed + digests.COARSE_MARGIN_NS - 1)
+    index, why = reuse.read_index(run)
+    assert index is None and "timestamp granularity" in why, why
+    out = normalize_with_reuse(run, KINDS, first.staging())
+    _assert_same(out, run)
+    assert out.stats["mode"] == "reuse" and out.stats["index"] == why
+    _rewrite_index(run, recorded_at=changed + digests.COARSE_MARGIN_NS)
+    index, why = reuse.read_index(run)
+    assert index is not None, why
+    out = normalize_with_reuse(run, KINDS, first.staging())
+    _assert_same(out, run)
+    assert out.stats["mode"] == "reuse" and out.stats["index"] == "used"
+    # With sub-second times the margin does not apply.
+    monkeypatch.undo()
+    _rewrite_index(run, recorded_at=digests.file_identity(run / "items.jsonl")["ctime_ns"] + 1)
+    assert reuse.read_index(run)[0] is not None
+
+
+def test_a_fresh_index_on_whole_second_times_is_recorded_past_the_margin(
+        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The crawl writes the index right after items.jsonl: with whole-second times it waits
+    out the margin and reads the file back before recording, so the index is trusted by any
+    later run; a file that is not the bytes indexed gets no index."""
+    run = _run(folder, "iadp_certifications", "bench")
+    _coarse_times(monkeypatch)
+    assert reuse.index_landing(run) is not None
+    meta = json.loads(pl.read_parquet_metadata(run / reuse.INDEX_NAME)[reuse._INDEX_KEY])
+    assert meta["identity"]["recorded_ns"] - meta["identity"]["ctime_ns"] >= digests.COARSE_MARGIN_NS
+    index, why = reuse.read_index(run)
+    assert index is not None, why
+    # A file just written that is not the bytes indexed: no identity to record.
+    fresh = run / "fresh.jsonl"
+    fresh.write_bytes(b"{}\n")
+    assert digests.settled_identity(fresh, "0" * 64) is None
+
+
+def test_an_index_without_a_recorded_time_is_trusted_only_with_fine_times(
+        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Indexes written before the identity was recorded hold the file's state flat and no
+    time of recording: trusted with sub-second times, refused with whole-second times."""
+    run = _run(folder, "iadp_certifications", "bench")
+    assert reuse.index_landing(run) is not None  # the copy's own index
+    path = run / reuse.INDEX_NAME
+    meta = json.loads(pl.read_parquet_metadata(path)[reuse._INDEX_KEY])
+    identity = meta.pop("identity")
+    meta.update(size=identity["bytes"], mtime_ns=identity["mtime_ns"], ctime_ns=identity["ctime_ns"],
+                ino=identity["inode"], dev=identity["device"])
+    pl.read_parquet(path).write_parquet(path, metadata={reuse._INDEX_KEY: json.dumps(meta)})
+    index, why = reuse.read_index(run)
+    assert index is not None, why
+    _coarse_times(monkeypatch)  # the same file on whole-second times, recorded flat as before
+    meta.update(mtime_ns=meta["mtime_ns"] // 10**9 * 10**9, ctime_ns=meta["ctime_ns"] // 10**9 * 10**9)
+    pl.read_parquet(path).write_parquet(path, metadata={reuse._INDEX_KEY: json.dumps(meta)})
+    index, why = reuse.read_index(run)
+    assert index is None and "timestamp granularity" in why, why
+
+
+def test_reuse_fingerprints_equal_the_full_paths(folder: Path) -> None:
+    """The fingerprints frame kept by a reuse run is the one a from-scratch run of the same
+    landing keeps (all four staging frames are then what the full path writes)."""
+    changed_landing(folder, "incr", changed=0.05)
+    for source in SOURCES:
+        first = normalize_with_reuse(_run(folder, source, "bench"), KINDS, None)
+        out = normalize_with_reuse(_run(folder, source, "incr"), KINDS, first.staging())
+        assert out.stats["mode"] == "reuse"
+        scratch = normalize_with_reuse(_run(folder, source, "incr"), KINDS, None)
+        assert_frame_equal(out.fingerprints, scratch.fingerprints, check_exact=True)
+
+
+def test_a_fallback_waits_for_the_previous_frames_being_read(folder: Path) -> None:
+    """The previous raw rows and offerings are read on a second thread; a run that falls back
+    to the full path after that read started waits for it (the caller may close the files
+    right after) and gives the full path's frames."""
+    source = "skillmarket_api"
+    first = normalize_with_reuse(_run(folder, source, "bench"), KINDS, None)
+    changed_landing(folder, "incr", changed=0.05)
+    run = _run(folder, source, "incr")
+    previous = first.staging()
+    previous["offerings"] = previous["offerings"].head(10)  # reused lines lose their offering
+    reads: list[str] = []
+
+    class Watched(dict):
+        def get(self, part, default=None):
+            reads.append(part)
+            return super().get(part, default)
+
+    out = normalize_with_reuse(run, KINDS, Watched(previous))
+    assert out.stats["mode"] == "full" and "previous offerings missing" in out.stats["reason"]
+    assert reads == ["fingerprints", "raw", "offerings"]
+    _assert_same(out, run)
