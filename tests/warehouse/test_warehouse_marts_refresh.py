@@ -135,3 +135,35 @@ def test_marts_are_rebuilt_when_many_offerings_changed_or_the_derivation_changed
     assert stats["marts"] == "rebuilt"
     state = warehouse.query("SELECT derivation, how, offerings_refreshed FROM ops.marts_state")
     assert state.rows() == [(load_module.MARTS_DERIVATION, "rebuilt", 20)]
+
+
+def test_refresh_recomputes_only_the_providers_whose_roles_changed(tmp_path: Path, monkeypatch) -> None:
+    """A changed title leaves every provider role as it was: no dim_provider row is recomputed
+    (a platform listing most offerings is not recounted). An offering moving to another
+    credential changes its roles: its awarding body and platform are recomputed, and
+    dim_provider still equals a rebuild."""
+    recomputed: list[set[str]] = []
+    original = load_module._insert_dim_provider
+
+    def spy(con, provider_ids):
+        if provider_ids is not None:
+            recomputed.append({r[0] for r in con.execute(f"SELECT provider_id FROM {provider_ids}").fetchall()})
+        return original(con, provider_ids)
+
+    monkeypatch.setattr(load_module, "_insert_dim_provider", spy)
+    warehouse = Warehouse(tmp_path)
+    titles = {f"c{i}": f"Course {i}" for i in range(20)}
+    creds = {k: f"cred-{i % 5}" for i, k in enumerate(titles)}
+    warehouse.load(make_run(T0, {"src": Crawl("r1", titles=titles, credential_of=creds)}))
+    day = 1
+    for new_titles, new_creds, expect in [
+        ({**titles, "c0": "Course 0 (new)"}, creds, 0),           # content only: no role changed
+        ({**titles, "c0": "Course 0 (new)"}, {**creds, "c1": "cred-4"}, 2),  # c1 moves: body + platform
+    ]:
+        inputs = make_run(T0 + timedelta(days=day), {"src": Crawl(f"r{day + 1}", titles=new_titles, credential_of=new_creds)})
+        assert warehouse.load(inputs)["marts"] == "refreshed"
+        assert len(recomputed[-1]) == expect, recomputed[-1]
+        published = warehouse.contents()
+        assert_same_contents(_rebuilt_marts(warehouse.published, tmp_path, inputs.run_started_at),
+                             {k: published[k] for k in MARTS})
+        day += 1
