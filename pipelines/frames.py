@@ -7,8 +7,8 @@ files are opened when it is loaded, all from the same folder, so a frame read la
 stored then, even if another run has since replaced the folder (an open file outlives its
 directory entry).
 
-The IO manager writes a folder's frames with ``write_frame`` (and so does the bench's
-normalize stage, pipelines/bench/stages.py): zstd at level 1, without column statistics.
+The IO manager writes every frame with ``write_frame``, a folder's and a single frame's (and
+so do the bench's stages, pipelines/bench/stages.py): zstd at level 1, without column statistics.
 They are internal handoffs, read whole, never filtered by statistics; measured on the 1M
 staging output this took about a fifth less CPU time than Polars' defaults (zstd level 3,
 statistics) for files 3% larger, and reads as fast.

@@ -51,7 +51,7 @@ class CredcatIOManager(dg.ConfigurableIOManager):
         base.parent.mkdir(parents=True, exist_ok=True)
         _sweep_stale(base)
         if isinstance(obj, pl.DataFrame):
-            _replace_file(base.with_suffix(".parquet"), obj.write_parquet)
+            _replace_file(base.with_suffix(".parquet"), lambda path: write_frame(obj, path))
             _discard(base, keep=".parquet")
         elif isinstance(obj, dict) and obj and all(isinstance(v, pl.DataFrame) for v in obj.values()):
             _replace_folder(base, obj)

@@ -172,9 +172,11 @@ def stage_normalize(state: State, landing: Path, run_id: str, previous: str | No
     run defaults to ``full``), each source's staging output under that label is the previous
     run's, as the asset reads its own last output: lines unchanged since are reused
     (normalize/reuse.py). Steps: fingerprint (the crawl's landing index read and checked, or
-    else the lines read and hashed; matched against the previous fingerprints), load previous,
-    read_landing (the lines to parse, invalid.jsonl), normalize, reuse (provenance refreshed,
-    frames put together), checks, write handoffs."""
+    else the lines read and hashed; matched against the previous fingerprints), load previous
+    (the previous fingerprints, and the wait for its raw rows and offerings, which are read on
+    a second thread while the changed lines are parsed and normalized), read_landing (the
+    lines to parse, invalid.jsonl), normalize, reuse (provenance refreshed, frames put
+    together), checks, write handoffs."""
     from normalize.reuse import normalize_with_reuse
     from pipelines.defs.sources import unmapped_figures  # noqa: F401  (imported before the clock starts)
     from pipelines.frames import write_frame
@@ -266,6 +268,7 @@ def stage_resolve(state: State, truth: Path | None) -> dict[str, Any]:
     from normalize.dedup.settings import load_settings
     from normalize.schema import CREDENTIAL_SCHEMA, LINK_SCHEMA
     from pipelines import quality
+    from pipelines.frames import write_frame
 
     kinds = {name: s.provider_kind for name, s in _registry().items()}
     steps = Steps()
@@ -291,7 +294,7 @@ def stage_resolve(state: State, truth: Path | None) -> dict[str, Any]:
     steps.add("checks and dedup figures", time.perf_counter() - t)
     _blocking(failed, "intermediate/offering_links")
     t = time.perf_counter()
-    links.write_parquet(state.handoff("links"))
+    write_frame(links, state.handoff("links"))
     steps.add("write handoffs", time.perf_counter() - t)
     # credentials: loads its inputs again (staging, links), builds the golden records.
     t = time.perf_counter()
@@ -309,7 +312,7 @@ def stage_resolve(state: State, truth: Path | None) -> dict[str, Any]:
     steps.add("checks and dedup figures", time.perf_counter() - t)
     _blocking(failed, "intermediate/credentials")
     t = time.perf_counter()
-    credentials.write_parquet(state.handoff("credentials"))
+    write_frame(credentials, state.handoff("credentials"))
     steps.add("write handoffs", time.perf_counter() - t)
     wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
     out: dict[str, Any] = {
