@@ -59,7 +59,7 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 
-from normalize.digests import file_sha256
+from normalize.digests import file_identity, file_sha256
 from normalize.schema import SCHEMA_VERSION
 from warehouse import jsonld
 from warehouse.contract import entity_json_schema
@@ -78,7 +78,7 @@ from warehouse.ddl import (
     cursor,
     quote_identifier,
 )
-from warehouse.export_reuse import PreviousSnapshot, file_identity, fingerprint, link_or_copy
+from warehouse.export_reuse import PreviousSnapshot, fingerprint, link_or_copy
 from warehouse.publish import open_readonly
 
 MANIFEST = "manifest.json"

@@ -42,14 +42,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from normalize.digests import (  # noqa: F401  (COARSE_MARGIN_NS, IDENTITY_KEYS: this module's names too)
-    COARSE_MARGIN_NS,
-    IDENTITY_KEYS,
-    file_identity,
-    file_sha256,
-    identity_holds,
-    identity_matches,
-)
+from normalize.digests import file_sha256, identity_holds, identity_matches
 
 MANIFEST = "manifest.json"
 

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from normalize.digests import COARSE_MARGIN_NS, file_identity, identity_matches
 from tests.warehouse.test_warehouse_export_reuse import (
     C2,
     _second_export_with,
@@ -27,13 +28,7 @@ from tests.warehouse.test_warehouse_export_reuse import (
 )
 from warehouse import jsonld
 from warehouse.export import export_snapshot, verify_manifest
-from warehouse.export_reuse import (
-    COARSE_MARGIN_NS,
-    PreviousDamaged,
-    SequentialSource,
-    file_identity,
-    identity_matches,
-)
+from warehouse.export_reuse import PreviousDamaged, SequentialSource
 
 DOCUMENTS = (jsonld.CTDL_FILE, jsonld.OB_FILE)
 
