@@ -241,6 +241,17 @@ def test_compare_reads_only_the_digested_columns(catalogs: tuple[pl.DataFrame, p
         assert (moved["d0"] != digests["d0"].head(3)).all(), column
 
 
+def test_row_digests_tell_signed_zeros_apart() -> None:
+    """Polars hashes -0.0 like 0.0; the digest must not, or a value moving between them would
+    be taken as unchanged (and a cached row would differ from an uncached one)."""
+    frame = pl.DataFrame({"offering_id": ["a", "b", "c", "d"], "x": [0.0, -0.0, None, 1.5],
+                          "y": ["p", "p", "p", "p"]})
+    digests = cache.row_digests(frame, ["x", "y"])
+    assert digests["d0"].n_unique() == 4 and digests["d1"].n_unique() == 4
+    again = cache.row_digests(frame.with_columns(pl.col("x") * 1.0), ["x", "y"])
+    assert_frame_equal(again, digests)
+
+
 def test_the_equality_check_catches_a_digest_that_misses_a_column(
     tmp_path: Path, catalogs: tuple[pl.DataFrame, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
 ) -> None:
