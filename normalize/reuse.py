@@ -789,14 +789,20 @@ def normalize_with_reuse(run_dir: Path | str, provider_kinds: Mapping[str, str] 
                 return "previous raw rows do not match their fingerprints"
             return gathered
 
-        raw = None
-        if subset is None:
+        def previous_raw() -> pl.DataFrame | str:
+            """Wait for the previous frames; the raw rows of every line (or why not)."""
+            nonlocal prev_raw, prev_off
             with clock("load previous"):
                 prev_raw, prev_off = loading.frames()
             with clock("reuse"):
-                raw = assemble_raw()
-                if isinstance(raw, str):
-                    return full(raw)
+                return assemble_raw()
+
+        raw = None
+        if subset is None:
+            raw = previous_raw()
+            if isinstance(raw, str):
+                return full(raw)
+            with clock("reuse"):
                 subset = raw.filter(~reuse_line)
                 subset_lines = matched.get_column("line").filter(~reuse_line)
 
@@ -817,12 +823,9 @@ def normalize_with_reuse(run_dir: Path | str, provider_kinds: Mapping[str, str] 
                 return full("normalized offerings do not line up with their lines")
 
         if raw is None:
-            with clock("load previous"):
-                prev_raw, prev_off = loading.frames()
-            with clock("reuse"):
-                raw = assemble_raw()
-                if isinstance(raw, str):
-                    return full(raw)
+            raw = previous_raw()
+            if isinstance(raw, str):
+                return full(raw)
         if prev_off is None or prev_off.schema != OFFERING_SCHEMA:
             return full("previous raw or offerings absent or not in the contract's schema")
 
