@@ -1,8 +1,9 @@
 """A stored asset output that is several frames (a folder of Parquet files), read on first use.
 
 A staging output holds ``raw`` (every raw record, with the source's whole payload),
-``offerings``, ``rejects`` and ``fingerprints``; most readers want one of them (entity
-resolution reads only the offerings, about a tenth of the bytes at 1M records). The folder's
+``offerings``, ``rejects`` and ``fingerprints``; most readers want one of them, or some
+columns of one (entity resolution reads 17 of the offerings' 57 columns, survivorship 24:
+``FrameFolder.read``, ``concat_frames``; at 1M records 0.35 s instead of 1.1 s). The folder's
 files are opened when it is loaded, all from the same folder, so a frame read later is the one
 stored then, even if another run has since replaced the folder (an open file outlives its
 directory entry).
@@ -17,7 +18,7 @@ statistics) for files 3% larger, and reads as fast.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -58,6 +59,17 @@ class FrameFolder(Mapping[str, pl.DataFrame]):
             self._frames[name] = pl.read_parquet(handle)
         return self._frames[name]
 
+    def read(self, name: str, columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """The frame, or only ``columns`` of it: read from its file alone and not kept (a
+        reader of a few columns of a wide frame reads those), unless the whole frame is."""
+        if columns is None:
+            return self[name]
+        if name in self._frames:
+            return self._frames[name].select(columns)
+        handle = self._files[name]  # KeyError for a frame the folder does not hold
+        handle.seek(0)
+        return pl.read_parquet(handle, columns=list(columns))
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._files)
 
@@ -73,3 +85,16 @@ class FrameFolder(Mapping[str, pl.DataFrame]):
 
     def __repr__(self) -> str:
         return f"FrameFolder({str(self.folder)!r}, {sorted(self._files)})"
+
+
+def concat_frames(folders: Mapping[str, Mapping[str, pl.DataFrame]], name: str,
+                  columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """Frame ``name`` of every folder (``{source: {name: frame}}``, as the staging assets hand
+    them over), one under the other; only ``columns`` of it when given, which a FrameFolder
+    reads alone from its files."""
+    def part(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+        if isinstance(frames, FrameFolder):
+            return frames.read(name, columns)
+        return frames[name] if columns is None else frames[name].select(columns)
+
+    return pl.concat([part(frames) for frames in folders.values()], how="vertical")

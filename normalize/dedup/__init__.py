@@ -61,11 +61,13 @@ __all__ = [
     "Weights",
     "build_credentials",
     "candidate_pairs",
+    "credential_input_columns",
     "credential_id",
     "default_settings",
     "evaluate",
     "fit_weights",
     "load_settings",
+    "RESOLVE_INPUT_COLUMNS",
     "resolve",
     "resolve_report",
     "save_weights",
@@ -314,6 +316,16 @@ def resolve(
 ) -> pl.DataFrame:
     """Links (LINK_SCHEMA), one row per offering: which credential it belongs to and how surely."""
     return resolve_report(offerings, settings, previous_links, cache).links
+
+
+# The offering columns resolve / resolve_report read (prepare's inputs): a caller holding wide
+# frames may hand over only these (the staging assets' readers do: pipelines/frames.py).
+RESOLVE_INPUT_COLUMNS: tuple[str, ...] = prepare.INPUT_COLUMNS
+
+
+def credential_input_columns(settings: DedupSettings | None = None) -> list[str]:
+    """The offering columns ``build_credentials`` reads under ``settings`` (survivorship's)."""
+    return survivorship.member_columns((settings or default_settings()).survivorship)
 
 
 def build_credentials(

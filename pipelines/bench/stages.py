@@ -9,10 +9,11 @@ their order, with their checks, and hand frames over as Parquet files laid out a
   offering_id) and its quality figures (coverage, reject reasons, unmapped values); writes
   ``staging/<source>/{raw,offerings,rejects}.parquet`` and ``source_runs.parquet`` (the crawl
   facts ``marts_build`` reads from the raw assets);
-- ``resolve`` (``intermediate/offering_links`` + ``intermediate/credentials``): every source's
-  staging loaded; ``resolve_report`` with the published warehouse's links as
-  ``previous_links``; the one-link-per-offering check and dedup figures; staging loaded again
-  for ``build_credentials`` (the second asset loads its inputs anew) and the unique-id check;
+- ``resolve`` (``intermediate/offering_links`` + ``intermediate/credentials``): the columns
+  resolving reads of every source's staging offerings; ``resolve_report`` with the published
+  warehouse's links as ``previous_links``; the one-link-per-offering check and dedup figures;
+  staging loaded again, survivorship's columns (the second asset loads its inputs anew), for
+  ``build_credentials`` and the unique-id check;
 - ``load`` (``marts_build``): ``warehouse.publish.build_and_publish`` (under the publish lock:
   a copy of the published file into the run's own work file on a second thread while staging
   and the handoffs are loaded and checked, ``warehouse.load.build``, the blocking
@@ -44,7 +45,7 @@ from typing import Any
 import polars as pl
 
 from normalize.schema import offering_id
-from pipelines.frames import FrameFolder
+from pipelines.frames import FrameFolder, concat_frames
 
 SOURCE_RUNS_SCHEMA = {"source": pl.String, "run_id": pl.String, "started_at": pl.Datetime("us", "UTC"),
                       "finished_at": pl.Datetime("us", "UTC"), "complete": pl.Boolean, "pages": pl.Int64,
@@ -259,12 +260,14 @@ def truth_frame(path: Path) -> pl.DataFrame | None:
     })
 
 
-def _all_offerings(staged: dict[str, dict[str, pl.DataFrame]]) -> pl.DataFrame:
-    return pl.concat([s["offerings"] for s in staged.values()], how="vertical")
-
-
 def stage_resolve(state: State, truth: Path | None) -> dict[str, Any]:
-    from normalize.dedup import build_credentials, evaluate, resolve_report
+    from normalize.dedup import (
+        RESOLVE_INPUT_COLUMNS,
+        build_credentials,
+        credential_input_columns,
+        evaluate,
+        resolve_report,
+    )
     from normalize.dedup.settings import load_settings
     from normalize.schema import CREDENTIAL_SCHEMA, LINK_SCHEMA
     from pipelines import quality
@@ -275,7 +278,7 @@ def stage_resolve(state: State, truth: Path | None) -> dict[str, Any]:
     cpu0, t0 = _cpu(), time.perf_counter()
     # offering_links: its inputs, the previous links, resolve, its checks and figures.
     t = time.perf_counter()
-    offerings = _all_offerings(load_staging(state))
+    offerings = concat_frames(load_staging(state), "offerings", RESOLVE_INPUT_COLUMNS)  # as offering_links reads them
     steps.add("load staging", time.perf_counter() - t)
     t = time.perf_counter()
     previous = previous_links(state.published)
@@ -298,7 +301,8 @@ def stage_resolve(state: State, truth: Path | None) -> dict[str, Any]:
     steps.add("write handoffs", time.perf_counter() - t)
     # credentials: loads its inputs again (staging, links), builds the golden records.
     t = time.perf_counter()
-    offerings = _all_offerings(load_staging(state))
+    offerings = concat_frames(load_staging(state), "offerings",  # as the credentials asset reads them
+                              credential_input_columns(load_settings(source_kinds=kinds)))
     links = pl.read_parquet(state.handoff("links"))
     steps.add("load staging", time.perf_counter() - t)
     t = time.perf_counter()

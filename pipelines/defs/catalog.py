@@ -11,6 +11,7 @@ their last good materialization; a source never staged yet is left out (listed i
 
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,13 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from normalize.dedup import build_credentials, evaluate, resolve_report
+from normalize.dedup import (
+    RESOLVE_INPUT_COLUMNS,
+    build_credentials,
+    credential_input_columns,
+    evaluate,
+    resolve_report,
+)
 from normalize.dedup.settings import DedupSettings, load_settings
 from normalize.schema import (
     CREDENTIAL_SCHEMA,
@@ -29,6 +36,7 @@ from normalize.schema import (
 )
 from pipelines import quality
 from pipelines.defs.sources import OWNERS, raw_key, rows_table, staging_key, table_schema
+from pipelines.frames import concat_frames
 from pipelines.io_manager import OPTIONAL_INPUT
 from pipelines.pools import DUCKDB_WRITER
 from pipelines.resources import CredcatSettings, DemoCatalog
@@ -97,8 +105,9 @@ def mart_key(table: ddl.Table) -> dg.AssetKey:
     return dg.AssetKey(["marts", table.name])
 
 
-def all_offerings(staged: dict[str, dict[str, pl.DataFrame]]) -> pl.DataFrame:
-    return pl.concat([s["offerings"] for s in staged.values()], how="vertical")
+def all_offerings(staged: dict[str, dict[str, pl.DataFrame]], columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """Every source's staging offerings (only ``columns`` of them when given)."""
+    return concat_frames(staged, "offerings", columns)
 
 
 def present(inputs: dict, prefix: str) -> dict:
@@ -193,7 +202,7 @@ def build_catalog_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition
         if not staged:
             raise dg.Failure("no source has been staged yet: run the full refresh first", allow_retries=False)
         baseline = quality.previous_figures(context.instance, LINKS, exclude_run_id=context.run.run_id) or {}
-        offerings = all_offerings(staged)
+        offerings = all_offerings(staged, RESOLVE_INPUT_COLUMNS)  # a third of the columns: what resolving reads
         paths = settings.paths()
         # Exact comparison cache across runs (normalize/dedup/cache.py): pairs of unchanged
         # offerings keep last run's levels; a missing or stale cache only costs time.
@@ -237,7 +246,8 @@ def build_catalog_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition
                                        description="One row per credential_id, with the contract's columns.")],
     )
     def credentials(context: dg.AssetExecutionContext, settings: CredcatSettings, links: pl.DataFrame, **inputs):
-        creds = build_credentials(all_offerings(present(inputs, "staging_")), links, dedup_settings(settings))
+        dedup = dedup_settings(settings)
+        creds = build_credentials(all_offerings(present(inputs, "staging_"), credential_input_columns(dedup)), links, dedup)
         problems = quality.schema_problems(creds, CREDENTIAL_SCHEMA, "credentials")
         dups = creds.height - creds["credential_id"].n_unique()
         check = dg.AssetCheckResult(check_name="unique_credential_id", passed=not problems and dups == 0,

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.frames import FrameFolder
+from pipelines.frames import FrameFolder, concat_frames
 
 
 def _write(folder: Path, **frames: pl.DataFrame) -> None:
@@ -40,4 +40,27 @@ def test_a_folder_replaced_after_loading_still_gives_the_frames_of_load_time(tmp
     _write(tmp_path / "s", raw=pl.DataFrame({"a": [2]}), offerings=pl.DataFrame({"b": ["new"]}))
     assert folder["offerings"]["b"].to_list() == ["old"]
     assert folder["raw"]["a"].to_list() == [1]
+    folder.close()
+
+
+def test_some_columns_are_read_alone_and_concat_frames_takes_folders_and_dicts(tmp_path: Path, monkeypatch) -> None:
+    wide = pl.DataFrame({"a": [1, 2], "b": ["x", "y"], "c": [0.5, None]})
+    _write(tmp_path / "s", offerings=wide)
+    reads: list[object] = []
+    original = pl.read_parquet
+    monkeypatch.setattr(pl, "read_parquet", lambda source, *a, **k: reads.append(k.get("columns")) or original(source, *a, **k))
+    folder = FrameFolder(tmp_path / "s")
+    assert folder.read("offerings", ["c", "a"]).equals(wide.select("c", "a"))
+    assert reads == [["c", "a"]]  # only those columns read, and not kept as the frame
+    assert folder.read("offerings", ["b"]).equals(wide.select("b")) and len(reads) == 2
+    assert folder["offerings"].equals(wide) and len(reads) == 3
+    assert folder.read("offerings", ["b"]).equals(wide.select("b")) and len(reads) == 3  # from the frame now
+    with pytest.raises(KeyError):
+        folder.read("rejects", ["a"])
+    with pytest.raises(pl.exceptions.ColumnNotFoundError):
+        FrameFolder(tmp_path / "s").read("offerings", ["missing"])
+    other = {"offerings": pl.DataFrame({"a": [3], "b": ["z"], "c": [1.0]})}
+    both = concat_frames({"s": folder, "t": other}, "offerings", ["a", "b"])
+    assert both.equals(pl.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}))
+    assert concat_frames({"s": folder, "t": other}, "offerings").height == 3
     folder.close()
