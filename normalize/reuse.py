@@ -152,10 +152,11 @@ def normalizer_fingerprint() -> str:
                  and "__pycache__" not in p.parts and p.suffix not in {".pyc", ".pyo"})
     esco = esco_csv_path()
     try:
-        identities = [file_identity(p) for p in [*own, *([esco] if esco.is_file() else [])]]
+        watched = [*own, *([esco] if esco.is_file() else [])]
+        identities = [file_identity(p) for p in watched]
         # A file changed within the timestamp granularity of a whole-second file system could
         # keep its identity: then nothing is kept for next time.
-        state = tuple((str(p), *(i[k] for k in IDENTITY_KEYS)) for p, i in zip([*own, esco], identities, strict=False)) \
+        state = tuple((str(p), *(i[k] for k in IDENTITY_KEYS)) for p, i in zip(watched, identities, strict=True)) \
             if all(settled(i) for i in identities) else None
     except OSError:  # a file gone meanwhile: hashed below (and raising there as before)
         state = None
