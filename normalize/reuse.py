@@ -25,7 +25,7 @@ What is never reused (it goes through ``normalize`` with the changed lines):
   DuckDB's JSON reader refuses changes how every line of the file is read; a run read that
   way keeps no reusable fingerprints either).
 
-Per-run provenance: in raw rows and offerings ``run_id`` and ``fetched_at``; ``content_hash``
+Per-run provenance (``REFRESHED``): in raw rows and offerings ``run_id`` and ``fetched_at``; ``content_hash``
 does not cover them (``transforms._NOT_HASHED``), ``offering_id`` is source + key. In rejects
 ``run_id`` and ``payload`` (the raw row as JSON) carry them: rejects are always recomputed.
 
@@ -109,6 +109,9 @@ from normalize.transforms import (
     read_json_lines_duckdb,
     read_landing,
 )
+
+# The per-run provenance columns a reused raw row or offering takes from the new line.
+REFRESHED = ("run_id", "fetched_at")
 
 FINGERPRINT_SCHEMA = pl.Schema({
     "line": pl.Int64(),  # position among the file's non-blank lines (= the raw row)
@@ -568,6 +571,11 @@ class ReuseResult:
     result: NormalizeResult
     fingerprints: pl.DataFrame
     stats: dict[str, Any] = field(default_factory=dict)
+    # Per row of ``raw`` and of ``result.offerings`` (keys "raw", "offerings"): the row of the
+    # previous output's frame it is, with ``REFRESHED`` set anew, or null for a row normalized
+    # now. Empty on the full path. The IO manager stores such a frame as a patch on the
+    # previous file (pipelines/frames.py).
+    previous_rows: dict[str, pl.Series] = field(default_factory=dict)
 
     def staging(self) -> dict[str, pl.DataFrame]:
         """The staging output: raw, offerings, rejects (invalid.jsonl first), fingerprints."""
@@ -862,10 +870,14 @@ def normalize_with_reuse(run_dir: Path | str, provider_kinds: Mapping[str, str] 
 
     with clock("fingerprint"):
         fps = _fingerprints(lines, raw, offerings, True, normalizer, times, line_keys)
+    previous_rows = {
+        "raw": matched.select(pl.when(hit).then(pl.col("_prev_line"))).to_series().cast(pl.Int64).alias("raw"),
+        "offerings": order.select(pl.when("_hit").then(pl.col("_src"))).to_series().alias("offerings"),
+    }
     stats = {"mode": "reuse", "reason": "", "records": raw.height, "reused": reuse_rows.height,
              "normalized": n_subset, "parsed": parsed.height, "index": "used" if indexed else index_reason,
              "seconds": {k: round(v, 3) for k, v in clock.seconds.items()}}
-    return ReuseResult(raw, invalid, result, fps, stats)
+    return ReuseResult(raw, invalid, result, fps, stats, previous_rows)
 
 
 class _PreviousFrames:
@@ -896,6 +908,6 @@ class _PreviousFrames:
         self._out.clear()
 
 
-__all__ = ["FINGERPRINT_SCHEMA", "INDEX_NAME", "INDEX_SCHEMA", "LandingIndex", "ReuseResult", "fingerprint_lines",
+__all__ = ["FINGERPRINT_SCHEMA", "INDEX_NAME", "INDEX_SCHEMA", "REFRESHED", "LandingIndex", "ReuseResult", "fingerprint_lines",
            "fingerprint_scheme", "index_landing", "load_previous", "normalize_with_reuse", "normalizer_fingerprint",
            "parse_times", "read_index", "read_lines", "read_lines_at"]

@@ -9,6 +9,11 @@ atomic exchange of the two folders (Linux ``renameat2(RENAME_EXCHANGE)``; elsewh
 renames, with a moment where the folder is absent). A run that fails or is killed while writing
 leaves the previous output as it was (and a temporary entry, removed by a later write of the
 same asset once it is ``STALE_TEMP_S`` old), and a reader never sees half of an output.
+
+A folder's frame handed over as a ``pipelines.frames.Derived`` (a re-crawl's staging frames:
+mostly the previous output's rows) may be stored as a patch on the previous output's file,
+hard-linked into the new folder before the exchange; readers get the same frame
+(pipelines/frames.py).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from pipelines.frames import FrameFolder, write_frame
+from pipelines.frames import Derived, FrameFolder, write_folder, write_frame
 from pipelines.runtime import DataPaths
 
 # The resource key of the input manager for optional inputs: an asset never materialized
@@ -53,9 +58,12 @@ class CredcatIOManager(dg.ConfigurableIOManager):
         if isinstance(obj, pl.DataFrame):
             _replace_file(base.with_suffix(".parquet"), lambda path: write_frame(obj, path))
             _discard(base, keep=".parquet")
-        elif isinstance(obj, dict) and obj and all(isinstance(v, pl.DataFrame) for v in obj.values()):
-            _replace_folder(base, obj)
+        elif isinstance(obj, dict) and obj and all(isinstance(v, pl.DataFrame | Derived) for v in obj.values()):
+            stored = _replace_folder(base, obj)
             _discard(base, keep="")
+            if any(how == "patch" for how in stored.values()):
+                context.log.debug(f"{base.name}: frames stored as patches on the previous output: "
+                                  f"{sorted(n for n, how in stored.items() if how == 'patch')}")
         else:
             _replace_file(base.with_suffix(".json"),
                           lambda path: Path(path).write_text(json.dumps(obj, indent=1, default=str)))
@@ -142,17 +150,18 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(code, os.strerror(code), f"{a} <-> {b}")
 
 
-def _replace_folder(base: Path, frames: dict[str, pl.DataFrame]) -> None:
-    """Write every frame into a temporary folder, then put it in place of ``base``."""
+def _replace_folder(base: Path, frames: dict[str, pl.DataFrame | Derived]) -> dict[str, str]:
+    """Write every frame into a temporary folder (``write_folder``: a ``Derived`` frame as a
+    patch on the previous output's file when that pays), then put it in place of ``base``.
+    Returns how each frame was stored."""
     temp = _temp(base, "")
     try:
         temp.mkdir()
-        for name, frame in frames.items():
-            write_frame(frame, temp / f"{name}.parquet")
+        stored = write_folder(frames, temp)
         if not base.is_dir():
             _remove(base)
             os.rename(temp, base)
-            return
+            return stored
         if not _exchange(temp, base):
             old = _temp(base, ".old")
             os.rename(base, old)
@@ -161,4 +170,5 @@ def _replace_folder(base: Path, frames: dict[str, pl.DataFrame]) -> None:
     except BaseException:
         _remove(temp)
         raise
-    _remove(temp)  # the previous output, now under the temporary name
+    _remove(temp)  # the previous output, now under the temporary name (a base linked from it stays)
+    return stored

@@ -547,6 +547,27 @@ RUN_FAILURES = Table(
     },
 )
 
+RECORD_FINGERPRINTS = Table(
+    OPS_LAYER, "raw_record_fingerprints",
+    pl.Schema({"source": pl.String(), "fp_a": pl.UInt64(), "fp_b": pl.UInt64(), "n_bytes": pl.UInt32(),
+               "scheme": pl.String(), "record_hash": pl.UInt64()}),
+    "Bookkeeping of the load: the raw_records.record_hash of a landed line's record, by the line's "
+    "fingerprint (normalize/reuse.py: the line's bytes without run_id and fetched_at), so a "
+    "re-crawl's unchanged records are recognised without reading their payloads "
+    "(warehouse.load.RawPayloads). Written in the same transaction as the contents it names.",
+    primary_key=("source", "fp_a", "fp_b", "n_bytes", "scheme"),
+    notes={
+        "source": "Source of the line",
+        "fp_a": "First 64-bit hash of the line's fingerprint",
+        "fp_b": "Second 64-bit hash of the line's fingerprint",
+        "n_bytes": "Length of the fingerprinted bytes",
+        "scheme": "What the fingerprint and the hash mean: digest of the normalizer fingerprint, the DuckDB "
+                  "version and the record_hash expression; rows of a scheme no input uses are dropped",
+        "record_hash": "raw_records.record_hash of the line's record (with source and source_key, its key)",
+    },
+    enforce_key=False,
+)
+
 MARTS_STATE = Table(
     OPS_LAYER, "marts_state",
     pl.Schema({"derivation": pl.Int32(), "refreshed_at": _UTC, "how": pl.String(),
@@ -893,6 +914,13 @@ def ensure_marts_state(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Create ``ops.marts_state`` if missing (and its schema), comment it; return columns added."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(OPS_LAYER)}")
     return ensure_table(con, MARTS_STATE)
+
+
+def ensure_record_fingerprints(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create ``ops.raw_record_fingerprints`` if missing (and its schema), comment it; return
+    columns added."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(OPS_LAYER)}")
+    return ensure_table(con, RECORD_FINGERPRINTS)
 
 
 def ensure_run_failures(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -29,7 +29,9 @@ Rules (DESIGN.md, "Warehouse and publication"):
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import random
 import shutil
 import threading
 import time
@@ -42,6 +44,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from normalize.expressions import collapse_whitespace
 from normalize.schema import (
     CREDENTIAL_SCHEMA,
     LINK_SCHEMA,
@@ -65,6 +68,7 @@ from warehouse.ddl import (
     PRICE_HISTORY,
     RAW_RECORDS,
     RAW_SIGHTINGS,
+    RECORD_FINGERPRINTS,
     SOURCE_RUN_SCHEMA,
     SOURCE_RUNS,
     STG_OFFERING_CONTENTS,
@@ -76,6 +80,35 @@ from warehouse.ddl import (
     quote_identifier,
     validate_source_name,
 )
+
+ALIGN_SAMPLE = 4096  # rows whose keys are compared to tell a fingerprints frame lines up with raw
+# The raw columns read for every record; ``payload`` is read only where RawPayloads says so.
+RAW_WITHOUT_PAYLOAD = [c for c in RAW_SCHEMA.names() if c != "payload"]
+_FINGERPRINT_COLUMNS = {"_fp_a": pl.UInt64(), "_fp_b": pl.UInt64(), "_fp_n": pl.UInt32(), "_fp_scheme": pl.String()}
+
+
+def fingerprint_scheme(normalizer: str) -> str:
+    """What a line fingerprint made by ``normalizer`` (normalize.reuse.normalizer_fingerprint)
+    and the load's record hash mean together: a change of either starts
+    ``ops.raw_record_fingerprints`` afresh."""
+    text = "\n".join([normalizer, duckdb.__version__, ddl.raw_record_hash_sql()])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class RawPayloads:
+    """The raw records' payloads, read only for the records that need them.
+
+    With it, ``RunInputs.raw`` is given without its ``payload`` column. ``fingerprints`` has a
+    row per raw row, in raw's order: ``_fp_a``, ``_fp_b``, ``_fp_n`` (the landed line's
+    fingerprint, normalize/reuse.py; null where there is none) and ``_fp_scheme``
+    (``fingerprint_scheme``). ``fetch(mask)`` returns the payloads (String) of the raw rows
+    where the boolean ``mask`` is true, in raw's order. A record whose fingerprint the
+    warehouse knows (``ops.raw_record_fingerprints``) takes its stored hash; only the others'
+    payloads are read and hashed, and only new contents are stored (their payloads read)."""
+
+    fingerprints: pl.DataFrame
+    fetch: Callable[[pl.Series], pl.Series]
 
 
 @dataclass(frozen=True)
@@ -97,17 +130,76 @@ class RunInputs:
     credentials: pl.DataFrame
     source_runs: pl.DataFrame
     subjects: pl.DataFrame | None = None
+    raw_payloads: RawPayloads | None = None
 
     @classmethod
     def from_staged(cls, staged: Mapping[str, Mapping[str, pl.DataFrame]], *, links: pl.DataFrame,
                     credentials: pl.DataFrame, source_runs: pl.DataFrame) -> RunInputs:
         """The run's inputs from each source's staging frames (``{source: {"raw", "offerings",
-        "rejects"}}``, as the staging assets hand them over) and the resolve handoffs, stamped now."""
+        "rejects", "fingerprints"}}``, as the staging assets hand them over) and the resolve
+        handoffs, stamped now. When every source's frames can be read by column and row (a
+        ``read(name, columns, rows)`` method: pipelines.frames.FrameFolder), raw comes without
+        its payloads, read later only where needed (``RawPayloads``)."""
         def concat(part: str) -> pl.DataFrame:
             return pl.concat([s[part] for s in staged.values()], how="vertical")
 
-        return cls(run_started_at=datetime.now(UTC), raw=concat("raw"), offerings=concat("offerings"),
-                   rejects=concat("rejects"), links=links, credentials=credentials, source_runs=source_runs)
+        now = datetime.now(UTC)
+        payloads = None
+        if staged and all(callable(getattr(s, "read", None)) for s in staged.values()):
+            raw, payloads = _staged_raw(staged)
+        else:
+            raw = concat("raw")
+        return cls(run_started_at=now, raw=raw, offerings=concat("offerings"), rejects=concat("rejects"),
+                   links=links, credentials=credentials, source_runs=source_runs, raw_payloads=payloads)
+
+
+def _line_fingerprints(frames: Any, raw: pl.DataFrame) -> pl.DataFrame:
+    """Per raw row of one staging output, its line's fingerprint (``RawPayloads``), from the
+    output's ``fingerprints`` frame when that lines up with raw row by row (same source and,
+    whitespace collapsed, source_key); else nulls."""
+    nulls = pl.DataFrame({c: pl.Series([None] * raw.height, dtype=t) for c, t in _FINGERPRINT_COLUMNS.items()})
+    if "fingerprints" not in frames:
+        return nulls
+    try:
+        fp = frames.read("fingerprints", ["line", "source", "source_key", "fp_a", "fp_b", "n_bytes", "normalizer"])
+    except (pl.exceptions.PolarsError, KeyError, ValueError, OSError):
+        return nulls
+    if fp.height != raw.height or not fp.height:
+        return nulls
+    # Row by row the same lines: line numbers and sources all, keys (whitespace collapsed, as
+    # the fingerprints hold them) on a sample of rows.
+    both = pl.concat([fp.select("line", "source", "source_key"), raw.select(_source="source", _key="source_key")],
+                     how="horizontal")
+    aligned = both.select((pl.col("line") == pl.int_range(pl.len())).all()
+                          & pl.col("source").eq_missing(pl.col("_source")).all()).item()
+    sample = both.gather(sorted(random.Random(raw.height).sample(range(raw.height), min(raw.height, ALIGN_SAMPLE))))
+    if not aligned or not sample.select(
+            pl.col("source_key").eq_missing(collapse_whitespace(pl.col("_key"))).all()).item():
+        return nulls
+    schemes = {n: fingerprint_scheme(n) for n in fp.get_column("normalizer").drop_nulls().unique().to_list()}
+    return fp.select(_fp_a="fp_a", _fp_b="fp_b", _fp_n="n_bytes",
+                     _fp_scheme=pl.col("normalizer").replace_strict(schemes, default=None, return_dtype=pl.String))
+
+
+def _staged_raw(staged: Mapping[str, Any]) -> tuple[pl.DataFrame, RawPayloads]:
+    parts, fingerprints, spans = [], [], []
+    start = 0
+    for frames in staged.values():
+        raw = frames.read("raw", RAW_WITHOUT_PAYLOAD)
+        parts.append(raw)
+        fingerprints.append(_line_fingerprints(frames, raw))
+        spans.append((frames, start, raw.height))
+        start += raw.height
+
+    def fetch(mask: pl.Series) -> pl.Series:
+        if mask.len() != start:
+            raise ValueError(f"payload mask of {mask.len()} rows for {start} raw rows")
+        out = [frames.read("raw", ["payload"], rows=mask.slice(begin, height)).get_column("payload")
+               for frames, begin, height in spans if mask.slice(begin, height).any()]
+        return pl.concat(out) if out else pl.Series("payload", [], dtype=RAW_SCHEMA["payload"])
+
+    return (pl.concat(parts, how="vertical"),
+            RawPayloads(pl.concat(fingerprints, how="vertical"), fetch))
 
 
 @dataclass(frozen=True)
@@ -176,13 +268,25 @@ class _Frames:
     source_runs: pl.DataFrame
     subjects: pl.DataFrame | None
     sources: list[str]
+    # Set when raw comes without payloads (RawPayloads.fetch); raw then has _row and the _fp_ columns.
+    fetch_payloads: Callable[[pl.Series], pl.Series] | None = None
 
 
 def _prepare(inputs: RunInputs) -> _Frames:
     """Check and conform every input before anything touches the warehouse."""
     if inputs.run_started_at.tzinfo is None:
         raise ValueError("run_started_at must be timezone-aware")
-    raw = _conform(inputs.raw, RAW_SCHEMA, "raw")
+    payloads = inputs.raw_payloads
+    if payloads is None:
+        raw = _conform(inputs.raw, RAW_SCHEMA, "raw")
+    else:
+        raw = _conform(inputs.raw, pl.Schema({c: RAW_SCHEMA[c] for c in RAW_WITHOUT_PAYLOAD}), "raw")
+        if payloads.fingerprints.height != raw.height:
+            raise ValueError(f"raw: {payloads.fingerprints.height} fingerprints for {raw.height} rows")
+        fingerprints = _conform(payloads.fingerprints, pl.Schema(_FINGERPRINT_COLUMNS), "raw fingerprints")
+        raw = pl.concat([raw, fingerprints, pl.DataFrame({"_row": pl.int_range(raw.height, dtype=pl.UInt32,
+                                                                                eager=True)})],
+                        how="horizontal")
     offerings = _conform(inputs.offerings, OFFERING_SCHEMA, "offerings")
     rejects = _conform(inputs.rejects, REJECT_SCHEMA, "rejects")
     links = _conform(inputs.links, LINK_SCHEMA, "links")
@@ -221,7 +325,8 @@ def _prepare(inputs: RunInputs) -> _Frames:
         raw = raw.with_columns(record_seq=pl.lit(0, dtype=pl.Int32))
     else:
         raw = raw.with_columns(record_seq=pl.int_range(pl.len(), dtype=pl.Int32).over(*key))
-    return _Frames(raw, offerings, rejects, links, credentials, source_runs, subjects, sources)
+    return _Frames(raw, offerings, rejects, links, credentials, source_runs, subjects, sources,
+                   payloads.fetch if payloads is not None else None)
 
 
 # --- connection helpers -------------------------------------------------------------------------
@@ -386,6 +491,114 @@ def _load_raw(con: duckdb.DuckDBPyConnection, runs: list[tuple[str, str]]) -> di
     con.execute("DROP TABLE _raw_seen")
     con.execute("DROP TABLE _raw_new")
     return {"raw_inserted": sightings, "raw_contents_inserted": contents}
+
+
+def _load_raw_by_fingerprint(con: duckdb.DuckDBPyConnection, runs: list[tuple[str, str]], raw: pl.DataFrame,
+                             fetch: Callable[[pl.Series], pl.Series]) -> dict[str, int]:
+    """``_load_raw`` for raw given without payloads (``RawPayloads``): a record whose line
+    fingerprint ``ops.raw_record_fingerprints`` holds takes that record_hash; the payloads of
+    the others are read (``fetch``) and hashed as ``_load_raw`` does, and their fingerprints
+    recorded. Contents not stored yet are stored, their payloads read where not yet (a known
+    fingerprint whose content is missing, e.g. a warehouse restored from an older copy, has
+    its payload read like any other, and its hash checked against the content). The same rows
+    as ``_load_raw`` gives. The rows read with their payloads are handed to DuckDB as Arrow
+    (``_in_raw_payload``), never copied into a table."""
+    ddl.ensure_record_fingerprints(con)
+    known = RECORD_FINGERPRINTS.qualified
+    match = ("f.source = i.source AND f.fp_a = i._fp_a AND f.fp_b = i._fp_b AND f.n_bytes = i._fp_n "
+             "AND f.scheme = i._fp_scheme")
+    # Fingerprints of schemes no input uses any more are dropped (a new normalizer or DuckDB).
+    dropped = _write(con, f"DELETE FROM {known} WHERE scheme NOT IN "
+                          "(SELECT DISTINCT _fp_scheme FROM _in_raw WHERE _fp_scheme IS NOT NULL)")
+    parts: list[pl.DataFrame] = []
+
+    def read_payloads(rows_sql: str) -> int:
+        """Read the payloads of the raw rows ``rows_sql`` selects into ``_in_raw_payload``."""
+        rows = con.sql(rows_sql).pl().get_column("_row")
+        if not rows.len():
+            return 0
+        if rows.len() == raw.height:
+            mask, subset = pl.Series([True] * raw.height), raw
+        else:
+            mask = pl.Series([False] * raw.height).scatter(rows, True)
+            subset = raw.filter(mask)
+        parts.append(subset.with_columns(fetch(mask).alias("payload")))
+        con.register("_in_raw_payload", pl.concat(parts, how="vertical").to_arrow(compat_level=pl.CompatLevel.newest()))
+        return rows.len()
+
+    try:
+        read = read_payloads(f"SELECT _row FROM _in_raw AS i WHERE NOT EXISTS (SELECT 1 FROM {known} AS f WHERE {match})")
+        if not read:
+            read_payloads("SELECT _row FROM _in_raw LIMIT 0")  # nothing to read: an empty relation
+            con.register("_in_raw_payload", raw.head(0).with_columns(payload=pl.lit(None, pl.String))
+                         .to_arrow(compat_level=pl.CompatLevel.newest()))
+        sighting = [c for c in RAW_SIGHTINGS.columns if c != "record_hash"]
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw_hashed AS SELECT _row, {ddl.raw_record_hash_sql()} AS record_hash "
+                    "FROM _in_raw_payload")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _raw_seen AS SELECT i._row, {_cols(sighting, 'i')}, "
+            "coalesce(h.record_hash, f.record_hash) AS record_hash FROM _in_raw AS i "
+            "LEFT JOIN _raw_hashed AS h USING (_row) "
+            f"LEFT JOIN {known} AS f ON {match}")
+        if _count(con, "SELECT count(*) FROM _raw_seen WHERE record_hash IS NULL"):
+            raise RuntimeError("raw records without a record_hash after the fingerprint lookup")  # a bug, not data
+        key = ["source", "run_id", "source_key", "record_seq"]
+        loaded = _loaded_runs(con, RAW_SIGHTINGS, runs)
+        if not loaded:
+            sightings = _write(con, f"INSERT INTO {RAW_SIGHTINGS.qualified} BY NAME SELECT * EXCLUDE (_row) FROM _raw_seen")
+        else:
+            on = " AND ".join(f"r.{quote_identifier(k)} = i.{quote_identifier(k)}" for k in key)
+            ids = sorted({run_id for _, run_id in loaded})
+            sightings = _write(
+                con,
+                f"INSERT INTO {RAW_SIGHTINGS.qualified} BY NAME SELECT * EXCLUDE (_row) FROM _raw_seen AS i "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {RAW_SIGHTINGS.qualified} AS r "
+                f"WHERE r.run_id IN ({', '.join('?' for _ in ids)}) AND {on})",
+                ids,
+            )
+        content_key = " AND ".join(f"c.{k} = n.{k}" for k in ("source", "source_key", "record_hash"))
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _raw_new AS "
+            "SELECT source, source_key, record_hash, "
+            "min(struct_pack(run_id := run_id, record_seq := record_seq)) AS first FROM _raw_seen AS n "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {RAW_RECORDS.qualified} AS c WHERE {content_key}) "
+            "GROUP BY source, source_key, record_hash"
+        )
+        first = (" AND ".join(f"i.{k} = n.{k}" for k in ("source", "source_key"))
+                 + " AND i.run_id = n.first.run_id AND i.record_seq = n.first.record_seq")
+        # New contents of records that took a known hash: their payloads too, and their hashes
+        # checked against those contents.
+        later = read_payloads(f"SELECT i._row FROM _in_raw AS i JOIN _raw_new AS n ON {first} "
+                              "WHERE i._row NOT IN (SELECT _row FROM _raw_hashed) ORDER BY i._row")
+        if later:
+            wrong = _count(con, f"SELECT count(*) FROM (SELECT _row, {ddl.raw_record_hash_sql()} AS h "
+                                "FROM _in_raw_payload WHERE _row NOT IN (SELECT _row FROM _raw_hashed)) AS w "
+                                "JOIN _raw_seen AS s USING (_row) WHERE w.h <> s.record_hash")
+            if wrong:
+                raise RuntimeError(f"{known} gives {wrong} record(s) a record_hash their content does not have; "
+                                   "nothing is loaded. Delete that table's rows (the next loads rebuild it) and run "
+                                   "again.")
+        content_cols = [c for c in RAW_RECORDS.columns if c != "record_hash"]
+        contents = _write(
+            con,
+            f"INSERT INTO {RAW_RECORDS.qualified} BY NAME SELECT {_input_exprs(RAW_RECORDS, content_cols, 'i')}, "
+            f"n.record_hash FROM _in_raw_payload AS i JOIN _raw_new AS n ON {first}",
+        )
+        # The fingerprints of the records hashed now, once each.
+        recorded = _write(
+            con,
+            f"INSERT INTO {known} SELECT i.source, i._fp_a, i._fp_b, i._fp_n, i._fp_scheme, "
+            "any_value(h.record_hash) FROM _in_raw AS i JOIN _raw_hashed AS h USING (_row) "
+            "WHERE i._fp_a IS NOT NULL AND i._fp_b IS NOT NULL AND i._fp_n IS NOT NULL AND i._fp_scheme IS NOT NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {known} AS f WHERE {match}) "
+            "GROUP BY i.source, i._fp_a, i._fp_b, i._fp_n, i._fp_scheme")
+        for table in ("_raw_seen", "_raw_new", "_raw_hashed"):
+            con.execute(f"DROP TABLE {table}")
+    finally:
+        with contextlib.suppress(Exception):
+            con.unregister("_in_raw_payload")
+    return {"raw_inserted": sightings, "raw_contents_inserted": contents, "raw_payloads_read": read + later,
+            "fingerprints_recorded": recorded, "fingerprints_dropped": dropped}
 
 
 def _replace_run_partitions(con: duckdb.DuckDBPyConnection, table: ddl.Table, frame: str,
@@ -1060,7 +1273,10 @@ def _load(con: duckdb.DuckDBPyConnection, frames: _Frames, run_time: datetime) -
         _check_clock(con, run_time)
         plans = _plan_sources(con, frames)
 
-        stats.update(_load_raw(con, _runs_in(frames.raw)))
+        if frames.fetch_payloads is None:
+            stats.update(_load_raw(con, _runs_in(frames.raw)))
+        else:
+            stats.update(_load_raw_by_fingerprint(con, _runs_in(frames.raw), frames.raw, frames.fetch_payloads))
         stats.update(_load_staged_offerings(con, _runs_in(frames.offerings)))
         stats["staging_rejects_loaded"] = _replace_run_partitions(
             con, STG_REJECTS, "_in_rejects", _runs_in(frames.rejects))

@@ -126,14 +126,21 @@ def build_dataset(seed: int, out: Path, scale: float = 1.0, workers: int = 3, wo
 
 
 def import_run(data_dir: Path, out: Path) -> Path:
-    """A pipeline run's staged offerings and demo truth (``<data>/runtime/io/staging/*/offerings.parquet``,
-    ``<data>/demo/seed*/truth.jsonl``) as a dataset folder."""
+    """A pipeline run's staged offerings and demo truth (``<data>/runtime/io/staging/<source>/``,
+    read as the pipeline reads it, ``pipelines.frames.FrameFolder``: a re-crawl's frames may be
+    patches on an earlier output's files; ``<data>/demo/seed*/truth.jsonl``) as a dataset folder."""
+    # The IO layer's reader of staging folders (this is a command, not a library step).
+    from pipelines.frames import FrameFolder
+
     data_dir = Path(data_dir)
-    staged = sorted((data_dir / "runtime" / "io" / "staging").glob("*/offerings.parquet"))
+    folders = [FrameFolder(p) for p in sorted((data_dir / "runtime" / "io" / "staging").glob("*")) if p.is_dir()]
+    staged = [f for f in folders if "offerings" in f]
     truths = sorted((data_dir / "demo").glob("seed*/truth.jsonl"))
     if not staged or len(truths) != 1:
         raise SystemExit(f"{data_dir}: need staged offerings and exactly one demo truth.jsonl")
-    offerings = pl.concat([pl.read_parquet(p) for p in staged], how="vertical")
+    offerings = pl.concat([f["offerings"] for f in staged], how="vertical")
+    for folder in folders:
+        folder.close()
     truth = truth_frame(_read_jsonl(truths[0]))
     return save_dataset(Path(out), offerings, truth, {"imported_from": str(data_dir), "truth": str(truths[0])})
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import threading
 import time
 from datetime import UTC, datetime
@@ -177,10 +178,11 @@ def stage_normalize(state: State, landing: Path, run_id: str, previous: str | No
     (the previous fingerprints, and the wait for its raw rows and offerings, which are read on
     a second thread while the changed lines are parsed and normalized), read_landing (the
     lines to parse, invalid.jsonl), normalize, reuse (provenance refreshed, frames put
-    together), checks, write handoffs."""
-    from normalize.reuse import normalize_with_reuse
+    together), checks, write handoffs (the reused raw rows and offerings as patches on the
+    previous output's files where that pays, as the IO manager stores them: pipelines/frames.py)."""
+    from normalize.reuse import REFRESHED, normalize_with_reuse
     from pipelines.defs.sources import unmapped_figures  # noqa: F401  (imported before the clock starts)
-    from pipelines.frames import write_frame
+    from pipelines.frames import Derived, write_folder
 
     sources = _registry()
     summary = json.loads((landing / "landing.json").read_text()) if (landing / "landing.json").is_file() else {}
@@ -195,13 +197,16 @@ def stage_normalize(state: State, landing: Path, run_id: str, previous: str | No
     steps = Steps()
     cpu0, t0 = _cpu(), time.perf_counter()
     # One staging step per source, as the staging/<source> assets run.
-    runs, n_offerings, n_rejects, n_reused, n_normalized = [], 0, 0, 0, 0
+    runs, n_offerings, n_rejects, n_reused, n_normalized, patched = [], 0, 0, 0, 0, 0
     modes: dict[str, str] = {}
     for run_dir in dirs:
         name = run_dir.parent.name
         started = datetime.now(UTC)
         folder = before.staging / name if before is not None else None
-        out = normalize_with_reuse(run_dir, kinds, folder if folder is not None and folder.is_dir() else None)
+        previous = FrameFolder(folder) if folder is not None and folder.is_dir() else None
+        out = normalize_with_reuse(run_dir, kinds, previous)
+        if previous is not None:
+            previous.forget()
         for step, seconds in out.stats["seconds"].items():
             steps.add(step, seconds)
         raw, invalid, result = out.raw, out.invalid, out.result
@@ -215,9 +220,17 @@ def stage_normalize(state: State, landing: Path, run_id: str, previous: str | No
         _blocking(checked["failed"], f"staging/{name}")
         t = time.perf_counter()
         folder = state.staging / name
-        folder.mkdir(parents=True, exist_ok=True)
-        for part, frame in out.staging().items():
-            write_frame(frame, folder / f"{part}.parquet")  # as the IO manager writes a folder
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        frames: dict[str, Any] = out.staging()
+        if previous is not None:
+            for part, rows in out.previous_rows.items():
+                frames[part] = Derived(frames[part], previous, part, rows, REFRESHED)
+        stored = write_folder(frames, folder)  # as the IO manager writes a folder
+        if previous is not None:
+            previous.close()
+        patched += sum(how == "patch" for how in stored.values())
         steps.add("write handoffs", time.perf_counter() - t)
         runs.append({"source": name, "run_id": run_id, "started_at": started, "finished_at": datetime.now(UTC),
                      "complete": True, "pages": pages.get(name, 0), "items": raw.height + invalid.height,
@@ -228,7 +241,8 @@ def stage_normalize(state: State, landing: Path, run_id: str, previous: str | No
     wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
     return {"stage": "normalize", "rows": sum(r["items"] for r in runs), "wall_s": wall, "cpu_s": cpu,
             "seconds": steps.rounded(), "offerings": n_offerings, "rejects": n_rejects, "sources": len(runs),
-            "previous": previous, "reused": n_reused, "normalized": n_normalized, "modes": modes}
+            "previous": previous, "reused": n_reused, "normalized": n_normalized, "modes": modes,
+            "frames_patched": patched}
 
 
 # --- resolve ------------------------------------------------------------------------------------
@@ -340,6 +354,7 @@ def stage_resolve(state: State, truth: Path | None) -> dict[str, Any]:
 
 # warehouse.load.build's steps (module functions, looked up at call time, so they can be timed).
 LOAD_STEPS = ("_prepare", "_reset_work_file", "connect_writable", "_plan_sources", "_load_raw",
+              "_load_raw_by_fingerprint",
               "_replace_run_partitions", "_apply_versions", "_apply_price_history", "_upsert_changed",
               "_upsert_source_runs", "_refresh_marts", "_rebuild_unmapped_values", "table_counts")
 

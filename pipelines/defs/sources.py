@@ -16,12 +16,12 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from normalize.reuse import normalize_with_reuse
+from normalize.reuse import REFRESHED, normalize_with_reuse
 from normalize.schema import OFFERING_SCHEMA, RAW_SCHEMA, REJECT_SCHEMA, Offering
 from normalize.transforms import normalize
 from pipelines import quality
 from pipelines.adhoc import file_source_registry
-from pipelines.frames import FrameFolder
+from pipelines.frames import Derived, FrameFolder
 from pipelines.pools import CRAWLS
 from pipelines.resources import CredcatSettings, DemoCatalog
 from pipelines.runtime import new_run_id
@@ -238,19 +238,25 @@ def make_staging_asset(source: Source) -> dg.AssetsDefinition:
         # are those of read_landing + normalize of the whole run. Absent or unusable: all.
         # Its files are opened at once (FrameFolder), so another run of this asset storing
         # its output meanwhile cannot mix two outputs. normalize_with_reuse reads its raw rows
-        # and offerings on a second thread while it normalizes the changed lines, and returns
-        # only once that read is over: the files can be closed right after.
+        # and offerings on a second thread while it normalizes the changed lines; the frames
+        # read are dropped after it, the files stay open until this output is stored: the raw
+        # rows and offerings taken over are stored as patches on those files (Derived).
         stored = settings.paths().io.joinpath(*key.path)
         try:
             previous = FrameFolder(stored) if stored.is_dir() else None
         except OSError:  # replaced or removed between the check and the opening
             previous = None
         try:
-            reuse = normalize_with_reuse(Path(crawl["landing_dir"]), kinds, previous, normalize_fn=normalize)
+            yield from _stage(context, crawl, kinds, baseline, previous)
         finally:
             if previous is not None:
                 previous.close()
-                previous = None  # its frames are not needed any more
+
+    def _stage(context: dg.AssetExecutionContext, crawl: dict, kinds: dict[str, str], baseline: dict,
+               previous: FrameFolder | None):
+        reuse = normalize_with_reuse(Path(crawl["landing_dir"]), kinds, previous, normalize_fn=normalize)
+        if previous is not None:
+            previous.forget()  # its frames are not needed any more
         raw, invalid, result = reuse.raw, reuse.invalid, reuse.result
         offerings, rejects = result.offerings, pl.concat([invalid, result.rejects], how="vertical")
         n_raw = raw.height + invalid.height
@@ -277,8 +283,13 @@ def make_staging_asset(source: Source) -> dg.AssetsDefinition:
         drops = quality.coverage_drops(baseline.get("coverage"), cover)
         reasons = rejects.group_by("reason").len().sort("len", descending=True)
         top, by_field = unmapped_figures(offerings)
+        frames: dict[str, pl.DataFrame | Derived] = {"raw": raw, "offerings": offerings, "rejects": rejects,
+                                                     "fingerprints": reuse.fingerprints}
+        if previous is not None:
+            for name, rows in reuse.previous_rows.items():
+                frames[name] = Derived(frames[name], previous, name, rows, REFRESHED)
         yield dg.Output(
-            {"raw": raw, "offerings": offerings, "rejects": rejects, "fingerprints": reuse.fingerprints},
+            frames,
             metadata={
                 "raw_records": n_raw, "offerings": offerings.height, "rejects": rejects.height,
                 "records_reused": int(reuse.stats["reused"]), "records_normalized": int(reuse.stats["normalized"]),

@@ -66,6 +66,19 @@ def _assert_same(out: reuse.ReuseResult, run_dir: Path) -> None:
     assert out.result.fx_rate_date is not None
 
 
+def _assert_rows_point_back(out: reuse.ReuseResult, previous: dict[str, pl.DataFrame]) -> None:
+    """``previous_rows``: each reused row is its previous row with the REFRESHED columns new,
+    every other row is null (what the IO manager stores as a patch on the previous file)."""
+    got = out.staging()
+    assert set(out.previous_rows) == {"raw", "offerings"}
+    for part, rows in out.previous_rows.items():
+        assert rows.len() == got[part].height
+        reused = got[part].filter(rows.is_not_null()).drop(reuse.REFRESHED)
+        assert_frame_equal(reused, previous[part][rows.drop_nulls()].drop(reuse.REFRESHED), check_exact=True)
+    assert out.previous_rows["raw"].is_not_null().sum() >= out.stats["reused"]
+    assert out.previous_rows["offerings"].is_not_null().sum() == out.stats["reused"]
+
+
 def _run(folder: Path, source: str, run_id: str) -> Path:
     return folder / "landing" / source / run_id
 
@@ -77,8 +90,10 @@ def test_recrawl_reuses_unchanged_lines_and_equals_the_full_path(folder: Path) -
         first = normalize_with_reuse(_run(folder, source, "bench"), KINDS, None)
         assert first.stats["mode"] == "full"
         _assert_same(first, _run(folder, source, "bench"))
+        assert first.previous_rows == {}
         out = normalize_with_reuse(_run(folder, source, "incr"), KINDS, first.staging())
         _assert_same(out, _run(folder, source, "incr"))
+        _assert_rows_point_back(out, first.staging())
         assert out.stats["mode"] == "reuse", out.stats
         assert first.stats["index"] == out.stats["index"] == "used"  # the crawl's index, no scan
         assert out.stats["reused"] > 0.7 * out.stats["records"]
@@ -111,6 +126,7 @@ def test_repeated_keys_rejects_and_odd_lines_are_normalized_again(folder: Path) 
     _write(incr / "items.jsonl", new)
     out = normalize_with_reuse(incr, KINDS, first.staging())
     _assert_same(out, incr)
+    _assert_rows_point_back(out, first.staging())
     assert out.stats["mode"] == "reuse"
     # Lines 1-4 and the two added lines are normalized; the rest is reused.
     assert out.stats["normalized"] == 6, out.stats
@@ -256,6 +272,7 @@ def test_staging_asset_reuses_its_last_stored_output(tmp_path: Path) -> None:
     and stores what the full path gives."""
     import dagster as dg
 
+    from pipelines.frames import FrameFolder
     from tests.pipelines.conftest import QUIET, make_local_source
 
     local = make_local_source(tmp_path)
@@ -274,18 +291,28 @@ def test_staging_asset_reuses_its_last_stored_output(tmp_path: Path) -> None:
     first = materialize()
     assert first["reuse_mode"] == "full" and first["records_reused"] == 0
     assert pl.read_parquet(stored / "fingerprints.parquet").height == 12
+    whole = {p.name: p.stat().st_ino for p in stored.iterdir()}
+    assert sorted(whole) == ["fingerprints.parquet", "offerings.parquet", "raw.parquet", "rejects.parquet"]
     lines = local.drop.read_text(encoding="utf-8").split("\n")
-    lines[3] = lines[3].replace("Acme Academy", "Acme Institute")
-    local.drop.write_text("\n".join(lines), encoding="utf-8")
-    second = materialize()
-    assert second["reuse_mode"] == "reuse", second["reuse_reason"]
-    assert (second["records_reused"], second["records_normalized"]) == (11, 1)
-    (run_dir,) = [p for p in (local.data_dir / "landing" / local.name).iterdir()
-                  if p.name == second["run_id"]]
-    want = _scratch_kinds(run_dir, {local.name: "training_provider"})
-    for part in ("raw", "offerings", "rejects"):
-        assert_frame_equal(pl.read_parquet(stored / f"{part}.parquet"), want[part], check_exact=True)
-    assert pl.read_parquet(stored / "offerings.parquet")["awarding_body"].str.contains("Institute").sum() == 1
+    for edit, (old, new) in enumerate([("Acme Academy", "Acme Institute"), ("Acme Institute", "Acme School")]):
+        lines[3] = lines[3].replace(old, new)
+        local.drop.write_text("\n".join(lines), encoding="utf-8")
+        second = materialize()
+        assert second["reuse_mode"] == "reuse", second["reuse_reason"]
+        assert (second["records_reused"], second["records_normalized"]) == (11, 1)
+        (run_dir,) = [p for p in (local.data_dir / "landing" / local.name).iterdir()
+                      if p.name == second["run_id"]]
+        want = _scratch_kinds(run_dir, {local.name: "training_provider"})
+        # Raw rows and offerings are stored as patches on the first run's files (1 row of 12 new),
+        # and read back as what the full path gives.
+        names = sorted(p.name for p in stored.iterdir())
+        assert "raw.base.parquet" in names and "offerings.patch.parquet" in names and "raw.parquet" not in names
+        assert (stored / "raw.base.parquet").stat().st_ino == whole["raw.parquet"], edit
+        got = FrameFolder(stored)
+        for part in ("raw", "offerings", "rejects"):
+            assert_frame_equal(got[part], want[part], check_exact=True)
+        assert got["offerings"]["awarding_body"].str.contains(new.split()[1]).sum() == 1
+        got.close()
 
 
 def _scratch_kinds(run_dir: Path, kinds: dict[str, str]) -> dict[str, pl.DataFrame]:

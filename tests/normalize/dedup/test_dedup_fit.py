@@ -102,3 +102,30 @@ def test_truth_gives_test_records_their_own_key() -> None:
     keys = tune.truth_frame(rows)["truth_key"].to_list()
     assert keys[0] == keys[1] == "c1"
     assert keys[2] != "c1" and keys[2] != keys[0]
+
+
+def test_import_run_reads_staged_offerings_whole_or_patched(tmp_path: Path) -> None:
+    """A pipeline run's staging folders as the IO manager stores them: one whole, one a patch
+    on an earlier output's file (pipelines/frames.py)."""
+    from pipelines.frames import Derived, FrameFolder, write_folder
+
+    frame, _ = synthetic_catalog(60, seed=3)
+    a, b = frame.head(frame.height // 2), frame.tail(frame.height - frame.height // 2)
+    staging = tmp_path / "data" / "runtime" / "io" / "staging"
+    (staging / "a").mkdir(parents=True)
+    write_folder({"offerings": a}, staging / "a")
+    (tmp_path / "earlier").mkdir()
+    write_folder({"offerings": b}, tmp_path / "earlier")
+    earlier = FrameFolder(tmp_path / "earlier")
+    again = b.with_columns(run_id=pl.lit("second"))
+    (staging / "b").mkdir()
+    rows = pl.Series(range(b.height), dtype=pl.Int64)
+    assert write_folder({"offerings": Derived(again, earlier, "offerings", rows, ("run_id", "fetched_at"))},
+                        staging / "b") == {"offerings": "patch"}
+    earlier.close()
+    (tmp_path / "data" / "demo" / "seed1").mkdir(parents=True)
+    (tmp_path / "data" / "demo" / "seed1" / "truth.jsonl").write_text(
+        json.dumps({"source": "x", "source_key": "k", "credential_key": "c"}) + "\n", encoding="utf-8")
+    out = tune.import_run(tmp_path / "data", tmp_path / "dataset")
+    offerings, _ = tune.load_dataset(out)
+    assert offerings.equals(pl.concat([a, again]))
