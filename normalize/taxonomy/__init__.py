@@ -14,13 +14,18 @@ Two kinds of data live in ``data/``:
   Every value is checked against its vocabulary, so a typo fails loudly at load time.
 
 Every loader raises ``TaxonomyError`` naming the file and line of a malformed table, and is
-cached: tables load once per process. Loaders take an optional path so tests (and curators
-trying a change) can load another copy.
+cached: tables load once per process, and again after a file in ``data/`` changed
+(``refresh``, which ``normalize.transforms.normalize`` calls first; ``clear_caches`` forces
+it). Loaders take an optional path so tests (and curators trying a change) can load another
+copy.
 """
 
 from __future__ import annotations
 
 import csv
+import os
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -40,6 +45,7 @@ from pydantic import (
     field_validator,
 )
 
+from normalize.digests import IDENTITY_KEYS, settled, stat_identity
 from normalize.expressions import keyword_pattern, norm_key
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -477,16 +483,66 @@ def load_test_markers(path: Path | None = None) -> pl.DataFrame:
     )
 
 
+_GENERATION = [0]  # bumped by every clear_caches(): what was derived from the tables is stale
+_SEEN: list[tuple | None] = [None]  # the data files' identities at the last refresh()
+_REFRESH_LOCK = threading.Lock()
+
+
 def clear_caches() -> None:
-    """Forget loaded tables (after a curator edits a file in a long-lived process)."""
+    """Forget loaded tables (after a curator edits a file in a long-lived process): these
+    loaders', the CIP crosswalk's (``cip.load_cip_isced``) and the built ESCO matchers
+    (``skills.clear_cache``, which read two data files). Bumps ``generation()``."""
+    from normalize.taxonomy import cip, skills  # they import this module
+
     for loader in (load_isced, load_eqf, load_credential_types, load_vocabulary, load_lookup,
-                   load_currency_symbols, load_fx_rates, load_test_markers, iso_currencies):
+                   load_currency_symbols, load_fx_rates, load_test_markers, iso_currencies,
+                   cip.load_cip_isced):
         loader.cache_clear()
+    skills.clear_cache()
+    _GENERATION[0] += 1
+
+
+def generation() -> int:
+    """A number that changes whenever the cached tables are forgotten (``clear_caches``):
+    whoever keeps something derived from them keys it by this."""
+    return _GENERATION[0]
+
+
+def _data_state() -> tuple | None:
+    """The identities (``normalize.digests``) of the files in ``DATA_DIR``; None when one
+    cannot be trusted yet (changed within the timestamp granularity of a whole-second file
+    system) or the folder cannot be read."""
+    try:
+        entries = sorted((e.name, e.stat()) for e in os.scandir(DATA_DIR) if e.is_file())
+    except OSError:
+        return None
+    now = time.time_ns()
+    state = []
+    for name, st in entries:
+        identity = {**stat_identity(st), "recorded_ns": now}
+        if not settled(identity):
+            return None
+        state.append((name, *(identity[k] for k in IDENTITY_KEYS)))
+    return tuple(state)
+
+
+def refresh() -> int:
+    """Forget the cached tables (``clear_caches``) when a file in ``DATA_DIR`` was added,
+    removed or changed since the previous call (or its identity cannot be trusted yet), so
+    that a long-lived process reads a curator's edit; returns ``generation()``. The first call
+    only records the files' identities. A stat per data file."""
+    state = _data_state()
+    with _REFRESH_LOCK:
+        if state is None or state != _SEEN[0]:
+            if _SEEN[0] is not None or state is None:
+                clear_caches()
+            _SEEN[0] = state
+        return _GENERATION[0]
 
 
 __all__ = [
     "DATA_DIR", "ISCED_COUNTS", "RECORD_KINDS", "FxRates", "Lookup", "TaxonomyError",
-    "clear_caches", "codes", "iso_currencies", "load_credential_types", "load_currency_symbols",
+    "clear_caches", "codes", "generation", "iso_currencies", "load_credential_types", "load_currency_symbols",
     "load_eqf", "load_fx_rates", "load_isced", "load_lookup", "load_test_markers",
-    "load_vocabulary",
+    "load_vocabulary", "refresh",
 ]
