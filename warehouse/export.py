@@ -45,6 +45,7 @@ manifest, reading and hashing every file (linked ones too; it ignores identities
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -59,7 +60,7 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 
-from normalize.digests import file_identity, file_sha256
+from normalize.digests import file_identity
 from normalize.schema import SCHEMA_VERSION
 from warehouse import jsonld
 from warehouse.contract import entity_json_schema
@@ -191,7 +192,10 @@ def _validate_snapshot(snapshot: str) -> str:
     return snapshot
 
 
-sha256_file = file_sha256  # what the manifest records per file
+def sha256_file(path: Path) -> str:
+    """What the manifest records per file: the hex sha256 of its bytes (normalize.digests.file_sha256,
+    read into one reused buffer)."""
+    return _sha256_and_lines(Path(path), count=False)[0]
 
 
 def _column_notes(con: duckdb.DuckDBPyConnection, table: Table | None) -> dict[str, tuple[str, str]]:
@@ -316,14 +320,18 @@ def _closed_parts(con: duckdb.DuckDBPyConnection, entity: Entity, value: str, ba
     select = f"SELECT {', '.join(quote_identifier(c) for c in columns)} FROM ({entity.sql()}) WHERE "
 
     def new_file(condition: str) -> list[_Part]:
-        latest = con.execute(f"SELECT max({at}) FROM ({entity.sql()}) WHERE {condition}").fetchall()[0][0]
+        if entity.closed_at in columns:  # one scan for the digest and the latest closing time
+            digest, latest = _rows_digest(con, select + condition, latest=at)
+        else:
+            latest = con.execute(f"SELECT max({at}) FROM ({entity.sql()}) WHERE {condition}").fetchall()[0][0]
+            digest = _rows_digest(con, select + condition) if latest is not None else []
         if latest is None:
             return []
         # Named by its latest closing time, not by the snapshot: the same warehouse gives the
         # same files, and a file of rows closed since always comes after the linked ones.
         name = latest.astimezone(UTC).strftime("closed-%Y%m%dT%H%M%S%fZ.parquet")
         return [_Part(f"{base}/{name}", condition, closed={
-            "valid_to_max": latest.isoformat(), "rows_digest": [str(x) for x in _rows_digest(con, select + condition)]})]
+            "valid_to_max": latest.isoformat(), "rows_digest": [str(x) for x in digest]})]
 
     previous = reuse.closed_files(entity, value, columns) if reuse is not None else []
     if previous and len(previous) < MAX_CLOSED_FILES:
@@ -462,15 +470,19 @@ def _digest_sql(terms: list[str], salt: str) -> tuple[str, str]:
     return f"hash({', '.join(terms)})", f"hash({', '.join(reversed(terms))}, {_lit(salt)})"
 
 
-def _rows_digest(con: duckdb.DuckDBPyConnection, select: str) -> list[int]:
+def _rows_digest(con: duckdb.DuckDBPyConnection, select: str, latest: str | None = None) -> Any:
     """[rows, sum of digest a, sum of digest b] of the rows of ``select``: a 128-bit digest of
-    each row (``_exact_terms``), summed, so it ignores the order and adds up over files."""
+    each row (``_exact_terms``), summed, so it ignores the order and adds up over files.
+    With ``latest`` (SQL over the columns of ``select``), ``(digest, max(latest))`` from the
+    same scan."""
     relation = con.sql(f"SELECT * FROM ({select}) LIMIT 0")
     terms = _exact_terms([(c, str(t)) for c, t in zip(relation.columns, relation.types, strict=True)])
     a, b = _digest_sql(terms, "credcat-rows")
-    row = con.execute(f"SELECT count(*), coalesce(sum({a}::HUGEINT), 0), coalesce(sum({b}::HUGEINT), 0) "
+    extra = f", max({latest})" if latest is not None else ""
+    row = con.execute(f"SELECT count(*), coalesce(sum({a}::HUGEINT), 0), coalesce(sum({b}::HUGEINT), 0){extra} "
                       f"FROM ({select})").fetchall()[0]
-    return [int(x) for x in row]
+    digest = [int(x) for x in row[:3]]
+    return (digest, row[3]) if latest is not None else digest
 
 
 class _Reuse:
@@ -565,10 +577,14 @@ def _content_columns() -> list[str]:
     return [c for c in DIM_CREDENTIAL.columns.names() if c not in _NOT_CONTENT]
 
 
+def _content_hash_expression(alias: str = "") -> str:
+    """SQL of a credential's content_hash (``alias``: the qualifier of dim_credential's columns)."""
+    fields = ", ".join(f"{quote_identifier(c)} := {alias}{quote_identifier(c)}" for c in _content_columns())
+    return f"md5(CAST(to_json(struct_pack({fields})) AS VARCHAR))"
+
+
 def _credential_hash_sql(extra: str = "") -> str:
-    fields = ", ".join(f"{quote_identifier(c)} := {quote_identifier(c)}" for c in _content_columns())
-    return (f"SELECT credential_id, md5(CAST(to_json(struct_pack({fields})) AS VARCHAR)) AS content_hash{extra} "
-            f"FROM {DIM_CREDENTIAL.qualified}")
+    return f"SELECT credential_id, {_content_hash_expression()} AS content_hash{extra} FROM {DIM_CREDENTIAL.qualified}"
 
 
 def _content_digest_sql() -> tuple[str, str]:
@@ -635,28 +651,29 @@ def _export_changes(con: duckdb.DuckDBPyConnection, folder: Path, previous: Path
     reusable = _previous_state(previous)
     kept = 0
     if reusable is not None:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _digests AS SELECT credential_id, {digest_a} AS digest_a, "
-                    f"{digest_b} AS digest_b FROM {dim}").fetchall()
+        # One scan of the credentials: each one's digest, joined to the previous state; the
+        # content_hash is computed (CASE: only for those rows) where no previous row has the
+        # same id and digest, and kept from there otherwise.
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _state AS SELECT d.credential_id, p.content_hash, d.digest_a, d.digest_b "
-            f"FROM _digests AS d JOIN read_parquet({_lit(str(reusable))}) AS p "
-            "ON p.credential_id = d.credential_id AND p.digest_a = d.digest_a AND p.digest_b = d.digest_b"
+            "CREATE OR REPLACE TEMP TABLE _state AS SELECT d.credential_id, "
+            f"CASE WHEN p.credential_id IS NULL THEN {_content_hash_expression('d.')} ELSE p.content_hash END "
+            "AS content_hash, d.digest_a, d.digest_b, p.credential_id IS NOT NULL AS _kept "
+            f"FROM (SELECT *, {digest_a} AS digest_a, {digest_b} AS digest_b FROM {dim}) AS d "
+            f"LEFT JOIN (SELECT credential_id, content_hash, digest_a, digest_b FROM read_parquet({_lit(str(reusable))})) "
+            "AS p ON p.credential_id = d.credential_id AND p.digest_a = d.digest_a AND p.digest_b = d.digest_b"
         ).fetchall()
-        kept, unique = con.execute("SELECT count(*), count(DISTINCT credential_id) FROM _state").fetchall()[0]
-        if kept != unique:  # not a state this code wrote: compute every hash
-            kept = 0
-            con.execute("DELETE FROM _state").fetchall()
-        con.execute(
-            f"INSERT INTO _state SELECT h.credential_id, h.content_hash, d.digest_a, d.digest_b "
-            f"FROM ({_credential_hash_sql()} WHERE credential_id NOT IN (SELECT credential_id FROM _state)) AS h "
-            "JOIN _digests AS d USING (credential_id)"
-        ).fetchall()
-    else:  # one pass: every hash and digest
+        rows, unique, kept = con.execute(
+            "SELECT count(*), count(DISTINCT credential_id), count(*) FILTER (WHERE _kept) FROM _state").fetchall()[0]
+        if rows != unique:  # not a state this code wrote (an id twice): compute every hash
+            reusable, kept = None, 0
+    if reusable is None:  # one pass: every hash and digest
         con.execute("CREATE OR REPLACE TEMP TABLE _state AS "
-                    + _credential_hash_sql(f", {digest_a} AS digest_a, {digest_b} AS digest_b")).fetchall()
+                    + _credential_hash_sql(f", {digest_a} AS digest_a, {digest_b} AS digest_b, false AS _kept")
+                    ).fetchall()
     state_options = (f"FORMAT parquet, COMPRESSION {COMPRESSION}, COMPRESSION_LEVEL {COMPRESSION_LEVEL}, "
                      f"KV_METADATA {{'credcat.content_fingerprint': {_lit(content_fingerprint())}}}")
-    con.execute(f"COPY (SELECT * FROM _state ORDER BY credential_id) TO {_lit(str(folder / STATE_FILE))} "
+    con.execute("COPY (SELECT credential_id, content_hash, digest_a, digest_b FROM _state ORDER BY credential_id) "
+                f"TO {_lit(str(folder / STATE_FILE))} "
                 f"({state_options})").fetchall()
     prev = f"read_parquet({_lit(str(previous / STATE_FILE))})" if previous else \
         "(SELECT NULL::VARCHAR AS credential_id, NULL::VARCHAR AS content_hash WHERE false)"
@@ -852,11 +869,21 @@ export_parquet = export_snapshot
 
 
 def _count_lines(path: Path) -> int:
-    count = 0
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            count += block.count(b"\n")
-    return count
+    return _sha256_and_lines(path)[1]
+
+
+def _sha256_and_lines(path: Path, *, count: bool = True, block: int = 1 << 20) -> tuple[str, int]:
+    """sha256 (hex) and newline count (0 unless ``count``) of a file, in one read (one reused
+    buffer; hashlib releases the GIL while it hashes a block)."""
+    digest, lines = hashlib.sha256(), 0
+    buffer = bytearray(block)
+    view = memoryview(buffer)
+    with path.open("rb", buffering=0) as fh:
+        while n := fh.readinto(buffer):
+            digest.update(view[:n])
+            if count:
+                lines += buffer.count(b"\n", 0, n)
+    return digest.hexdigest(), lines
 
 
 def _inside(relative: str) -> bool:
@@ -890,11 +917,13 @@ def _check_document(directory: Path, entry: dict[str, Any]) -> list[str]:
     if not _inside(relative) or not path.is_file():
         return [f"{relative}: missing"]
     problems = []
-    if path.stat().st_size != entry.get("bytes"):
-        problems.append(f"{relative}: bytes {path.stat().st_size} != manifest {entry.get('bytes')!r}")
-    elif sha256_file(path) != entry.get("sha256"):
+    size = path.stat().st_size
+    sha256, lines = _sha256_and_lines(path, count=entry.get("format", "").endswith("jsonl"))  # one read
+    if size != entry.get("bytes"):
+        problems.append(f"{relative}: bytes {size} != manifest {entry.get('bytes')!r}")
+    elif sha256 != entry.get("sha256"):
         problems.append(f"{relative}: sha256 differs from manifest")
-    if entry.get("format", "").endswith("jsonl") and _count_lines(path) != entry.get("rows"):
+    if entry.get("format", "").endswith("jsonl") and lines != entry.get("rows"):
         problems.append(f"{relative}: rows differ from manifest")
     return problems
 
