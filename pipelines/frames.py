@@ -307,7 +307,7 @@ class FrameFolder(Mapping[str, pl.DataFrame]):
         if self.patched(name):
             return self._read_patched(name, columns)
         frame = self._read_part(name, "", columns)
-        return frame if rows is None else frame.filter(rows)
+        return frame if rows is None or (rows.len() == frame.height and rows.all()) else frame.filter(rows)
 
     def _read_patched_rows(self, name: str, columns: Sequence[str] | None, rows: pl.Series) -> pl.DataFrame:
         meta = self._meta(name)

@@ -196,7 +196,8 @@ def _staged_raw(staged: Mapping[str, Any]) -> tuple[pl.DataFrame, RawPayloads]:
             raise ValueError(f"payload mask of {mask.len()} rows for {start} raw rows")
         out = [frames.read("raw", ["payload"], rows=mask.slice(begin, height)).get_column("payload")
                for frames, begin, height in spans if mask.slice(begin, height).any()]
-        return pl.concat(out) if out else pl.Series("payload", [], dtype=RAW_SCHEMA["payload"])
+        # Not rechunked: the payloads go to DuckDB as Arrow chunks (a copy of ~1 GB otherwise).
+        return pl.concat(out, rechunk=False) if out else pl.Series("payload", [], dtype=RAW_SCHEMA["payload"])
 
     return (pl.concat(parts, how="vertical"),
             RawPayloads(pl.concat(fingerprints, how="vertical"), fetch))
@@ -457,21 +458,39 @@ def _load_raw(con: duckdb.DuckDBPyConnection, runs: list[tuple[str, str]]) -> di
         f"{ddl.raw_record_hash_sql()} AS record_hash "
         "FROM _in_raw"
     )
-    key = ["source", "run_id", "source_key", "record_seq"]
+    sightings = _insert_sightings(con, runs)
+    _find_new_contents(con)
+    contents = _insert_contents(con, "_in_raw")
+    con.execute("DROP TABLE _raw_seen")
+    con.execute("DROP TABLE _raw_new")
+    return {"raw_inserted": sightings, "raw_contents_inserted": contents}
+
+
+# The input row of a content's first sighting (``_raw_new.first``), ``i`` the input, ``n`` _raw_new.
+_FIRST_SIGHTING = ("i.source = n.source AND i.source_key = n.source_key "
+                   "AND i.run_id = n.first.run_id AND i.record_seq = n.first.record_seq")
+
+
+def _insert_sightings(con: duckdb.DuckDBPyConnection, runs: list[tuple[str, str]], columns: str = "*") -> int:
+    """Append ``_raw_seen`` (``columns`` of it) to raw_sightings, but the records of runs
+    already loaded that are there (by source, run_id, source_key, record_seq)."""
     loaded = _loaded_runs(con, RAW_SIGHTINGS, runs)
     if not loaded:
-        sightings = _write(con, f"INSERT INTO {RAW_SIGHTINGS.qualified} BY NAME SELECT * FROM _raw_seen")
-    else:
-        on = " AND ".join(f"r.{quote_identifier(k)} = i.{quote_identifier(k)}" for k in key)
-        ids = sorted({run_id for _, run_id in loaded})
-        sightings = _write(
-            con,
-            f"INSERT INTO {RAW_SIGHTINGS.qualified} BY NAME SELECT * FROM _raw_seen AS i "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {RAW_SIGHTINGS.qualified} AS r "
-            f"WHERE r.run_id IN ({', '.join('?' for _ in ids)}) AND {on})",
-            ids,
-        )
-    # The first sighting of each content not stored yet, then those rows of the input.
+        return _write(con, f"INSERT INTO {RAW_SIGHTINGS.qualified} BY NAME SELECT {columns} FROM _raw_seen")
+    key = ["source", "run_id", "source_key", "record_seq"]
+    on = " AND ".join(f"r.{quote_identifier(k)} = i.{quote_identifier(k)}" for k in key)
+    ids = sorted({run_id for _, run_id in loaded})
+    return _write(
+        con,
+        f"INSERT INTO {RAW_SIGHTINGS.qualified} BY NAME SELECT {columns} FROM _raw_seen AS i "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {RAW_SIGHTINGS.qualified} AS r "
+        f"WHERE r.run_id IN ({', '.join('?' for _ in ids)}) AND {on})",
+        ids,
+    )
+
+
+def _find_new_contents(con: duckdb.DuckDBPyConnection) -> None:
+    """``_raw_new``: each content of ``_raw_seen`` not stored yet, with its first sighting."""
     content_key = " AND ".join(f"c.{k} = n.{k}" for k in ("source", "source_key", "record_hash"))
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _raw_new AS "
@@ -480,17 +499,17 @@ def _load_raw(con: duckdb.DuckDBPyConnection, runs: list[tuple[str, str]]) -> di
         f"WHERE NOT EXISTS (SELECT 1 FROM {RAW_RECORDS.qualified} AS c WHERE {content_key}) "
         "GROUP BY source, source_key, record_hash"
     )
+
+
+def _insert_contents(con: duckdb.DuckDBPyConnection, source: str) -> int:
+    """Store the contents of ``_raw_new`` from their first sightings' rows of ``source`` (an
+    input relation with the payloads of those rows)."""
     content_cols = [c for c in RAW_RECORDS.columns if c != "record_hash"]
-    contents = _write(
+    return _write(
         con,
         f"INSERT INTO {RAW_RECORDS.qualified} BY NAME SELECT {_input_exprs(RAW_RECORDS, content_cols, 'i')}, "
-        "n.record_hash FROM _in_raw AS i JOIN _raw_new AS n ON "
-        + " AND ".join(f"i.{k} = n.{k}" for k in ("source", "source_key"))
-        + " AND i.run_id = n.first.run_id AND i.record_seq = n.first.record_seq",
+        f"n.record_hash FROM {source} AS i JOIN _raw_new AS n ON {_FIRST_SIGHTING}",
     )
-    con.execute("DROP TABLE _raw_seen")
-    con.execute("DROP TABLE _raw_new")
-    return {"raw_inserted": sightings, "raw_contents_inserted": contents}
 
 
 def _load_raw_by_fingerprint(con: duckdb.DuckDBPyConnection, runs: list[tuple[str, str]], raw: pl.DataFrame,
@@ -523,7 +542,8 @@ def _load_raw_by_fingerprint(con: duckdb.DuckDBPyConnection, runs: list[tuple[st
             mask = pl.Series([False] * raw.height).scatter(rows, True)
             subset = raw.filter(mask)
         parts.append(subset.with_columns(fetch(mask).alias("payload")))
-        con.register("_in_raw_payload", pl.concat(parts, how="vertical").to_arrow(compat_level=pl.CompatLevel.newest()))
+        frame = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical", rechunk=False)
+        con.register("_in_raw_payload", frame.to_arrow(compat_level=pl.CompatLevel.newest()))
         return rows.len()
 
     try:
@@ -542,33 +562,11 @@ def _load_raw_by_fingerprint(con: duckdb.DuckDBPyConnection, runs: list[tuple[st
             f"LEFT JOIN {known} AS f ON {match}")
         if _count(con, "SELECT count(*) FROM _raw_seen WHERE record_hash IS NULL"):
             raise RuntimeError("raw records without a record_hash after the fingerprint lookup")  # a bug, not data
-        key = ["source", "run_id", "source_key", "record_seq"]
-        loaded = _loaded_runs(con, RAW_SIGHTINGS, runs)
-        if not loaded:
-            sightings = _write(con, f"INSERT INTO {RAW_SIGHTINGS.qualified} BY NAME SELECT * EXCLUDE (_row) FROM _raw_seen")
-        else:
-            on = " AND ".join(f"r.{quote_identifier(k)} = i.{quote_identifier(k)}" for k in key)
-            ids = sorted({run_id for _, run_id in loaded})
-            sightings = _write(
-                con,
-                f"INSERT INTO {RAW_SIGHTINGS.qualified} BY NAME SELECT * EXCLUDE (_row) FROM _raw_seen AS i "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {RAW_SIGHTINGS.qualified} AS r "
-                f"WHERE r.run_id IN ({', '.join('?' for _ in ids)}) AND {on})",
-                ids,
-            )
-        content_key = " AND ".join(f"c.{k} = n.{k}" for k in ("source", "source_key", "record_hash"))
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _raw_new AS "
-            "SELECT source, source_key, record_hash, "
-            "min(struct_pack(run_id := run_id, record_seq := record_seq)) AS first FROM _raw_seen AS n "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {RAW_RECORDS.qualified} AS c WHERE {content_key}) "
-            "GROUP BY source, source_key, record_hash"
-        )
-        first = (" AND ".join(f"i.{k} = n.{k}" for k in ("source", "source_key"))
-                 + " AND i.run_id = n.first.run_id AND i.record_seq = n.first.record_seq")
+        sightings = _insert_sightings(con, runs, "* EXCLUDE (_row)")
+        _find_new_contents(con)
         # New contents of records that took a known hash: their payloads too, and their hashes
         # checked against those contents.
-        later = read_payloads(f"SELECT i._row FROM _in_raw AS i JOIN _raw_new AS n ON {first} "
+        later = read_payloads(f"SELECT i._row FROM _in_raw AS i JOIN _raw_new AS n ON {_FIRST_SIGHTING} "
                               "WHERE i._row NOT IN (SELECT _row FROM _raw_hashed) ORDER BY i._row")
         if later:
             wrong = _count(con, f"SELECT count(*) FROM (SELECT _row, {ddl.raw_record_hash_sql()} AS h "
@@ -578,12 +576,7 @@ def _load_raw_by_fingerprint(con: duckdb.DuckDBPyConnection, runs: list[tuple[st
                 raise RuntimeError(f"{known} gives {wrong} record(s) a record_hash their content does not have; "
                                    "nothing is loaded. Delete that table's rows (the next loads rebuild it) and run "
                                    "again.")
-        content_cols = [c for c in RAW_RECORDS.columns if c != "record_hash"]
-        contents = _write(
-            con,
-            f"INSERT INTO {RAW_RECORDS.qualified} BY NAME SELECT {_input_exprs(RAW_RECORDS, content_cols, 'i')}, "
-            f"n.record_hash FROM _in_raw_payload AS i JOIN _raw_new AS n ON {first}",
-        )
+        contents = _insert_contents(con, "_in_raw_payload")
         # The fingerprints of the records hashed now, once each.
         recorded = _write(
             con,

@@ -24,6 +24,15 @@ def table_contents(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
     return out
 
 
+def published_contents(path: Path) -> dict[str, pl.DataFrame]:
+    """``table_contents`` of a warehouse file, opened read-only and closed again."""
+    con = open_readonly(path)
+    try:
+        return table_contents(con)
+    finally:
+        con.close()
+
+
 def assert_same_contents(before: dict[str, pl.DataFrame], after: dict[str, pl.DataFrame]) -> None:
     assert before.keys() == after.keys()
     for name, frame in before.items():

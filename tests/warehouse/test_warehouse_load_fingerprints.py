@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from tests.warehouse.conftest import Warehouse, assert_same_contents, table_contents
+from tests.warehouse.conftest import Warehouse, assert_same_contents, published_contents
 from tests.warehouse.frames import Crawl, make_run
 from warehouse import ddl
 from warehouse.load import RAW_WITHOUT_PAYLOAD, RawPayloads, RunInputs, fingerprint_scheme
@@ -82,19 +82,11 @@ def test_loading_by_fingerprint_equals_loading_whole_raw_frames(tmp_path: Path) 
         stats = lazy.load(_lazy(inputs, reads))
         payload_reads.append(sum(reads.rows[before:]))
         assert stats["raw_payloads_read"] == payload_reads[-1]
-        assert_same_contents(table_contents_of(plain.published), table_contents_of(lazy.published))
+        assert_same_contents(published_contents(plain.published), published_contents(lazy.published))
     # First run: every payload read (41 coursera records, one a reject, and 2 edx). Second: the
     # two changed or new records. Third: the same records again under a new run id: none.
     assert payload_reads == [41 + 2, 2, 0]
     assert _fingerprint_rows(lazy.published) == 41 + 2 + 2
-
-
-def table_contents_of(path: Path) -> dict[str, pl.DataFrame]:
-    con = open_readonly(path)
-    try:
-        return table_contents(con)
-    finally:
-        con.close()
 
 
 def test_unknown_fingerprints_a_new_scheme_and_a_lost_content_read_payloads(tmp_path: Path) -> None:
@@ -115,7 +107,7 @@ def test_unknown_fingerprints_a_new_scheme_and_a_lost_content_read_payloads(tmp_
     plain.load(third)
     lazy.load(_lazy(third, reads, _fingerprints(third.raw, normalizer="normalizer-v2")))
     assert reads.rows == [40] and _fingerprint_rows(lazy.published) == 40
-    assert_same_contents(table_contents_of(plain.published), table_contents_of(lazy.published))
+    assert_same_contents(published_contents(plain.published), published_contents(lazy.published))
 
 
 def test_a_known_fingerprint_whose_content_is_missing_has_its_payload_read(tmp_path: Path) -> None:

@@ -22,13 +22,13 @@ import duckdb
 import polars as pl
 import pytest
 
-from tests.warehouse.conftest import assert_same_contents, table_contents
+from tests.warehouse.conftest import assert_same_contents, published_contents
 from tests.warehouse.frames import Crawl, make_run
 from warehouse import ddl
 from warehouse import load as load_module
 from warehouse.ddl import INT_CREDENTIALS, INT_OFFERING_LINKS, quote_identifier
 from warehouse.load import RunInputs, build
-from warehouse.publish import build_and_publish, open_readonly, publish
+from warehouse.publish import build_and_publish, publish
 
 T1 = datetime(2025, 3, 1, 6, 0, tzinfo=UTC)
 T2 = T1 + timedelta(days=1)
@@ -37,14 +37,6 @@ T3 = T2 + timedelta(days=1)
 
 def run(when: datetime, run_id: str, titles: dict[str, str]) -> RunInputs:
     return make_run(when, {"coursera": Crawl(run_id, titles=titles)})
-
-
-def contents(path: Path) -> dict[str, pl.DataFrame]:
-    con = open_readonly(path)
-    try:
-        return table_contents(con)
-    finally:
-        con.close()
 
 
 # --- the copy on a second thread ----------------------------------------------------------------
@@ -70,8 +62,8 @@ def test_inputs_read_while_the_published_file_is_copied(tmp_path: Path) -> None:
     work = tmp_path / "reference.work.duckdb"
     build(work, reference, second)
     publish(work, reference)
-    assert_same_contents(contents(reference), contents(published))
-    assert contents(published)["marts.offering_versions"].height == 3  # c1 changed: a second version
+    assert_same_contents(published_contents(reference), published_contents(published))
+    assert published_contents(published)["marts.offering_versions"].height == 3  # c1 changed: a second version
 
 
 def test_a_failing_read_leaves_no_work_file_and_the_published_file_unchanged(tmp_path: Path) -> None:
