@@ -548,18 +548,23 @@ def _load_raw_by_fingerprint(con: duckdb.DuckDBPyConnection, runs: list[tuple[st
 
     try:
         read = read_payloads(f"SELECT _row FROM _in_raw AS i WHERE NOT EXISTS (SELECT 1 FROM {known} AS f WHERE {match})")
-        if not read:
-            read_payloads("SELECT _row FROM _in_raw LIMIT 0")  # nothing to read: an empty relation
+        if not read:  # nothing to read: an empty relation
             con.register("_in_raw_payload", raw.head(0).with_columns(payload=pl.lit(None, pl.String))
                          .to_arrow(compat_level=pl.CompatLevel.newest()))
         sighting = [c for c in RAW_SIGHTINGS.columns if c != "record_hash"]
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw_hashed AS SELECT _row, {ddl.raw_record_hash_sql()} AS record_hash "
-                    "FROM _in_raw_payload")
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _raw_seen AS SELECT i._row, {_cols(sighting, 'i')}, "
-            "coalesce(h.record_hash, f.record_hash) AS record_hash FROM _in_raw AS i "
-            "LEFT JOIN _raw_hashed AS h USING (_row) "
-            f"LEFT JOIN {known} AS f ON {match}")
+        if read == raw.height:
+            # Every record read (a first load, a new scheme): hashed as _load_raw does, no lookup.
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _raw_seen AS SELECT _row, {_cols(sighting)}, "
+                        f"{ddl.raw_record_hash_sql()} AS record_hash FROM _in_raw_payload")
+            con.execute("CREATE OR REPLACE TEMP VIEW _raw_hashed AS SELECT _row, record_hash FROM _raw_seen")
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _raw_hashed AS SELECT _row, "
+                        f"{ddl.raw_record_hash_sql()} AS record_hash FROM _in_raw_payload")
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _raw_seen AS SELECT i._row, {_cols(sighting, 'i')}, "
+                "coalesce(h.record_hash, f.record_hash) AS record_hash FROM _in_raw AS i "
+                "LEFT JOIN _raw_hashed AS h USING (_row) "
+                f"LEFT JOIN {known} AS f ON {match}")
         if _count(con, "SELECT count(*) FROM _raw_seen WHERE record_hash IS NULL"):
             raise RuntimeError("raw records without a record_hash after the fingerprint lookup")  # a bug, not data
         sightings = _insert_sightings(con, runs, "* EXCLUDE (_row)")
@@ -585,7 +590,8 @@ def _load_raw_by_fingerprint(con: duckdb.DuckDBPyConnection, runs: list[tuple[st
             "WHERE i._fp_a IS NOT NULL AND i._fp_b IS NOT NULL AND i._fp_n IS NOT NULL AND i._fp_scheme IS NOT NULL "
             f"AND NOT EXISTS (SELECT 1 FROM {known} AS f WHERE {match}) "
             "GROUP BY i.source, i._fp_a, i._fp_b, i._fp_n, i._fp_scheme")
-        for table in ("_raw_seen", "_raw_new", "_raw_hashed"):
+        con.execute(f"DROP {'VIEW' if read == raw.height else 'TABLE'} _raw_hashed")
+        for table in ("_raw_seen", "_raw_new"):
             con.execute(f"DROP TABLE {table}")
     finally:
         with contextlib.suppress(Exception):
