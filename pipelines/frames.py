@@ -220,11 +220,7 @@ class FrameFolder(Mapping[str, pl.DataFrame]):
             return None
         if not self.patched(name):
             return self._files[name], None
-        meta = self._meta(name)
-        rows = self._read_part(name, "rows", [SOURCE_ROW])
-        if rows.height != meta["rows"]:
-            raise DamagedFrame(f"{self.folder}: {name}.rows.parquet has {rows.height} rows, its metadata says {meta['rows']}")
-        return self.handle(name, "base"), rows.get_column(SOURCE_ROW)
+        return self.handle(name, "base"), self._layout(name, [])[3].get_column(SOURCE_ROW)
 
     def _meta(self, name: str) -> dict[str, Any]:
         handle = self.handle(name, "rows")
@@ -243,18 +239,23 @@ class FrameFolder(Mapping[str, pl.DataFrame]):
         handle.seek(0)
         return pl.read_parquet(handle, columns=None if columns is None else list(columns))
 
-    def _read_patched(self, name: str, columns: Sequence[str] | None) -> pl.DataFrame:
+    def _layout(self, name: str, columns: Sequence[str] | None) -> tuple[dict[str, Any], list[str], list[str], pl.DataFrame]:
+        """A patched frame's metadata, the columns wanted, those of them in the base and patch
+        files, and its rows file (``_src`` and the wanted refreshed columns), checked."""
         meta = self._meta(name)
         order, refreshed = list(meta["columns"]), set(meta["refreshed"])
         want = order if columns is None else list(columns)
         unknown = [c for c in want if c not in order]
         if unknown:
             raise pl.exceptions.ColumnNotFoundError(f"{unknown} not in frame {name!r} of {self.folder}")
-        kept = [c for c in want if c not in refreshed]
         rows = self._read_part(name, "rows", [SOURCE_ROW, *[c for c in want if c in refreshed]])
-        src = rows.get_column(SOURCE_ROW)
         if rows.height != meta["rows"]:
             raise DamagedFrame(f"{self.folder}: {name}.rows.parquet has {rows.height} rows, its metadata says {meta['rows']}")
+        return meta, want, [c for c in want if c not in refreshed], rows
+
+    def _read_patched(self, name: str, columns: Sequence[str] | None) -> pl.DataFrame:
+        meta, want, kept, rows = self._layout(name, columns)
+        src = rows.get_column(SOURCE_ROW)
         if not kept:
             return rows.select(want)
         base = self._read_part(name, "base", kept)
@@ -310,20 +311,13 @@ class FrameFolder(Mapping[str, pl.DataFrame]):
         return frame if rows is None or (rows.len() == frame.height and rows.all()) else frame.filter(rows)
 
     def _read_patched_rows(self, name: str, columns: Sequence[str] | None, rows: pl.Series) -> pl.DataFrame:
-        meta = self._meta(name)
+        meta, want, kept, layout = self._layout(name, columns)
         if rows.dtype != pl.Boolean or rows.len() != meta["rows"] or rows.null_count():
             raise ValueError(f"rows of {name!r}: a boolean mask of its {meta['rows']} rows, without nulls")
-        src = self._read_part(name, "rows", [SOURCE_ROW]).get_column(SOURCE_ROW)
-        if src.filter(rows).null_count() != rows.sum():
+        new = layout.get_column(SOURCE_ROW).is_null()
+        if new.filter(rows).sum() != rows.sum():
             return self._read_patched(name, columns).filter(rows)  # some from the base: read all
         # Only patch rows: the k-th new row is the k-th row of the patch.
-        order, refreshed = list(meta["columns"]), set(meta["refreshed"])
-        want = order if columns is None else list(columns)
-        unknown = [c for c in want if c not in order]
-        if unknown:
-            raise pl.exceptions.ColumnNotFoundError(f"{unknown} not in frame {name!r} of {self.folder}")
-        new = src.is_null()
-        kept = [c for c in want if c not in refreshed]
         parts = []
         if kept:
             patch = self._read_part(name, "patch", kept)
@@ -332,7 +326,7 @@ class FrameFolder(Mapping[str, pl.DataFrame]):
                                    f"(patch {patch.height} rows for {new.sum()} new)")
             parts.append(patch.filter(rows.filter(new)))  # per patch row: chosen or not
         if len(kept) < len(want):
-            parts.append(self._read_part(name, "rows", [c for c in want if c in refreshed]).filter(rows))
+            parts.append(layout.drop(SOURCE_ROW).filter(rows))
         return pl.concat(parts, how="horizontal").select(want)
 
     def forget(self) -> None:
