@@ -88,6 +88,18 @@ class Derived:
             raise ValueError(f"Derived {self.name!r}: refreshed columns {missing} not in the frame")
 
 
+def derive(frames: Mapping[str, pl.DataFrame], previous: FrameFolder | None,
+           previous_rows: Mapping[str, pl.Series], refreshed: tuple[str, ...]) -> dict[str, pl.DataFrame | Derived]:
+    """``frames`` with each frame ``previous_rows`` names handed over as ``Derived`` on the same
+    frame of ``previous`` (normalize_with_reuse's ``previous_rows`` and ``REFRESHED``); as
+    they are when there is no previous output."""
+    out: dict[str, pl.DataFrame | Derived] = dict(frames)
+    if previous is not None:
+        for name, rows in previous_rows.items():
+            out[name] = Derived(out[name], previous, name, rows, refreshed)
+    return out
+
+
 def frame_of(value: pl.DataFrame | Derived) -> pl.DataFrame:
     return value.frame if isinstance(value, Derived) else value
 

@@ -157,7 +157,7 @@ def _line_fingerprints(frames: Any, raw: pl.DataFrame) -> pl.DataFrame:
     """Per raw row of one staging output, its line's fingerprint (``RawPayloads``), from the
     output's ``fingerprints`` frame when that lines up with raw row by row (same source and,
     whitespace collapsed, source_key); else nulls."""
-    nulls = pl.DataFrame({c: pl.Series([None] * raw.height, dtype=t) for c, t in _FINGERPRINT_COLUMNS.items()})
+    nulls = pl.DataFrame(schema=_FINGERPRINT_COLUMNS).clear(raw.height)
     if "fingerprints" not in frames:
         return nulls
     try:
@@ -194,8 +194,8 @@ def _staged_raw(staged: Mapping[str, Any]) -> tuple[pl.DataFrame, RawPayloads]:
     def fetch(mask: pl.Series) -> pl.Series:
         if mask.len() != start:
             raise ValueError(f"payload mask of {mask.len()} rows for {start} raw rows")
-        out = [frames.read("raw", ["payload"], rows=mask.slice(begin, height)).get_column("payload")
-               for frames, begin, height in spans if mask.slice(begin, height).any()]
+        parts = [(frames, mask.slice(begin, height)) for frames, begin, height in spans]
+        out = [frames.read("raw", ["payload"], rows=rows).get_column("payload") for frames, rows in parts if rows.any()]
         # Not rechunked: the payloads go to DuckDB as Arrow chunks (a copy of ~1 GB otherwise).
         return pl.concat(out, rechunk=False) if out else pl.Series("payload", [], dtype=RAW_SCHEMA["payload"])
 
@@ -537,9 +537,9 @@ def _load_raw_by_fingerprint(con: duckdb.DuckDBPyConnection, runs: list[tuple[st
         if not rows.len():
             return 0
         if rows.len() == raw.height:
-            mask, subset = pl.Series([True] * raw.height), raw
+            mask, subset = pl.repeat(True, raw.height, eager=True), raw
         else:
-            mask = pl.Series([False] * raw.height).scatter(rows, True)
+            mask = pl.repeat(False, raw.height, eager=True).scatter(rows, True)
             subset = raw.filter(mask)
         parts.append(subset.with_columns(fetch(mask).alias("payload")))
         frame = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical", rechunk=False)
@@ -552,19 +552,13 @@ def _load_raw_by_fingerprint(con: duckdb.DuckDBPyConnection, runs: list[tuple[st
             con.register("_in_raw_payload", raw.head(0).with_columns(payload=pl.lit(None, pl.String))
                          .to_arrow(compat_level=pl.CompatLevel.newest()))
         sighting = [c for c in RAW_SIGHTINGS.columns if c != "record_hash"]
-        if read == raw.height:
-            # Every record read (a first load, a new scheme): hashed as _load_raw does, no lookup.
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _raw_seen AS SELECT _row, {_cols(sighting)}, "
-                        f"{ddl.raw_record_hash_sql()} AS record_hash FROM _in_raw_payload")
-            con.execute("CREATE OR REPLACE TEMP VIEW _raw_hashed AS SELECT _row, record_hash FROM _raw_seen")
-        else:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _raw_hashed AS SELECT _row, "
-                        f"{ddl.raw_record_hash_sql()} AS record_hash FROM _in_raw_payload")
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _raw_seen AS SELECT i._row, {_cols(sighting, 'i')}, "
-                "coalesce(h.record_hash, f.record_hash) AS record_hash FROM _in_raw AS i "
-                "LEFT JOIN _raw_hashed AS h USING (_row) "
-                f"LEFT JOIN {known} AS f ON {match}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw_hashed AS SELECT _row, "
+                    f"{ddl.raw_record_hash_sql()} AS record_hash FROM _in_raw_payload")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _raw_seen AS SELECT i._row, {_cols(sighting, 'i')}, "
+            "coalesce(h.record_hash, f.record_hash) AS record_hash FROM _in_raw AS i "
+            "LEFT JOIN _raw_hashed AS h USING (_row) "
+            f"LEFT JOIN {known} AS f ON {match}")
         if _count(con, "SELECT count(*) FROM _raw_seen WHERE record_hash IS NULL"):
             raise RuntimeError("raw records without a record_hash after the fingerprint lookup")  # a bug, not data
         sightings = _insert_sightings(con, runs, "* EXCLUDE (_row)")
@@ -590,8 +584,7 @@ def _load_raw_by_fingerprint(con: duckdb.DuckDBPyConnection, runs: list[tuple[st
             "WHERE i._fp_a IS NOT NULL AND i._fp_b IS NOT NULL AND i._fp_n IS NOT NULL AND i._fp_scheme IS NOT NULL "
             f"AND NOT EXISTS (SELECT 1 FROM {known} AS f WHERE {match}) "
             "GROUP BY i.source, i._fp_a, i._fp_b, i._fp_n, i._fp_scheme")
-        con.execute(f"DROP {'VIEW' if read == raw.height else 'TABLE'} _raw_hashed")
-        for table in ("_raw_seen", "_raw_new"):
+        for table in ("_raw_seen", "_raw_new", "_raw_hashed"):
             con.execute(f"DROP TABLE {table}")
     finally:
         with contextlib.suppress(Exception):

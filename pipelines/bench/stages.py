@@ -182,7 +182,7 @@ def stage_normalize(state: State, landing: Path, run_id: str, previous: str | No
     previous output's files where that pays, as the IO manager stores them: pipelines/frames.py)."""
     from normalize.reuse import REFRESHED, normalize_with_reuse
     from pipelines.defs.sources import unmapped_figures  # noqa: F401  (imported before the clock starts)
-    from pipelines.frames import Derived, write_folder
+    from pipelines.frames import derive, write_folder
 
     sources = _registry()
     summary = json.loads((landing / "landing.json").read_text()) if (landing / "landing.json").is_file() else {}
@@ -223,11 +223,8 @@ def stage_normalize(state: State, landing: Path, run_id: str, previous: str | No
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
-        frames: dict[str, Any] = out.staging()
-        if previous is not None:
-            for part, rows in out.previous_rows.items():
-                frames[part] = Derived(frames[part], previous, part, rows, REFRESHED)
-        stored = write_folder(frames, folder)  # as the IO manager writes a folder
+        # As the staging asset hands its output over and the IO manager writes a folder.
+        stored = write_folder(derive(out.staging(), previous, out.previous_rows, REFRESHED), folder)
         if previous is not None:
             previous.close()
         patched += sum(how == "patch" for how in stored.values())

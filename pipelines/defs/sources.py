@@ -21,7 +21,7 @@ from normalize.schema import OFFERING_SCHEMA, RAW_SCHEMA, REJECT_SCHEMA, Offerin
 from normalize.transforms import normalize
 from pipelines import quality
 from pipelines.adhoc import file_source_registry
-from pipelines.frames import Derived, FrameFolder
+from pipelines.frames import FrameFolder, derive
 from pipelines.pools import CRAWLS
 from pipelines.resources import CredcatSettings, DemoCatalog
 from pipelines.runtime import new_run_id
@@ -283,13 +283,9 @@ def make_staging_asset(source: Source) -> dg.AssetsDefinition:
         drops = quality.coverage_drops(baseline.get("coverage"), cover)
         reasons = rejects.group_by("reason").len().sort("len", descending=True)
         top, by_field = unmapped_figures(offerings)
-        frames: dict[str, pl.DataFrame | Derived] = {"raw": raw, "offerings": offerings, "rejects": rejects,
-                                                     "fingerprints": reuse.fingerprints}
-        if previous is not None:
-            for name, rows in reuse.previous_rows.items():
-                frames[name] = Derived(frames[name], previous, name, rows, REFRESHED)
         yield dg.Output(
-            frames,
+            derive({"raw": raw, "offerings": offerings, "rejects": rejects, "fingerprints": reuse.fingerprints},
+                   previous, reuse.previous_rows, REFRESHED),
             metadata={
                 "raw_records": n_raw, "offerings": offerings.height, "rejects": rejects.height,
                 "records_reused": int(reuse.stats["reused"]), "records_normalized": int(reuse.stats["normalized"]),
