@@ -234,6 +234,20 @@ class FrameFolder(Mapping[str, pl.DataFrame]):
             return self._files[name], None
         return self.handle(name, "base"), self._layout(name, [])[3].get_column(SOURCE_ROW)
 
+    def columns(self, name: str) -> list[str]:
+        """The frame's column names, in order, read from its files' metadata (no data read)."""
+        if not self.patched(name):
+            return list(_schema(self._files[name]).names())
+        return list(self._meta(name)["columns"])
+
+    def height(self, name: str) -> int:
+        """The frame's row count, read from its files' metadata (no data read, nothing kept)."""
+        if name in self._frames:
+            return self._frames[name].height
+        if not self.patched(name):
+            return _num_rows(self._files[name])
+        return int(self._meta(name)["rows"])
+
     def _meta(self, name: str) -> dict[str, Any]:
         handle = self.handle(name, "rows")
         handle.seek(0)

@@ -82,8 +82,15 @@ from warehouse.ddl import (
 )
 
 ALIGN_SAMPLE = 4096  # rows whose keys are compared to tell a fingerprints frame lines up with raw
-# The raw columns read for every record; ``payload`` is read only where RawPayloads says so.
+# The raw columns a loader may give without the payload (``RawPayloads``).
 RAW_WITHOUT_PAYLOAD = [c for c in RAW_SCHEMA.names() if c != "payload"]
+# What the load needs of every raw record (its sighting, the keys a crawl saw): ``from_staged``
+# reads these; the other columns only for the records whose content is hashed or stored now.
+RAW_NARROW = [c for c in RAW_SCHEMA.names() if c in ("source", "source_key", "fetched_at", "run_id")]
+# What the load needs of every offering (its sighting, change detection, the keys a crawl saw);
+# the other columns only for the offerings whose content or version is new (``OfferingContents``).
+OFFERING_NARROW = [c for c in OFFERING_SCHEMA.names()
+                   if c in ("offering_id", "source", "source_key", "url", "run_id", "fetched_at", "content_hash")]
 _FINGERPRINT_COLUMNS = {"_fp_a": pl.UInt64(), "_fp_b": pl.UInt64(), "_fp_n": pl.UInt32(), "_fp_scheme": pl.String()}
 
 
@@ -97,18 +104,36 @@ def fingerprint_scheme(normalizer: str) -> str:
 
 @dataclass(frozen=True)
 class RawPayloads:
-    """The raw records' payloads, read only for the records that need them.
+    """The raw records' payloads (and any other column raw is given without), read only for
+    the records that need them.
 
-    With it, ``RunInputs.raw`` is given without its ``payload`` column. ``fingerprints`` has a
-    row per raw row, in raw's order: ``_fp_a``, ``_fp_b``, ``_fp_n`` (the landed line's
-    fingerprint, normalize/reuse.py; null where there is none) and ``_fp_scheme``
-    (``fingerprint_scheme``). ``fetch(mask)`` returns the payloads (String) of the raw rows
-    where the boolean ``mask`` is true, in raw's order. A record whose fingerprint the
-    warehouse knows (``ops.raw_record_fingerprints``) takes its stored hash; only the others'
-    payloads are read and hashed, and only new contents are stored (their payloads read)."""
+    With it, ``RunInputs.raw`` is given without its ``payload`` column, and may lack any other
+    column but ``RAW_NARROW``'s. ``fingerprints`` has a row per raw row, in raw's order:
+    ``_fp_a``, ``_fp_b``, ``_fp_n`` (the landed line's fingerprint, normalize/reuse.py; null
+    where there is none) and ``_fp_scheme`` (``fingerprint_scheme``). ``fetch(mask)`` returns
+    the RAW_SCHEMA columns raw lacks (a DataFrame; a Series is taken as the payload column, for
+    raw given without the payload only) of the raw rows where the boolean ``mask`` is true, in
+    raw's order. A record whose fingerprint the warehouse knows
+    (``ops.raw_record_fingerprints``) takes its stored hash; only the others are read whole and
+    hashed, and only new contents are stored (read whole)."""
 
     fingerprints: pl.DataFrame
-    fetch: Callable[[pl.Series], pl.Series]
+    fetch: Callable[[pl.Series], pl.DataFrame | pl.Series]
+
+
+@dataclass(frozen=True)
+class OfferingContents:
+    """The offerings' wide columns, read only for the offerings that need them.
+
+    With it, ``RunInputs.offerings`` may lack any column but ``OFFERING_NARROW``'s.
+    ``fetch(mask)`` returns the OFFERING_SCHEMA columns offerings lacks (a DataFrame) of the
+    offerings where the boolean ``mask`` is true, in offerings' order. The load asks for the
+    offerings whose content_hash ``staging.offering_contents`` does not hold or that is not
+    their current version's (a content or a version to write); the others' contents are
+    stored already under the same content_hash, which covers every column but the sighting's
+    (run_id, fetched_at, url)."""
+
+    fetch: Callable[[pl.Series], pl.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -120,6 +145,9 @@ class RunInputs:
     outputs; ``source_runs`` has SOURCE_RUN_SCHEMA (one row per crawl run, from stats.json);
     ``subjects`` is an optional ISCED-F reference list (isced_code, label, level).
     ``run_started_at`` (timezone-aware) is the time every version change of this run carries.
+    With ``raw_payloads`` (``RawPayloads``) and ``offering_contents`` (``OfferingContents``),
+    raw and offerings come narrow and the load reads their other columns for the rows that
+    need them.
     """
 
     run_started_at: datetime
@@ -131,6 +159,7 @@ class RunInputs:
     source_runs: pl.DataFrame
     subjects: pl.DataFrame | None = None
     raw_payloads: RawPayloads | None = None
+    offering_contents: OfferingContents | None = None
 
     @classmethod
     def from_staged(cls, staged: Mapping[str, Mapping[str, pl.DataFrame]], *, links: pl.DataFrame,
@@ -138,19 +167,51 @@ class RunInputs:
         """The run's inputs from each source's staging frames (``{source: {"raw", "offerings",
         "rejects", "fingerprints"}}``, as the staging assets hand them over) and the resolve
         handoffs, stamped now. When every source's frames can be read by column and row (a
-        ``read(name, columns, rows)`` method: pipelines.frames.FrameFolder), raw comes without
-        its payloads, read later only where needed (``RawPayloads``)."""
+        ``read(name, columns, rows)`` and a ``columns(name)`` method: pipelines.frames.FrameFolder)
+        and hold every column of their schema, raw and offerings come narrow (``RAW_NARROW``,
+        ``OFFERING_NARROW``), their other columns read later only where needed
+        (``RawPayloads``, ``OfferingContents``). Else every frame is read whole."""
         def concat(part: str) -> pl.DataFrame:
             return pl.concat([s[part] for s in staged.values()], how="vertical")
 
         now = datetime.now(UTC)
-        payloads = None
-        if staged and all(callable(getattr(s, "read", None)) for s in staged.values()):
+        if _narrow_readable(staged):
             raw, payloads = _staged_raw(staged)
-        else:
-            raw = concat("raw")
-        return cls(run_started_at=now, raw=raw, offerings=concat("offerings"), rejects=concat("rejects"),
-                   links=links, credentials=credentials, source_runs=source_runs, raw_payloads=payloads)
+            offerings, contents = _staged_offerings(staged)
+            return cls(run_started_at=now, raw=raw, offerings=offerings, rejects=concat("rejects"),
+                       links=links, credentials=credentials, source_runs=source_runs, raw_payloads=payloads,
+                       offering_contents=contents)
+        return cls(run_started_at=now, raw=concat("raw"), offerings=concat("offerings"), rejects=concat("rejects"),
+                   links=links, credentials=credentials, source_runs=source_runs)
+
+
+def _narrow_readable(staged: Mapping[str, Any]) -> bool:
+    """Whether every source's raw and offerings can be read by column and row, and hold every
+    column of their schema (else they are read whole, and a missing column fails the checks)."""
+    if not staged:
+        return False
+    for frames in staged.values():
+        if not (callable(getattr(frames, "read", None)) and callable(getattr(frames, "columns", None))):
+            return False
+        for name, schema in (("raw", RAW_SCHEMA), ("offerings", OFFERING_SCHEMA)):
+            if name not in frames or not set(schema.names()) <= set(frames.columns(name)):
+                return False
+    return True
+
+
+def _fetch_spans(name: str, columns: list[str], spans: list[tuple[Any, int, int]], total: int,
+                 schema: pl.Schema) -> Callable[[pl.Series], pl.DataFrame]:
+    """``fetch(mask)``: ``columns`` of frame ``name`` of the rows ``mask`` picks, over every
+    source's frame (``spans``: its frames, first row and height), each read for its rows only."""
+    def fetch(mask: pl.Series) -> pl.DataFrame:
+        if mask.len() != total:
+            raise ValueError(f"{name} mask of {mask.len()} rows for {total} {name} rows")
+        parts = [(frames, mask.slice(begin, height)) for frames, begin, height in spans]
+        out = [frames.read(name, columns, rows=rows) for frames, rows in parts if rows.any()]
+        # Not rechunked: the columns go to DuckDB as Arrow chunks (a copy of ~1 GB otherwise).
+        return (pl.concat(out, how="vertical", rechunk=False) if out
+                else pl.DataFrame(schema={c: schema[c] for c in columns}))
+    return fetch
 
 
 def _line_fingerprints(frames: Any, raw: pl.DataFrame) -> pl.DataFrame:
@@ -185,22 +246,27 @@ def _staged_raw(staged: Mapping[str, Any]) -> tuple[pl.DataFrame, RawPayloads]:
     parts, fingerprints, spans = [], [], []
     start = 0
     for frames in staged.values():
-        raw = frames.read("raw", RAW_WITHOUT_PAYLOAD)
+        raw = frames.read("raw", RAW_NARROW)
         parts.append(raw)
         fingerprints.append(_line_fingerprints(frames, raw))
         spans.append((frames, start, raw.height))
         start += raw.height
-
-    def fetch(mask: pl.Series) -> pl.Series:
-        if mask.len() != start:
-            raise ValueError(f"payload mask of {mask.len()} rows for {start} raw rows")
-        parts = [(frames, mask.slice(begin, height)) for frames, begin, height in spans]
-        out = [frames.read("raw", ["payload"], rows=rows).get_column("payload") for frames, rows in parts if rows.any()]
-        # Not rechunked: the payloads go to DuckDB as Arrow chunks (a copy of ~1 GB otherwise).
-        return pl.concat(out, rechunk=False) if out else pl.Series("payload", [], dtype=RAW_SCHEMA["payload"])
-
+    wide = [c for c in RAW_SCHEMA.names() if c not in RAW_NARROW]
     return (pl.concat(parts, how="vertical"),
-            RawPayloads(pl.concat(fingerprints, how="vertical"), fetch))
+            RawPayloads(pl.concat(fingerprints, how="vertical"), _fetch_spans("raw", wide, spans, start, RAW_SCHEMA)))
+
+
+def _staged_offerings(staged: Mapping[str, Any]) -> tuple[pl.DataFrame, OfferingContents]:
+    parts, spans = [], []
+    start = 0
+    for frames in staged.values():
+        offerings = frames.read("offerings", OFFERING_NARROW)
+        parts.append(offerings)
+        spans.append((frames, start, offerings.height))
+        start += offerings.height
+    wide = [c for c in OFFERING_SCHEMA.names() if c not in OFFERING_NARROW]
+    return (pl.concat(parts, how="vertical"),
+            OfferingContents(_fetch_spans("offerings", wide, spans, start, OFFERING_SCHEMA)))
 
 
 @dataclass(frozen=True)
@@ -269,26 +335,77 @@ class _Frames:
     source_runs: pl.DataFrame
     subjects: pl.DataFrame | None
     sources: list[str]
-    # Set when raw comes without payloads (RawPayloads.fetch); raw then has _row and the _fp_ columns.
-    fetch_payloads: Callable[[pl.Series], pl.Series] | None = None
+    # Set when raw comes narrow (RawPayloads): raw then has _row and the _fp_ columns, and
+    # fetch_raw(mask) gives the other columns (raw_fetched, conformed) of the rows asked.
+    fetch_raw: Callable[[pl.Series], pl.DataFrame] | None = None
+    raw_fetched: pl.Schema | None = None
+    # Set when offerings come narrow (OfferingContents): offerings then has _row, and
+    # fetch_offerings(mask) gives the rows asked whole (OFFERING_SCHEMA, conformed).
+    fetch_offerings: Callable[[pl.Series], pl.DataFrame] | None = None
+
+
+def _given(schema: pl.Schema, frame: pl.DataFrame, narrow: list[str], drop: tuple[str, ...] = ()) -> pl.Schema:
+    """The columns of ``schema`` a narrow input frame is given with (at least ``narrow``)."""
+    return pl.Schema({c: t for c, t in schema.items()
+                      if (c in frame.columns or c in narrow) and c not in drop})
+
+
+def _row_numbers(height: int) -> pl.DataFrame:
+    return pl.DataFrame({"_row": pl.int_range(height, dtype=pl.UInt32, eager=True)})
+
+
+def _fetch_raw(payloads: RawPayloads, fetched: pl.Schema) -> Callable[[pl.Series], pl.DataFrame]:
+    def fetch(mask: pl.Series) -> pl.DataFrame:
+        got = payloads.fetch(mask)
+        frame = got.alias("payload").to_frame() if isinstance(got, pl.Series) else got
+        if frame.height != mask.sum():
+            raise ValueError(f"raw: {frame.height} rows fetched for {mask.sum()} asked")
+        return _conform(frame, fetched, "raw")
+    return fetch
+
+
+def _fetch_offerings(contents: OfferingContents, narrow: pl.DataFrame,
+                     fetched: pl.Schema) -> Callable[[pl.Series], pl.DataFrame]:
+    def fetch(mask: pl.Series) -> pl.DataFrame:
+        if mask.len() != narrow.height:
+            raise ValueError(f"offerings mask of {mask.len()} rows for {narrow.height} offerings")
+        wanted = int(mask.sum())
+        if not wanted:
+            return pl.DataFrame(schema=OFFERING_SCHEMA)
+        frame = contents.fetch(mask)
+        if frame.height != wanted:
+            raise ValueError(f"offerings: {frame.height} rows fetched for {wanted} asked")
+        rows = narrow if wanted == narrow.height else narrow.filter(mask)
+        return pl.concat([rows.drop("_row"), _conform(frame, fetched, "offerings")],
+                         how="horizontal").select(OFFERING_SCHEMA.names())
+    return fetch
 
 
 def _prepare(inputs: RunInputs) -> _Frames:
     """Check and conform every input before anything touches the warehouse."""
     if inputs.run_started_at.tzinfo is None:
         raise ValueError("run_started_at must be timezone-aware")
-    payloads = inputs.raw_payloads
+    payloads, fetch_raw, raw_fetched = inputs.raw_payloads, None, None
     if payloads is None:
         raw = _conform(inputs.raw, RAW_SCHEMA, "raw")
     else:
-        raw = _conform(inputs.raw, pl.Schema({c: RAW_SCHEMA[c] for c in RAW_WITHOUT_PAYLOAD}), "raw")
+        given = _given(RAW_SCHEMA, inputs.raw, RAW_NARROW, drop=("payload",))
+        raw = _conform(inputs.raw, given, "raw")
         if payloads.fingerprints.height != raw.height:
             raise ValueError(f"raw: {payloads.fingerprints.height} fingerprints for {raw.height} rows")
         fingerprints = _conform(payloads.fingerprints, pl.Schema(_FINGERPRINT_COLUMNS), "raw fingerprints")
-        raw = pl.concat([raw, fingerprints, pl.DataFrame({"_row": pl.int_range(raw.height, dtype=pl.UInt32,
-                                                                                eager=True)})],
-                        how="horizontal")
-    offerings = _conform(inputs.offerings, OFFERING_SCHEMA, "offerings")
+        raw = pl.concat([raw, fingerprints, _row_numbers(raw.height)], how="horizontal")
+        raw_fetched = pl.Schema({c: t for c, t in RAW_SCHEMA.items() if c not in given})
+        fetch_raw = _fetch_raw(payloads, raw_fetched)
+    contents, fetch_offerings = inputs.offering_contents, None
+    if contents is None or set(OFFERING_SCHEMA.names()) <= set(inputs.offerings.columns):
+        offerings = _conform(inputs.offerings, OFFERING_SCHEMA, "offerings")
+    else:
+        given = _given(OFFERING_SCHEMA, inputs.offerings, OFFERING_NARROW)
+        offerings = _conform(inputs.offerings, given, "offerings")
+        offerings = pl.concat([offerings, _row_numbers(offerings.height)], how="horizontal")
+        fetch_offerings = _fetch_offerings(
+            contents, offerings, pl.Schema({c: t for c, t in OFFERING_SCHEMA.items() if c not in given}))
     rejects = _conform(inputs.rejects, REJECT_SCHEMA, "rejects")
     links = _conform(inputs.links, LINK_SCHEMA, "links")
     credentials = _conform(inputs.credentials, CREDENTIAL_SCHEMA, "credentials")
@@ -327,7 +444,7 @@ def _prepare(inputs: RunInputs) -> _Frames:
     else:
         raw = raw.with_columns(record_seq=pl.int_range(pl.len(), dtype=pl.Int32).over(*key))
     return _Frames(raw, offerings, rejects, links, credentials, source_runs, subjects, sources,
-                   payloads.fetch if payloads is not None else None)
+                   fetch_raw, raw_fetched, fetch_offerings)
 
 
 # --- connection helpers -------------------------------------------------------------------------
@@ -513,15 +630,15 @@ def _insert_contents(con: duckdb.DuckDBPyConnection, source: str) -> int:
 
 
 def _load_raw_by_fingerprint(con: duckdb.DuckDBPyConnection, runs: list[tuple[str, str]], raw: pl.DataFrame,
-                             fetch: Callable[[pl.Series], pl.Series]) -> dict[str, int]:
-    """``_load_raw`` for raw given without payloads (``RawPayloads``): a record whose line
-    fingerprint ``ops.raw_record_fingerprints`` holds takes that record_hash; the payloads of
-    the others are read (``fetch``) and hashed as ``_load_raw`` does, and their fingerprints
-    recorded. Contents not stored yet are stored, their payloads read where not yet (a known
-    fingerprint whose content is missing, e.g. a warehouse restored from an older copy, has
-    its payload read like any other, and its hash checked against the content). The same rows
-    as ``_load_raw`` gives. The rows read with their payloads are handed to DuckDB as Arrow
-    (``_in_raw_payload``), never copied into a table."""
+                             fetch: Callable[[pl.Series], pl.DataFrame], fetched: pl.Schema) -> dict[str, int]:
+    """``_load_raw`` for raw given narrow (``RawPayloads``): a record whose line fingerprint
+    ``ops.raw_record_fingerprints`` holds takes that record_hash; the others are read whole
+    (``fetch`` gives their ``fetched`` columns, the payload among them) and hashed as
+    ``_load_raw`` does, and their fingerprints recorded. Contents not stored yet are stored,
+    read whole where not yet (a known fingerprint whose content is missing, e.g. a warehouse
+    restored from an older copy, has its record read like any other, and its hash checked
+    against the content). The same rows as ``_load_raw`` gives. The rows read whole are handed
+    to DuckDB as Arrow (``_in_raw_payload``), never copied into a table."""
     ddl.ensure_record_fingerprints(con)
     known = RECORD_FINGERPRINTS.qualified
     match = ("f.source = i.source AND f.fp_a = i._fp_a AND f.fp_b = i._fp_b AND f.n_bytes = i._fp_n "
@@ -541,7 +658,7 @@ def _load_raw_by_fingerprint(con: duckdb.DuckDBPyConnection, runs: list[tuple[st
         else:
             mask = pl.repeat(False, raw.height, eager=True).scatter(rows, True)
             subset = raw.filter(mask)
-        parts.append(subset.with_columns(fetch(mask).alias("payload")))
+        parts.append(pl.concat([subset, fetch(mask)], how="horizontal"))
         frame = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical", rechunk=False)
         con.register("_in_raw_payload", frame.to_arrow(compat_level=pl.CompatLevel.newest()))
         return rows.len()
@@ -549,7 +666,7 @@ def _load_raw_by_fingerprint(con: duckdb.DuckDBPyConnection, runs: list[tuple[st
     try:
         read = read_payloads(f"SELECT _row FROM _in_raw AS i WHERE NOT EXISTS (SELECT 1 FROM {known} AS f WHERE {match})")
         if not read:  # nothing to read: an empty relation
-            con.register("_in_raw_payload", raw.head(0).with_columns(payload=pl.lit(None, pl.String))
+            con.register("_in_raw_payload", pl.concat([raw.head(0), pl.DataFrame(schema=fetched)], how="horizontal")
                          .to_arrow(compat_level=pl.CompatLevel.newest()))
         sighting = [c for c in RAW_SIGHTINGS.columns if c != "record_hash"]
         con.execute(f"CREATE OR REPLACE TEMP TABLE _raw_hashed AS SELECT _row, "
@@ -612,16 +729,36 @@ def _replace_run_partitions(con: duckdb.DuckDBPyConnection, table: ddl.Table, fr
     return _write(con, f"INSERT INTO {table.qualified} BY NAME SELECT {select} FROM {frame}")
 
 
+def _offerings_whole(con: duckdb.DuckDBPyConnection, frames: _Frames) -> tuple[pl.DataFrame, dict[str, int]]:
+    """The offerings whose whole rows the load writes (``_in_offerings_whole``): all of them
+    when they were given whole, else those read now (``OfferingContents``): whose content_hash
+    ``staging.offering_contents`` does not hold, or that is not their current version's. The
+    load reads the others' narrow columns only: their contents are stored and stay current."""
+    if frames.fetch_offerings is None:
+        return frames.offerings, {}
+    rows = con.sql(
+        "SELECT _row FROM _in_offerings AS i "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {STG_OFFERING_CONTENTS.qualified} AS c WHERE c.content_hash = i.content_hash) "
+        f"OR NOT EXISTS (SELECT 1 FROM {OFFERING_VERSIONS.qualified} AS v "
+        "WHERE v.is_current AND v.offering_id = i.offering_id AND v.content_hash = i.content_hash)"
+    ).pl().get_column("_row")
+    n = frames.offerings.height
+    mask = (pl.repeat(True, n, eager=True) if rows.len() == n
+            else pl.repeat(False, n, eager=True).scatter(rows, True))
+    return frames.fetch_offerings(mask), {"offerings_read_whole": rows.len()}
+
+
 def _load_staged_offerings(con: duckdb.DuckDBPyConnection, runs: list[tuple[str, str]]) -> dict[str, int]:
     """The run's offerings: its sightings replace the run's (``_replace_run_partitions``), and
     each content (by ``content_hash``, which covers every field but the sighting's) not
-    stored yet is added to ``staging.offering_contents``. Offering ids are unique in the input
-    and content_hash covers them, so the input holds each content once."""
+    stored yet is added to ``staging.offering_contents`` (from ``_in_offerings_whole``, which
+    holds them: ``_offerings_whole``). Offering ids are unique in the input and content_hash
+    covers them, so the input holds each content once."""
     loaded = _replace_run_partitions(con, STG_OFFERING_SIGHTINGS, "_in_offering_sightings", runs)
     contents = _write(
         con,
         f"INSERT INTO {STG_OFFERING_CONTENTS.qualified} BY NAME "
-        f"SELECT {_cols(list(STG_OFFERING_CONTENTS.columns.names()), 'i')} FROM _in_offerings AS i "
+        f"SELECT {_cols(list(STG_OFFERING_CONTENTS.columns.names()), 'i')} FROM _in_offerings_whole AS i "
         f"WHERE NOT EXISTS (SELECT 1 FROM {STG_OFFERING_CONTENTS.qualified} AS c "
         "WHERE c.content_hash = i.content_hash)",
     )
@@ -670,7 +807,9 @@ def _check_clock(con: duckdb.DuckDBPyConnection, run_time: datetime) -> None:
 
 def _apply_versions(con: duckdb.DuckDBPyConnection, run_time: datetime,
                     plans: dict[str, _SourcePlan]) -> dict[str, int]:
-    """SCD2 on marts.offering_versions; returns counts."""
+    """SCD2 on marts.offering_versions; returns counts. A version opened is read from
+    ``_in_offerings_whole`` (``_offerings_whole``: it holds every offering whose content is not
+    its current version's), the rest from ``_in_offerings`` (narrow columns only)."""
     versions = OFFERING_VERSIONS.qualified
     applying = pl.DataFrame({"source": [p.source for p in plans.values() if p.applies]},
                             schema={"source": pl.String()})
@@ -710,7 +849,7 @@ def _apply_versions(con: duckdb.DuckDBPyConnection, run_time: datetime,
             f"INSERT INTO {versions} BY NAME "
             "SELECT i.*, $t AS valid_from, NULL::TIMESTAMPTZ AS valid_to, true AS is_current, "
             "i.fetched_at AS last_seen_at, i.run_id AS last_seen_run_id "
-            "FROM _in_offerings AS i JOIN _delta AS d USING (offering_id) "
+            "FROM _in_offerings_whole AS i JOIN _delta AS d USING (offering_id) "
             "WHERE d.change IN ('new', 'changed')",
             params,
         )
@@ -1265,14 +1404,19 @@ def _load(con: duckdb.DuckDBPyConnection, frames: _Frames, run_time: datetime) -
         _check_clock(con, run_time)
         plans = _plan_sources(con, frames)
 
-        if frames.fetch_payloads is None:
+        if frames.fetch_raw is None:
             stats.update(_load_raw(con, _runs_in(frames.raw)))
         else:
-            stats.update(_load_raw_by_fingerprint(con, _runs_in(frames.raw), frames.raw, frames.fetch_payloads))
-        stats.update(_load_staged_offerings(con, _runs_in(frames.offerings)))
-        stats["staging_rejects_loaded"] = _replace_run_partitions(
-            con, STG_REJECTS, "_in_rejects", _runs_in(frames.rejects))
-        stats.update(_apply_versions(con, run_time, plans))
+            stats.update(_load_raw_by_fingerprint(con, _runs_in(frames.raw), frames.raw, frames.fetch_raw,
+                                                  frames.raw_fetched))
+        whole, read = _offerings_whole(con, frames)
+        stats.update(read)
+        with _registered(con, {"_in_offerings_whole": whole}):
+            stats.update(_load_staged_offerings(con, _runs_in(frames.offerings)))
+            stats["staging_rejects_loaded"] = _replace_run_partitions(
+                con, STG_REJECTS, "_in_rejects", _runs_in(frames.rejects))
+            stats.update(_apply_versions(con, run_time, plans))
+        del whole  # the offerings read whole: not needed any more
         stats.update(_apply_price_history(con, run_time))
         stats["links_changed"] = _upsert_changed(
             con, INT_OFFERING_LINKS, "_in_links", "offering_id", "linked_at", run_time

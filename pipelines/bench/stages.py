@@ -351,7 +351,7 @@ def stage_resolve(state: State, truth: Path | None) -> dict[str, Any]:
 
 # warehouse.load.build's steps (module functions, looked up at call time, so they can be timed).
 LOAD_STEPS = ("_prepare", "_reset_work_file", "connect_writable", "_plan_sources", "_load_raw",
-              "_load_raw_by_fingerprint",
+              "_load_raw_by_fingerprint", "_offerings_whole",
               "_replace_run_partitions", "_apply_versions", "_apply_price_history", "_upsert_changed",
               "_upsert_source_runs", "_refresh_marts", "_rebuild_unmapped_values", "table_counts")
 
@@ -427,8 +427,8 @@ def stage_load(state: State) -> dict[str, Any]:
     serial = sum(v for k, v in build_steps.seconds.items() if k != "reset_work_file") + inner["wait for the work file copy"]
     inner["other (transaction commit, checkpoint)"] = round(build - serial, 3)
     keep = ("versions_opened", "versions_closed", "unchanged", "price_history_written", "raw_inserted",
-            "raw_contents_inserted", "staging_offering_contents_inserted", "links_changed",
-            "credentials_changed", "unmapped_values")
+            "raw_contents_inserted", "raw_payloads_read", "offerings_read_whole",
+            "staging_offering_contents_inserted", "links_changed", "credentials_changed", "unmapped_values")
     return {"stage": "load", "rows": measured["offerings"], "wall_s": wall, "cpu_s": cpu,
             "seconds": steps.rounded(), "build_steps": inner,
             "warehouse_mb": round(state.published.stat().st_size / 2**20),

@@ -11,7 +11,7 @@ their last good materialization; a source never staged yet is left out (listed i
 
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from normalize.schema import (
 )
 from pipelines import quality
 from pipelines.defs.sources import OWNERS, raw_key, rows_table, staging_key, table_schema
-from pipelines.frames import concat_frames
+from pipelines.frames import FrameFolder, concat_frames
 from pipelines.io_manager import OPTIONAL_INPUT
 from pipelines.pools import DUCKDB_WRITER
 from pipelines.resources import CredcatSettings, DemoCatalog
@@ -129,6 +129,12 @@ def previous_links(path: Path) -> pl.DataFrame | None:
         return con.sql("select offering_id, credential_id, match_score from intermediate.int_offering_links").pl()
     finally:
         con.close()
+
+
+def _height(frames: Mapping[str, pl.DataFrame], name: str) -> int:
+    """Rows of one staged frame; of a FrameFolder's from its files' metadata (reading the frame
+    would keep all of it, which the load reads narrow: warehouse.load.RunInputs.from_staged)."""
+    return frames.height(name) if isinstance(frames, FrameFolder) else frames[name].height
 
 
 def demo_truth(demo: DemoCatalog) -> pl.DataFrame | None:
@@ -294,7 +300,7 @@ def build_catalog_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition
             runs = pl.DataFrame([
                 {"source": name, "run_id": c["run_id"], "started_at": c.get("started_at"), "finished_at": c.get("finished_at"),
                  "complete": bool(c.get("complete")), "pages": int(c.get("pages") or 0), "items": int(c.get("items") or 0),
-                 "rejects": staged[name]["rejects"].height, "offerings": staged[name]["offerings"].height}
+                 "rejects": _height(staged[name], "rejects"), "offerings": _height(staged[name], "offerings")}
                 for name, c in crawls.items()
             ], schema={"source": pl.String, "run_id": pl.String, "started_at": pl.String, "finished_at": pl.String,
                        "complete": pl.Boolean, "pages": pl.Int64, "items": pl.Int64, "rejects": pl.Int64,

@@ -15,7 +15,14 @@ import pytest
 from tests.warehouse.conftest import Warehouse, assert_same_contents, published_contents
 from tests.warehouse.frames import Crawl, make_run
 from warehouse import ddl
-from warehouse.load import RAW_WITHOUT_PAYLOAD, RawPayloads, RunInputs, fingerprint_scheme
+from warehouse.load import (
+    OFFERING_NARROW,
+    RAW_NARROW,
+    RAW_WITHOUT_PAYLOAD,
+    RawPayloads,
+    RunInputs,
+    fingerprint_scheme,
+)
 from warehouse.publish import open_readonly
 
 T1 = datetime(2025, 3, 1, 6, 0, tzinfo=UTC)
@@ -163,7 +170,7 @@ def _staging_fingerprints(raw: pl.DataFrame) -> pl.DataFrame:
     })
 
 
-def test_from_staged_reads_raw_without_payloads_and_fetches_only_the_rows_asked(tmp_path: Path) -> None:
+def test_from_staged_reads_raw_and_offerings_narrow_and_fetches_only_the_rows_asked(tmp_path: Path) -> None:
     from pipelines.frames import FrameFolder, write_folder
 
     first = _runs()[0]
@@ -181,7 +188,8 @@ def test_from_staged_reads_raw_without_payloads_and_fetches_only_the_rows_asked(
         staged[source] = FrameFolder(folder)
     inputs = RunInputs.from_staged(staged, links=first.links, credentials=first.credentials,
                                    source_runs=first.source_runs)
-    assert inputs.raw.columns == RAW_WITHOUT_PAYLOAD and inputs.raw_payloads is not None
+    assert inputs.raw.columns == RAW_NARROW and inputs.raw_payloads is not None
+    assert inputs.offerings.columns == OFFERING_NARROW and inputs.offering_contents is not None
     fps = inputs.raw_payloads.fingerprints
     n_coursera = first.raw.filter(pl.col("source") == "coursera").height
     assert fps.head(n_coursera)["_fp_a"].null_count() == 0
@@ -189,11 +197,18 @@ def test_from_staged_reads_raw_without_payloads_and_fetches_only_the_rows_asked(
     assert fps["_fp_scheme"].head(1).item() == fingerprint_scheme(NORMALIZER)
     mask = pl.Series([i % 5 == 0 for i in range(inputs.raw.height)])
     want = pl.concat([first.raw.filter(pl.col("source") == s) for s in ("coursera", "edx")]).filter(mask)
-    assert inputs.raw_payloads.fetch(mask).equals(want["payload"])
-    with pytest.raises(ValueError, match="payload mask"):
+    wide = [c for c in want.columns if c not in RAW_NARROW]
+    assert inputs.raw_payloads.fetch(mask).equals(want.select(wide))
+    with pytest.raises(ValueError, match="raw mask"):
         inputs.raw_payloads.fetch(mask.head(3))
+    offerings = pl.concat([first.offerings.filter(pl.col("source") == s) for s in ("coursera", "edx")])
+    picked = pl.Series([i % 3 == 1 for i in range(offerings.height)])
+    fetched = inputs.offering_contents.fetch(picked)
+    assert fetched.equals(offerings.filter(picked).select(c for c in offerings.columns if c not in OFFERING_NARROW))
+    assert inputs.offering_contents.fetch(pl.repeat(False, offerings.height, eager=True)).height == 0
     # Dicts of frames (no reading by column): raw whole, as before.
     plain = RunInputs.from_staged({"coursera": {"raw": first.raw, "offerings": first.offerings,
                                                 "rejects": first.rejects}},
                                   links=first.links, credentials=first.credentials, source_runs=first.source_runs)
     assert plain.raw_payloads is None and plain.raw.equals(first.raw)
+    assert plain.offering_contents is None and plain.offerings.equals(first.offerings)
