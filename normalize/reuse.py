@@ -8,6 +8,11 @@ against the ones kept with the previous staging output. A matched line's raw row
 are taken from the previous output with ``run_id`` and ``fetched_at`` set from the new line;
 only the other lines are parsed and normalized. The frames are the ones ``read_landing`` +
 ``normalize`` of the whole run give, row order included (tests/normalize/test_reuse.py).
+The previous raw rows themselves (payloads and all, most of the output's bytes) are not read:
+only their keys, to check each reused row is its line's. The run's raw rows come back as
+``PatchedRows`` (``ReuseResult.raw_rows``: per row its previous row or the parsed row, and
+the refreshed values), which pipelines.frames stores as a patch on the previous file;
+``ReuseResult.raw`` puts them together, reading the previous rows, when asked.
 
 What is never reused (it goes through ``normalize`` with the changed lines):
 
@@ -526,24 +531,24 @@ def _keys(raw: pl.DataFrame) -> pl.DataFrame:
     return raw.select("source", source_key=collapse_whitespace(pl.col("source_key")))
 
 
-def _fingerprints(lines: pl.DataFrame | None, raw: pl.DataFrame, offerings: pl.DataFrame,
-                  fast: bool, normalizer: str, times: pl.Series | None = None,
-                  keys: pl.DataFrame | None = None) -> pl.DataFrame:
+def _fingerprints(lines: pl.DataFrame | None, provenance: pl.DataFrame, keys: pl.DataFrame,
+                  offerings: pl.DataFrame, fast: bool, normalizer: str,
+                  times: pl.Series | None = None) -> pl.DataFrame:
     """The fingerprints frame kept with the staging output. A line is reusable next time when
     its fingerprint is known, the file was read line by line (``fast``), its provenance values
-    as written are the ones the reader gave, it became an offering, and its key is unique."""
-    if lines is None or not fast or lines.height != raw.height:
+    as written are the ones the reader gave, it became an offering, and its key is unique.
+    ``provenance`` (run_id, fetched_at) and ``keys`` (``_keys``) are the raw rows'."""
+    if lines is None or not fast or lines.height != provenance.height:
         return pl.DataFrame(schema=FINGERPRINT_SCHEMA)
     if times is None:
         times = parse_times(lines.get_column("fetched_at_text"))
     if times is None:
         times = pl.Series([None] * lines.height, dtype=RAW_SCHEMA["fetched_at"])
-    keys = _keys(raw) if keys is None else keys
     ids = offerings.select("source", "source_key", "offering_id")
     frame = pl.concat([
         lines.select("line", "fp_a", "fp_b", "n_bytes", "run_id_text", "fetched_at_text"),
         keys,
-        raw.select(_run=pl.col("run_id"), _at=pl.col("fetched_at")),
+        provenance.select(_run=pl.col("run_id"), _at=pl.col("fetched_at")),
         times.alias("_at_text").to_frame(),
     ], how="horizontal")
     dup = (pl.len().over("source", "source_key") > 1) & pl.col("source").is_not_null() \
@@ -560,13 +565,70 @@ def _fingerprints(lines: pl.DataFrame | None, raw: pl.DataFrame, offerings: pl.D
 # --- the entry point ----------------------------------------------------------------------------
 
 
+class PatchedRows:
+    """A frame given as rows of a previous output's frame, with the ``REFRESHED`` columns set
+    anew, and new rows: how the reuse path hands over the run's raw rows without reading the
+    previous raw rows (payloads and all) into memory. ``collect()`` puts the frame together,
+    reading the previous frame whole; a writer that stores it as a patch on the previous file
+    (pipelines/frames.py) reads only what that file lacks.
+
+    ``source_rows``: per row, its row in the previous frame (Int64), null for a new row;
+    ``new_rows``: the new rows in order (the whole schema); ``refreshed``: the ``REFRESHED``
+    columns of every row."""
+
+    def __init__(self, previous: Previous, name: str, source_rows: pl.Series, new_rows: pl.DataFrame,
+                 refreshed: pl.DataFrame, schema: pl.Schema) -> None:
+        if refreshed.height != source_rows.len() or new_rows.height != source_rows.null_count():
+            raise ValueError(f"PatchedRows {name!r}: {source_rows.len()} rows, {refreshed.height} refreshed, "
+                             f"{new_rows.height} new for {source_rows.null_count()}")
+        if new_rows.schema != schema or list(refreshed.columns) != list(REFRESHED):
+            raise ValueError(f"PatchedRows {name!r}: new rows or refreshed columns not in the frame's schema")
+        self.previous, self.name, self.schema = previous, name, schema
+        self.source_rows, self._new, self._refreshed = source_rows.cast(pl.Int64), new_rows, refreshed
+
+    @property
+    def height(self) -> int:
+        return self.source_rows.len()
+
+    @property
+    def columns(self) -> list[str]:
+        return self.schema.names()
+
+    def new_rows(self) -> pl.DataFrame:
+        return self._new
+
+    def refreshed(self) -> pl.DataFrame:
+        return self._refreshed
+
+    def collect(self) -> pl.DataFrame:
+        """The frame: one gather from the previous frame followed by the new rows (one chunk:
+        a gather across the chunks of a Parquet-read frame takes ten times as long), then the
+        refreshed columns. Raises ValueError when the previous frame is gone or does not fit."""
+        previous = _previous_part(self.previous, self.name, self.schema.names())  # read, not kept
+        if previous is None or previous.schema != self.schema:
+            raise ValueError(f"the previous {self.name!r} frame is absent or not in the schema")
+        src = self.source_rows
+        n_prev = previous.height
+        if src.len() > src.null_count() and (src.min() < 0 or src.max() >= n_prev):
+            raise ValueError(f"rows of the previous {self.name!r} frame out of range")
+        index = pl.select(pl.when(src.is_null()).then(n_prev + src.is_null().cum_sum().cast(pl.Int64) - 1)
+                          .otherwise(src)).to_series()
+        pool = pl.concat([previous, self._new], how="vertical").rechunk()
+        del previous
+        gathered = pool[index]
+        del pool
+        return gathered.with_columns(self._refreshed).select(self.schema.names())
+
+
 @dataclass
 class ReuseResult:
     """``raw`` and ``invalid`` as ``read_landing`` gives them, ``result`` as ``normalize``
     gives it (its rejects without ``invalid``), ``fingerprints`` to keep with the output,
-    ``stats``: mode (reuse | full), reason, records, reused, normalized, parsed, seconds."""
+    ``stats``: mode (reuse | full), reason, records, reused, normalized, parsed, seconds.
+    ``raw_rows`` is ``raw`` or, on the reuse path, the same rows as ``PatchedRows`` (``raw``
+    puts them together on first use)."""
 
-    raw: pl.DataFrame
+    raw_rows: pl.DataFrame | PatchedRows
     invalid: pl.DataFrame
     result: NormalizeResult
     fingerprints: pl.DataFrame
@@ -577,9 +639,20 @@ class ReuseResult:
     # previous file (pipelines/frames.py).
     previous_rows: dict[str, pl.Series] = field(default_factory=dict)
 
+    @property
+    def raw(self) -> pl.DataFrame:
+        if isinstance(self.raw_rows, PatchedRows):
+            self.raw_rows = self.raw_rows.collect()
+        return self.raw_rows
+
     def staging(self) -> dict[str, pl.DataFrame]:
         """The staging output: raw, offerings, rejects (invalid.jsonl first), fingerprints."""
-        return {"raw": self.raw, "offerings": self.result.offerings,
+        return {**self.handoff(), "raw": self.raw}
+
+    def handoff(self) -> dict[str, pl.DataFrame | PatchedRows]:
+        """``staging()`` with the raw rows as ``raw_rows`` (not put together on the reuse path:
+        for pipelines.frames.derive, which stores them as a patch on the previous file)."""
+        return {"raw": self.raw_rows, "offerings": self.result.offerings,
                 "rejects": pl.concat([self.invalid, self.result.rejects], how="vertical"),
                 "fingerprints": self.fingerprints}
 
@@ -608,16 +681,39 @@ def load_previous(folder: Path | str, part: str) -> pl.DataFrame | None:
         return None
 
 
-def _previous_part(previous: Previous, part: str) -> pl.DataFrame | None:
-    """One frame of the previous output, or None when it is absent or unreadable (a mapping
-    may read its frames lazily, e.g. pipelines.frames.FrameFolder)."""
-    if isinstance(previous, str | Path):
-        return load_previous(previous, part)
+def _previous_part(previous: Previous, part: str, columns: list[str] | None = None) -> pl.DataFrame | None:
+    """One frame of the previous output (only ``columns`` of it, when given), or None when it
+    is absent or unreadable (a mapping may read its frames lazily and offer ``read(name,
+    columns)`` to read some columns alone, e.g. pipelines.frames.FrameFolder)."""
     try:
-        frame = previous.get(part)
-    except (pl.exceptions.PolarsError, OSError, ValueError):
+        if isinstance(previous, str | Path):
+            if columns is None:
+                return load_previous(previous, part)
+            path = Path(previous) / f"{part}.parquet"
+            return pl.read_parquet(path, columns=columns) if path.is_file() else None
+        if columns is not None and callable(getattr(previous, "read", None)):
+            frame = previous.read(part, columns) if part in previous else None
+        else:
+            frame = previous.get(part)
+            frame = frame.select(columns) if isinstance(frame, pl.DataFrame) and columns is not None else frame
+    except (pl.exceptions.PolarsError, OSError, ValueError, KeyError):
         return None
     return frame if isinstance(frame, pl.DataFrame) else None
+
+
+def _previous_schema(previous: Previous, part: str) -> pl.Schema | None:
+    """The schema of one frame of the previous output, from its files' metadata where it can
+    (a mapping offering ``schema(name)``, e.g. pipelines.frames.FrameFolder); None when absent."""
+    try:
+        if isinstance(previous, str | Path):
+            path = Path(previous) / f"{part}.parquet"
+            return pl.read_parquet_schema(path) if path.is_file() else None
+        if callable(getattr(previous, "schema", None)):
+            return previous.schema(part) if part in previous else None
+        frame = previous.get(part)
+    except (pl.exceptions.PolarsError, OSError, ValueError, KeyError):
+        return None
+    return frame.schema if isinstance(frame, pl.DataFrame) else None
 
 
 def _full(run_dir: Path, lines: pl.DataFrame | None, kinds: Mapping[str, str] | None, normalizer: str,
@@ -627,7 +723,7 @@ def _full(run_dir: Path, lines: pl.DataFrame | None, kinds: Mapping[str, str] | 
     with clock("normalize"):
         result = normalize_fn(raw.lazy(), provider_kinds=kinds)
     with clock("fingerprint"):
-        fps = _fingerprints(lines, raw, result.offerings, fast, normalizer)
+        fps = _fingerprints(lines, raw.select(REFRESHED), _keys(raw), result.offerings, fast, normalizer)
     stats = {"mode": "full", "reason": reason, "records": raw.height, "reused": 0,
              "normalized": raw.height, "parsed": raw.height}
     return ReuseResult(raw, invalid, result, fps, stats)
@@ -654,13 +750,14 @@ def normalize_with_reuse(run_dir: Path | str, provider_kinds: Mapping[str, str] 
             lines = fingerprint_lines(lines) if lines is not None else None
 
     loading: _PreviousFrames | None = None  # the previous raw rows and offerings being read
-    prev_raw = prev_off = None
+    prev_keys = prev_off = None  # the previous raw rows' keys (source, source_key), its offerings
+    prev_schema: pl.Schema | None = None
 
     def full(reason: str) -> ReuseResult:
-        nonlocal lines, prev_raw, prev_off
+        nonlocal lines, prev_keys, prev_off
         if loading is not None:  # the previous frames are not needed: wait for their read, drop them
             loading.discard()
-        prev_raw = prev_off = None
+        prev_keys = prev_off = None
         if lines is not None:  # the line texts are not needed any more: free them first
             lines = lines.drop("text", strict=False)
         out = _full(run_dir, lines, provider_kinds, normalizer, clock, reason, normalize_fn or normalize)
@@ -762,57 +859,61 @@ def normalize_with_reuse(run_dir: Path | str, provider_kinds: Mapping[str, str] 
             else:
                 subset, subset_lines = parsed, to_parse.get_column("line")
 
-        def assemble_raw() -> pl.DataFrame | str:
-            """The run's raw rows: one gather from the previous rows followed by the parsed
-            ones, in line order (parsed rows are in line order too); then the reused rows'
-            provenance refreshed. The pool is one chunk: a gather across the chunks of a
-            Parquet-read frame takes ten times as long. Each row is checked to be its line's
-            (source and key); a string says why the rows cannot be put together."""
-            nonlocal prev_raw
-            if prev_raw is None or prev_raw.schema != RAW_SCHEMA:
+        def assemble_raw() -> PatchedRows | str:
+            """The run's raw rows as rows of the previous raw frame (its ``REFRESHED``
+            columns set from the lines) and the parsed rows, in line order (parsed rows are in
+            line order too), without reading the previous rows: only their keys, to check that
+            each is its line's (source and key). A string says why the rows cannot be put
+            together."""
+            nonlocal prev_keys
+            if prev_keys is None or prev_schema != RAW_SCHEMA:
                 return "previous raw or offerings absent or not in the contract's schema"
-            if n_prev_fp != prev_raw.height:
+            if n_prev_fp != prev_keys.height:
                 return "previous fingerprints do not match its raw rows"
-            n_prev = prev_raw.height
-            flags = matched.select(
-                "run_id_text", "_at", _hit=hit,
-                _src=pl.when(hit).then(pl.col("_prev_line"))
-                .otherwise((~hit).cast(pl.Int64).cum_sum() - 1 + n_prev))
-            pool = pl.concat([prev_raw, parsed], how="vertical").rechunk()
-            prev_raw = None
-            gathered = pool[flags.get_column("_src")]
-            del pool
-            if gathered.height != lines.height:
-                return "lines and raw rows do not add up"
-            gathered = pl.concat([gathered, flags.select("_hit", "run_id_text", "_at")], how="horizontal").select(
-                pl.exclude("run_id", "fetched_at", "_hit", "run_id_text", "_at"),
-                run_id=pl.when("_hit").then(pl.col("run_id_text")).otherwise(pl.col("run_id")),
-                fetched_at=pl.when("_hit").then(pl.col("_at")).otherwise(pl.col("fetched_at")),
-            ).select([pl.col(n).cast(t) for n, t in RAW_SCHEMA.items()])
+            hit_rows = matched.get_column("_prev_line").filter(hits)
             # The previous row must be the line's: same source and key.
-            keys = _keys(gathered)
-            if pl.concat([keys, line_keys.select(_source="source", _key="source_key"), flags.select("_hit")],
+            previous_keys = _keys(prev_keys)[hit_rows]
+            prev_keys = None
+            if pl.concat([previous_keys, line_keys.filter(hits).select(_source="source", _key="source_key")],
                          how="horizontal").filter(
                     pl.col("source").ne_missing(pl.col("_source")) | pl.col("source_key").ne_missing(pl.col("_key"))
-                     | (pl.col("_hit") & (pl.col("source").is_null() | pl.col("source_key").is_null()))).height:
+                    | pl.col("source").is_null() | pl.col("source_key").is_null()).height:
                 return "previous raw rows do not match their fingerprints"
-            return gathered
+            source_rows = matched.get_column("_prev_line").cast(pl.Int64)
+            provenance = matched.select(run_id=pl.col("run_id_text"), fetched_at=pl.col("_at"))
+            if parsed.height:  # the parsed lines' own values where the line is not a hit
+                at = matched.select(((~hit).cast(pl.Int64).cum_sum() - 1).clip(0)).to_series()
+                mine = parsed.select(REFRESHED)[at]
+                provenance = pl.concat([provenance, mine.select(_run="run_id", _at="fetched_at"),
+                                        matched.select(_hit=hit)], how="horizontal").select(
+                    run_id=pl.when("_hit").then(pl.col("run_id")).otherwise(pl.col("_run")),
+                    fetched_at=pl.when("_hit").then(pl.col("fetched_at")).otherwise(pl.col("_at")))
+            provenance = provenance.select([pl.col(n).cast(RAW_SCHEMA[n]) for n in REFRESHED])
+            try:
+                return PatchedRows(previous, "raw", source_rows, parsed, provenance, RAW_SCHEMA)
+            except ValueError as exc:
+                return str(exc)
 
-        def previous_raw() -> pl.DataFrame | str:
+        def previous_raw() -> PatchedRows | str:
             """Wait for the previous frames; the raw rows of every line (or why not)."""
-            nonlocal prev_raw, prev_off
+            nonlocal prev_keys, prev_off, prev_schema
             with clock("load previous"):
-                prev_raw, prev_off = loading.frames()
+                prev_keys, prev_off, prev_schema = loading.frames()
             with clock("reuse"):
                 return assemble_raw()
 
-        raw = None
+        patched = None
         if subset is None:
-            raw = previous_raw()
-            if isinstance(raw, str):
-                return full(raw)
+            patched = previous_raw()
+            if isinstance(patched, str):
+                return full(patched)
             with clock("reuse"):
+                try:  # the matched lines of a repeated key are normalized from their previous rows
+                    raw = patched.collect()
+                except ValueError as exc:
+                    return full(str(exc))
                 subset = raw.filter(~reuse_line)
+                del raw
                 subset_lines = matched.get_column("line").filter(~reuse_line)
 
         with clock("normalize"):
@@ -831,10 +932,10 @@ def normalize_with_reuse(run_dir: Path | str, provider_kinds: Mapping[str, str] 
                     and kept.get_column("_key").equals(fresh.get_column("source_key")))):
                 return full("normalized offerings do not line up with their lines")
 
-        if raw is None:
-            raw = previous_raw()
-            if isinstance(raw, str):
-                return full(raw)
+        if patched is None:
+            patched = previous_raw()
+            if isinstance(patched, str):
+                return full(patched)
         if prev_off is None or prev_off.schema != OFFERING_SCHEMA:
             return full("previous raw or offerings absent or not in the contract's schema")
 
@@ -869,21 +970,23 @@ def normalize_with_reuse(run_dir: Path | str, provider_kinds: Mapping[str, str] 
         loading.discard()
 
     with clock("fingerprint"):
-        fps = _fingerprints(lines, raw, offerings, True, normalizer, times, line_keys)
+        fps = _fingerprints(lines, patched.refreshed(), line_keys, offerings, True, normalizer, times)
     previous_rows = {
-        "raw": matched.select(pl.when(hit).then(pl.col("_prev_line"))).to_series().cast(pl.Int64).alias("raw"),
+        "raw": patched.source_rows.alias("raw"),
         "offerings": order.select(pl.when("_hit").then(pl.col("_src"))).to_series().alias("offerings"),
     }
-    stats = {"mode": "reuse", "reason": "", "records": raw.height, "reused": reuse_rows.height,
+    stats = {"mode": "reuse", "reason": "", "records": patched.height, "reused": reuse_rows.height,
              "normalized": n_subset, "parsed": parsed.height, "index": "used" if indexed else index_reason,
              "seconds": {k: round(v, 3) for k, v in clock.seconds.items()}}
-    return ReuseResult(raw, invalid, result, fps, stats, previous_rows)
+    return ReuseResult(patched, invalid, result, fps, stats, previous_rows)
 
 
 class _PreviousFrames:
-    """The previous output's ``raw`` and ``offerings`` (``_previous_part``), read on a thread
-    of their own from the moment this is made: ``frames`` waits for them, ``discard`` waits
-    and drops them (the caller closes the previous output's files only after either)."""
+    """The previous output's raw rows' keys (source, source_key) and schema and its
+    ``offerings`` (``_previous_part``), read on a thread of their own from the moment this is
+    made: ``frames`` waits for them, ``discard`` waits and drops them (the caller closes the
+    previous output's files only after either). The raw rows themselves are not read: the
+    run's are handed over as ``PatchedRows`` on them."""
 
     def __init__(self, previous: Previous) -> None:
         self._out: dict[str, Any] = {}
@@ -893,11 +996,12 @@ class _PreviousFrames:
 
     def _read(self, previous: Previous) -> None:
         try:
-            self._out["frames"] = (_previous_part(previous, "raw"), _previous_part(previous, "offerings"))
+            self._out["frames"] = (_previous_part(previous, "raw", ["source", "source_key"]),
+                                   _previous_part(previous, "offerings"), _previous_schema(previous, "raw"))
         except BaseException as exc:  # raised again by frames(), on the caller's thread
             self._out["error"] = exc
 
-    def frames(self) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    def frames(self) -> tuple[pl.DataFrame | None, pl.DataFrame | None, pl.Schema | None]:
         self._thread.join()
         if "error" in self._out:
             raise self._out.pop("error")
@@ -908,6 +1012,6 @@ class _PreviousFrames:
         self._out.clear()
 
 
-__all__ = ["FINGERPRINT_SCHEMA", "INDEX_NAME", "INDEX_SCHEMA", "REFRESHED", "LandingIndex", "ReuseResult", "fingerprint_lines",
+__all__ = ["FINGERPRINT_SCHEMA", "INDEX_NAME", "INDEX_SCHEMA", "REFRESHED", "LandingIndex", "PatchedRows", "ReuseResult", "fingerprint_lines",
            "fingerprint_scheme", "index_landing", "load_previous", "normalize_with_reuse", "normalizer_fingerprint",
            "parse_times", "read_index", "read_lines", "read_lines_at"]

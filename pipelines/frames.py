@@ -30,7 +30,10 @@ uses less than ``1 - COMPACT_SHARE`` of its base, is written whole (so is a fram
 previous file cannot be linked: another device, a folder closed or replaced meanwhile, a base of
 other columns); so after a few dozen re-crawls of 1% the chain starts again from a whole file.
 Nothing ever writes into a stored file, so a base shared by several outputs stays what each
-recorded. At 1M records this writes ~1% of the raw and offering rows instead of all of them.
+recorded. A ``Derived`` frame may also be given as ``PatchedRows`` (normalize.reuse: the
+staging raw rows of a re-crawl, whose previous rows were never read): its new rows and
+refreshed columns are written as they are, plus the rows it takes from the previous frame's
+patch (read from that patch file alone); only a whole write puts the frame together. At 1M records this writes ~1% of the raw and offering rows instead of all of them.
 """
 
 from __future__ import annotations
@@ -40,8 +43,9 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
+import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
@@ -66,6 +70,27 @@ def write_frame(frame: pl.DataFrame, path: Path | str | BinaryIO, metadata: dict
     frame.write_parquet(path, **FOLDER_PARQUET, metadata=metadata)
 
 
+@runtime_checkable
+class PatchedRows(Protocol):
+    """A frame given as rows of a previous frame and new rows, not put together
+    (normalize.reuse.PatchedRows: the run's raw rows on the reuse path)."""
+
+    schema: pl.Schema
+    source_rows: pl.Series
+
+    @property
+    def height(self) -> int: ...
+
+    @property
+    def columns(self) -> list[str]: ...
+
+    def new_rows(self) -> pl.DataFrame: ...
+
+    def refreshed(self) -> pl.DataFrame: ...
+
+    def collect(self) -> pl.DataFrame: ...
+
+
 @dataclass(frozen=True)
 class Derived:
     """``frame``, most of whose rows are rows of frame ``name`` of ``previous`` (a FrameFolder
@@ -74,7 +99,7 @@ class Derived:
     on the previous file when that pays (see the module docstring), else whole; readers get
     ``frame`` either way."""
 
-    frame: pl.DataFrame
+    frame: pl.DataFrame | PatchedRows  # PatchedRows: the rows not read (normalize.reuse)
     previous: FrameFolder
     name: str
     rows: pl.Series
@@ -93,15 +118,21 @@ def derive(frames: Mapping[str, pl.DataFrame], previous: FrameFolder | None,
     """``frames`` with each frame ``previous_rows`` names handed over as ``Derived`` on the same
     frame of ``previous`` (normalize_with_reuse's ``previous_rows`` and ``REFRESHED``); as
     they are when there is no previous output."""
-    out: dict[str, pl.DataFrame | Derived] = dict(frames)
+    out: dict[str, pl.DataFrame | PatchedRows | Derived] = dict(frames)
     if previous is not None:
         for name, rows in previous_rows.items():
             out[name] = Derived(out[name], previous, name, rows, refreshed)
-    return out
+    return {name: _collected(value) for name, value in out.items()}
 
 
-def frame_of(value: pl.DataFrame | Derived) -> pl.DataFrame:
-    return value.frame if isinstance(value, Derived) else value
+def _collected(value: pl.DataFrame | PatchedRows | Derived) -> pl.DataFrame | Derived:
+    return value.collect() if isinstance(value, PatchedRows) else value
+
+
+def frame_of(value: pl.DataFrame | PatchedRows | Derived) -> pl.DataFrame:
+    """The frame itself (a ``PatchedRows`` put together: its previous frame read whole)."""
+    frame = value.frame if isinstance(value, Derived) else value
+    return frame.collect() if isinstance(frame, PatchedRows) else frame
 
 
 def write_folder(frames: Mapping[str, pl.DataFrame | Derived], folder: Path) -> dict[str, str]:
@@ -170,6 +201,12 @@ def _write_patch(value: Derived, folder: Path, name: str) -> bool:
         used = frame.height - new
         if new > COMPACT_SHARE * frame.height or used < (1 - COMPACT_SHARE) * n_base:
             return False
+        if isinstance(frame, PatchedRows):
+            if sorted(refreshed) != sorted(frame.refreshed().columns):
+                return False
+            patch, fresh = _patch_rows(value, frame, rows, src, kept), frame.refreshed()
+        else:
+            patch, fresh = frame.filter(src.is_null()).select(kept), frame.select(refreshed)
         if not _link_open(base, value.previous.folder, value.previous.stem_of(value.name, "base"),
                           folder / f"{name}.base.parquet"):
             return False
@@ -179,10 +216,32 @@ def _write_patch(value: Derived, folder: Path, name: str) -> bool:
         return False
     meta = {"version": PATCH_VERSION, "columns": frame.columns, "refreshed": refreshed, "base_rows": n_base,
             "rows": frame.height}
-    write_frame(frame.filter(src.is_null()).select(kept), folder / f"{name}.patch.parquet")
-    write_frame(frame.select(refreshed).with_columns(src.alias(SOURCE_ROW)).select(SOURCE_ROW, *refreshed),
+    write_frame(patch, folder / f"{name}.patch.parquet")
+    write_frame(fresh.with_columns(src.alias(SOURCE_ROW)).select(SOURCE_ROW, *refreshed),
                 folder / f"{name}.rows.parquet", metadata={PATCH_META: json.dumps(meta)})
     return True
+
+
+def _patch_rows(value: Derived, frame: PatchedRows, rows: pl.Series, src: pl.Series, kept: list[str]) -> pl.DataFrame:
+    """The rows of a ``PatchedRows`` that the base file lacks, in frame order: its own new
+    rows, and the rows it takes from the previous frame that are rows of that frame's patch
+    (a chain of re-crawls), read from the previous patch file alone."""
+    own = rows.is_null()
+    carried = src.is_null() & ~own  # previous rows that are not in the base
+    if not carried.any():
+        return frame.new_rows().select(kept)
+    wanted = rows.filter(carried).to_numpy()
+    mask = np.zeros(value.previous.height(value.name), dtype=bool)
+    mask[wanted] = True
+    taken = value.previous.read(value.name, kept, rows=pl.Series(mask))  # in previous row order
+    position = np.cumsum(mask) - 1  # a chosen previous row's position among the rows read
+    pool = pl.concat([taken[position[wanted]], frame.new_rows().select(kept)], how="vertical").rechunk()
+    # Per patch row (frame order): the next carried row, or after them the next own new row.
+    needed = src.is_null()
+    index = pl.select(pl.when(own.filter(needed))
+                      .then(int(carried.sum()) + own.filter(needed).cum_sum().cast(pl.Int64) - 1)
+                      .otherwise(carried.filter(needed).cum_sum().cast(pl.Int64) - 1)).to_series()
+    return pool[index]
 
 
 class FrameFolder(Mapping[str, pl.DataFrame]):
@@ -233,6 +292,14 @@ class FrameFolder(Mapping[str, pl.DataFrame]):
         if not self.patched(name):
             return self._files[name], None
         return self.handle(name, "base"), self._layout(name, [])[3].get_column(SOURCE_ROW)
+
+    def schema(self, name: str) -> pl.Schema:
+        """The frame's schema, read from its files' metadata (no data read)."""
+        if not self.patched(name):
+            return _schema(self._files[name])
+        meta = self._meta(name)
+        types = {**_schema(self.handle(name, "base")), **_schema(self.handle(name, "rows"))}
+        return pl.Schema({c: types[c] for c in meta["columns"]})
 
     def columns(self, name: str) -> list[str]:
         """The frame's column names, in order, read from its files' metadata (no data read)."""

@@ -160,18 +160,21 @@ def candidate_pairs(offerings: pl.DataFrame, settings: DedupSettings | None = No
 
 
 def _assign_ids(
-    labels: pl.DataFrame, previous_links: pl.DataFrame | None, taken_ids: frozenset[str] = frozenset()
+    labels: pl.DataFrame, previous_links: pl.DataFrame | None, taken_ids: pl.Series | None = None
 ) -> pl.DataFrame:
     """labels [offering_id, cluster] -> [offering_id, cluster, credential_id].
 
     ``taken_ids``: ids other clusters (not in ``labels``) keep, for the clash rule; their
-    offerings' rows are not in ``previous_links`` (see cluster_cache.py)."""
+    offerings' rows are not in ``previous_links`` (see cluster_cache.py). A Series: at a
+    million offerings ~800k ids, which as a Python set and list cost ~1 s to build and match."""
+    if taken_ids is None:
+        taken_ids = pl.Series("old_id", [], dtype=pl.String)
     anchors = labels.group_by("cluster").agg(anchor=pl.col("offering_id").min())
     anchors = anchors.with_columns(
         default_id=pl.Series([credential_id(a) for a in anchors["anchor"].to_list()], dtype=pl.String)
     )
     if previous_links is None or previous_links.is_empty():
-        if not taken_ids:
+        if not taken_ids.len():
             ids = anchors.select("cluster", credential_id="default_id")
             return labels.join(ids, on="cluster", how="left", maintain_order="left")
         previous_links = pl.DataFrame(schema={"offering_id": pl.String, "credential_id": pl.String})
@@ -184,7 +187,7 @@ def _assign_ids(
     best_new = overlap.sort(["old_id", "n", "cluster"], descending=[False, True, False]).group_by("old_id").first()
     best_old = overlap.sort(["cluster", "n", "old_id"], descending=[False, True, False]).group_by("cluster").first()
     kept = best_new.join(best_old, on=["cluster", "old_id"], how="inner").select("cluster", "old_id")
-    taken = set(kept["old_id"].to_list()) | taken_ids
+    taken = pl.concat([kept["old_id"], taken_ids.cast(pl.String).rename("old_id")])
     ids = anchors.join(kept, on="cluster", how="left").with_columns(
         credential_id=pl.coalesce("old_id", "default_id")
     )
@@ -192,7 +195,7 @@ def _assign_ids(
     # an id from all its members instead, so ids stay unique. The members' string is marked:
     # unmarked, a one-member cluster's would be its anchor again, i.e. the id it clashed with
     # (two clusters then shared one credential_id and build_credentials merged them).
-    clash = ids.filter(pl.col("old_id").is_null() & pl.col("default_id").is_in(list(taken)))
+    clash = ids.filter(pl.col("old_id").is_null() & pl.col("default_id").is_in(taken.implode()))
     if clash.height:
         members = labels.filter(pl.col("cluster").is_in(clash["cluster"].implode())).group_by("cluster").agg(
             pl.col("offering_id").sort().str.join(",")
@@ -234,7 +237,7 @@ def _assign_ids_reusing(
     stats["ids"] = "touched clusters only"
     rest = labels.filter(~keep)
     fresh = _assign_ids(
-        rest.select("offering_id", "cluster"), previous_links.filter(~carried), frozenset(ids.to_list())
+        rest.select("offering_id", "cluster"), previous_links.filter(~carried), ids
     )
     return (
         pl.concat([kept.select("rid", credential_id="old_id"), rest.select("rid").with_columns(fresh["credential_id"])])

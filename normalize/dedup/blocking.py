@@ -119,13 +119,9 @@ def _pairs_within(
 def _order_key(values: pl.Series) -> np.ndarray:
     """Per row its position in the sort order of ``values`` (ascending, nulls last; equal
     values share one): what sorting by the column compares, as integers (dense rank)."""
-    if values.dtype == pl.String:
-        # A cast to an Enum of the sorted distinct values gives each its rank (a hash lookup,
-        # cheaper than ranking a million strings).
-        distinct = values.drop_nulls().unique().sort()
-        ranks = values.cast(pl.Enum(distinct)).to_physical().cast(pl.Int64)
-    else:
-        ranks = values.rank("dense").cast(pl.Int64)
+    # Polars' dense rank (nulls stay null): at a million titles 0.69 s against 0.96 s for a cast
+    # to an Enum of the sorted distinct values, with the same ranks.
+    ranks = values.rank("dense").cast(pl.Int64)
     return ranks.fill_null(int(ranks.max() or 0) + 1).to_numpy()
 
 

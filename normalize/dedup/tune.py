@@ -69,6 +69,29 @@ def truth_frame(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
     )
 
 
+def read_truth(path: Path) -> pl.DataFrame:
+    """A generator's truth.jsonl -> [offering_id, truth_key] of the rows that belong to a
+    credential (expected rejects have no ``credential_key``); a test record is its own
+    credential, as in ``truth_frame``. Only the four fields it needs are parsed (Polars, typed):
+    at a million rows ~4 s, against ~17 s for ``json.loads`` of every line."""
+    schema = {"source": pl.String, "source_key": pl.String, "credential_key": pl.String, "is_test": pl.Boolean}
+    rows = pl.read_ndjson(path, schema=schema).filter(pl.col("credential_key").str.len_bytes() > 0)
+    from normalize.schema import offering_id
+
+    sources, keys = rows["source"].to_list(), rows["source_key"].to_list()
+    return pl.DataFrame(
+        {
+            "offering_id": [offering_id(s, k) for s, k in zip(sources, keys, strict=True)],
+            "truth_key": rows.select(
+                pl.when(pl.col("is_test").fill_null(False))
+                .then(pl.format("test:{}:{}", "source", "source_key"))
+                .otherwise("credential_key")
+            ).to_series(),
+        },
+        schema={"offering_id": pl.String, "truth_key": pl.String},
+    )
+
+
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 

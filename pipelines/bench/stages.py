@@ -45,7 +45,6 @@ from typing import Any
 
 import polars as pl
 
-from normalize.schema import offering_id
 from pipelines.frames import FrameFolder, concat_frames
 
 SOURCE_RUNS_SCHEMA = {"source": pl.String, "run_id": pl.String, "started_at": pl.Datetime("us", "UTC"),
@@ -209,7 +208,7 @@ def stage_normalize(state: State, landing: Path, run_id: str, previous: str | No
             previous.forget()
         for step, seconds in out.stats["seconds"].items():
             steps.add(step, seconds)
-        raw, invalid, result = out.raw, out.invalid, out.result
+        raw, invalid, result = out.raw_rows, out.invalid, out.result  # raw rows: PatchedRows on the reuse path
         offerings, rejects = result.offerings, pl.concat([invalid, result.rejects], how="vertical")
         n_reused += int(out.stats["reused"])
         n_normalized += int(out.stats["normalized"])
@@ -224,7 +223,7 @@ def stage_normalize(state: State, landing: Path, run_id: str, previous: str | No
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         # As the staging asset hands its output over and the IO manager writes a folder.
-        stored = write_folder(derive(out.staging(), previous, out.previous_rows, REFRESHED), folder)
+        stored = write_folder(derive(out.handoff(), previous, out.previous_rows, REFRESHED), folder)
         if previous is not None:
             previous.close()
         patched += sum(how == "patch" for how in stored.values())
@@ -260,15 +259,9 @@ def previous_links(published: Path) -> pl.DataFrame | None:
 
 def truth_frame(path: Path) -> pl.DataFrame | None:
     """The generator's truth as (offering_id, truth_key), as pipelines.defs.catalog.demo_truth."""
-    if not path.is_file():
-        return None
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
-    rows = [r for r in rows if r.get("credential_key")]
-    return pl.DataFrame({
-        "offering_id": [offering_id(r["source"], r["source_key"]) for r in rows],
-        "truth_key": [r["credential_key"] if not r.get("is_test") else f"test:{r['source']}:{r['source_key']}"
-                      for r in rows],
-    })
+    from normalize.dedup.tune import read_truth
+
+    return read_truth(path) if path.is_file() else None
 
 
 def stage_resolve(state: State, truth: Path | None) -> dict[str, Any]:

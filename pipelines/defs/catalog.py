@@ -27,12 +27,12 @@ from normalize.dedup import (
     resolve_report,
 )
 from normalize.dedup.settings import DedupSettings, load_settings
+from normalize.dedup.tune import read_truth
 from normalize.schema import (
     CREDENTIAL_SCHEMA,
     LINK_SCHEMA,
     OFFERING_SCHEMA,
     Credential,
-    offering_id,
 )
 from pipelines import quality
 from pipelines.defs.sources import OWNERS, raw_key, rows_table, staging_key, table_schema
@@ -142,12 +142,7 @@ def demo_truth(demo: DemoCatalog) -> pl.DataFrame | None:
     path = demo.truth_path()
     if not demo.enabled or not path.exists():
         return None
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
-    rows = [r for r in rows if r.get("credential_key")]  # expected rejects belong to no credential
-    return pl.DataFrame(
-        {"offering_id": [offering_id(r["source"], r["source_key"]) for r in rows],
-         "truth_key": [r["credential_key"] if not r.get("is_test") else f"test:{r['source']}:{r['source_key']}" for r in rows]}
-    )
+    return read_truth(path)  # expected rejects belong to no credential
 
 
 def mart_lineage(table: ddl.Table, names: list[str]) -> dg.TableColumnLineage:

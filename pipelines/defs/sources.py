@@ -257,7 +257,9 @@ def make_staging_asset(source: Source) -> dg.AssetsDefinition:
         reuse = normalize_with_reuse(Path(crawl["landing_dir"]), kinds, previous, normalize_fn=normalize)
         if previous is not None:
             previous.forget()  # its frames are not needed any more
-        raw, invalid, result = reuse.raw, reuse.invalid, reuse.result
+        # The raw rows: on the reuse path PatchedRows (rows of the previous output not read),
+        # which carry the height and schema the checks look at and are stored as a patch.
+        raw, invalid, result = reuse.raw_rows, reuse.invalid, reuse.result
         offerings, rejects = result.offerings, pl.concat([invalid, result.rejects], how="vertical")
         n_raw = raw.height + invalid.height
         dup_ids = offerings.height - offerings["offering_id"].n_unique()

@@ -543,5 +543,5 @@ def test_a_fallback_waits_for_the_previous_frames_being_read(folder: Path) -> No
 
     out = normalize_with_reuse(run, KINDS, Watched(previous))
     assert out.stats["mode"] == "full" and "previous offerings missing" in out.stats["reason"]
-    assert reads == ["fingerprints", "raw", "offerings"]
+    assert reads == ["fingerprints", "raw", "offerings", "raw"]  # raw: its keys, then its schema
     _assert_same(out, run)

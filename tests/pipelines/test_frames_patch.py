@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from normalize.reuse import PatchedRows
 from pipelines import frames as F
 from pipelines.frames import (
     COMPACT_SHARE,
@@ -99,8 +100,16 @@ def test_a_derived_frame_is_stored_as_a_patch_and_read_back_exactly(tmp_path: Pa
     folder.close()
 
 
-@pytest.mark.parametrize("seed", [2, 3, 4])
-def test_a_chain_of_re_crawls_keeps_one_whole_base_and_every_frame_reads_back(tmp_path: Path, seed: int) -> None:
+def _lazy(frame: pl.DataFrame, previous: FrameFolder, name: str, rows: pl.Series) -> PatchedRows:
+    """``frame`` handed over as normalize's reuse path does: rows of the previous frame not read."""
+    return PatchedRows(previous, name, rows, frame.filter(rows.is_null()), frame.select(REFRESHED), frame.schema)
+
+
+@pytest.mark.parametrize(("seed", "lazy"), [(2, False), (3, False), (4, False), (2, True), (5, True)])
+def test_a_chain_of_re_crawls_keeps_one_whole_base_and_every_frame_reads_back(tmp_path: Path, seed: int,
+                                                                              lazy: bool) -> None:
+    """Also with the frame given as PatchedRows (lazy): a row taken from the previous frame's
+    patch (changed in an earlier re-crawl) is read from that patch file into the new one."""
     rng = random.Random(seed)
     version: dict[int, int] = {}
     frame = _rows(list(range(600)), "r0", version)
@@ -113,7 +122,10 @@ def test_a_chain_of_re_crawls_keeps_one_whole_base_and_every_frame_reads_back(tm
         new, rows, next_key = _next_run(frame, f"r{run}", rng, version, change=0.01, drop=0.01, add=3,
                                         next_key=next_key)
         previous.forget()
-        stored = _store(tmp_path / str(run), {"offerings": Derived(new, previous, "offerings", rows, REFRESHED)})
+        given = _lazy(new, previous, "offerings", rows) if lazy else new
+        if lazy:
+            assert given.collect().equals(new) and given.height == new.height
+        stored = _store(tmp_path / str(run), {"offerings": Derived(given, previous, "offerings", rows, REFRESHED)})
         previous.close()
         kinds.append(stored["offerings"])
         folder = FrameFolder(tmp_path / str(run))

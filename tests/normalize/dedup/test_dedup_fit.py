@@ -103,6 +103,24 @@ def test_truth_gives_test_records_their_own_key() -> None:
     assert keys[0] == keys[1] == "c1"
     assert keys[2] != "c1" and keys[2] != keys[0]
 
+def test_read_truth_file_as_truth_frame_of_its_credential_rows(tmp_path: Path) -> None:
+    """read_truth (the file reader of the pipeline's demo check and the bench) keeps the rows
+    with a credential, gives test records their own key, and ignores the other fields."""
+    rows = [
+        {"source": "a", "source_key": "1", "credential_key": "c1", "is_test": False, "expected": {"x": [1]}},
+        {"source": "b", "source_key": "9", "credential_key": "c1"},
+        {"source": "b", "source_key": "t", "credential_key": "c1", "is_test": True},
+        {"source": "b", "source_key": "r1", "credential_key": None, "is_test": False},
+        {"source": "b", "source_key": "r2", "credential_key": "", "is_test": True},
+        {"source": "c", "source_key": "2", "is_test": None, "credential_key": "c2"},
+    ]
+    path = tmp_path / "truth.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "\n", encoding="utf-8")
+    kept = [r for r in rows if r.get("credential_key")]
+    assert tune.read_truth(path).equals(tune.truth_frame(kept))
+    assert tune.read_truth(path)["truth_key"].to_list() == ["c1", "c1", "test:b:t", "c2"]
+
+
 
 def test_import_run_reads_staged_offerings_whole_or_patched(tmp_path: Path) -> None:
     """A pipeline run's staging folders as the IO manager stores them: one whole, one a patch
