@@ -174,11 +174,12 @@ def stage_normalize(state: State, landing: Path, run_id: str, previous: str | No
     run's, as the asset reads its own last output: lines unchanged since are reused
     (normalize/reuse.py). Steps: fingerprint (the crawl's landing index read and checked, or
     else the lines read and hashed; matched against the previous fingerprints), load previous
-    (the previous fingerprints, and the wait for its raw rows and offerings, which are read on
-    a second thread while the changed lines are parsed and normalized), read_landing (the
-    lines to parse, invalid.jsonl), normalize, reuse (provenance refreshed, frames put
-    together), checks, write handoffs (the reused raw rows and offerings as patches on the
-    previous output's files where that pays, as the IO manager stores them: pipelines/frames.py)."""
+    (the previous fingerprints, and the wait for its raw rows' keys and its offerings, which are
+    read on a second thread while the changed lines are parsed and normalized), read_landing (the
+    lines to parse, invalid.jsonl), normalize, reuse (provenance refreshed, offerings put
+    together, raw rows handed over as PatchedRows), checks, write handoffs (the reused raw rows
+    and offerings as patches on the previous output's files where that pays, as the IO manager
+    stores them: pipelines/frames.py)."""
     from normalize.reuse import REFRESHED, normalize_with_reuse
     from pipelines.defs.sources import unmapped_figures  # noqa: F401  (imported before the clock starts)
     from pipelines.frames import derive, write_folder
