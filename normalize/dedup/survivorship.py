@@ -194,9 +194,15 @@ def golden_records(
     text: TextRules,
     source_kinds: Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
-    """One CREDENTIAL_SCHEMA row per credential_id of ``links``."""
+    """One CREDENTIAL_SCHEMA row per credential_id of ``links`` (one link per offering, as
+    resolve gives them). Every linked offering must be in ``offerings`` exactly once, else
+    ValueError: a missing one would leave its credential without a row, a repeated offering_id
+    would leave the rank order (whose last key is the offering_id) undecided between its rows."""
     order, descending = rank_order(rules)
     every = members(offerings, links, rules, text, source_kinds).collect()
+    if every.height != links.height:
+        raise ValueError(f"{links.height:,} links matched {every.height:,} offering rows: each linked "
+                         "offering must be in the offerings exactly once")
     shared = every["credential_id"].is_duplicated()
     # Most credentials have one member (~78% at 1M): their record is a projection of the row.
     single = singletons(every.filter(~shared).lazy(), rules)

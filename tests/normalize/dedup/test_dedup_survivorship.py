@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import polars as pl
+import pytest
 from dedup_fixtures import offerings
 
 from normalize.dedup import build_credentials, default_settings
@@ -109,3 +110,17 @@ def test_frame_matches_the_schema_and_the_model() -> None:
     assert credentials["credential_id"].to_list() == ["cred-a", "cred-b"]
     for row in credentials.iter_rows(named=True):
         Credential.model_validate({**row, "field_sources": json.loads(row["field_sources"])})
+
+
+
+def test_golden_records_refuse_a_linked_offering_missing_or_repeated() -> None:
+    """A repeated offering_id would leave the winner between its rows to the sort; a missing one
+    would drop its credential: both are refused with a clear error."""
+    frame = offerings([OWN, PLATFORM])
+    links = frame.select("offering_id", credential_id=pl.lit("cred-x"), match_score=pl.lit(0.99))
+    assert build_credentials(frame, links).height == 1
+    repeated = pl.concat([frame, frame.head(1).with_columns(title=pl.lit("Another title"))])
+    with pytest.raises(ValueError, match="exactly once"):
+        build_credentials(repeated, links)
+    with pytest.raises(ValueError, match="exactly once"):
+        build_credentials(frame.head(1), links)
