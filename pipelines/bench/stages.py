@@ -209,8 +209,8 @@ def stage_normalize(state: State, landing: Path, run_id: str, previous: str | No
             previous.forget()
         for step, seconds in out.stats["seconds"].items():
             steps.add(step, seconds)
-        raw, invalid, result = out.raw_rows, out.invalid, out.result  # raw rows: PatchedRows on the reuse path
-        offerings, rejects = result.offerings, pl.concat([invalid, result.rejects], how="vertical")
+        frames = out.handoff()  # as the staging asset hands it over (raw rows: PatchedRows on the reuse path)
+        raw, offerings, rejects, invalid = frames["raw"], frames["offerings"], frames["rejects"], out.invalid
         n_reused += int(out.stats["reused"])
         n_normalized += int(out.stats["normalized"])
         modes[name] = out.stats["mode"] + (f": {out.stats['reason']}" if out.stats.get("reason") else "")
@@ -224,7 +224,7 @@ def stage_normalize(state: State, landing: Path, run_id: str, previous: str | No
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         # As the staging asset hands its output over and the IO manager writes a folder.
-        stored = write_folder(derive(out.handoff(), previous, out.previous_rows, REFRESHED), folder)
+        stored = write_folder(derive(frames, previous, out.previous_rows, REFRESHED), folder)
         if previous is not None:
             previous.close()
         patched += sum(how == "patch" for how in stored.values())

@@ -259,9 +259,9 @@ def make_staging_asset(source: Source) -> dg.AssetsDefinition:
             previous.forget()  # its frames are not needed any more
         # The raw rows: on the reuse path PatchedRows (rows of the previous output not read),
         # which carry the height and schema the checks look at and are stored as a patch.
-        raw, invalid, result = reuse.raw_rows, reuse.invalid, reuse.result
-        offerings, rejects = result.offerings, pl.concat([invalid, result.rejects], how="vertical")
-        n_raw = raw.height + invalid.height
+        frames = reuse.handoff()
+        raw, offerings, rejects, result = frames["raw"], frames["offerings"], frames["rejects"], reuse.result
+        n_raw = raw.height + reuse.invalid.height
         dup_ids = offerings.height - offerings["offering_id"].n_unique()
         problems = (quality.schema_problems(raw, RAW_SCHEMA, "raw") + quality.schema_problems(offerings, OFFERING_SCHEMA, "offerings")
                     + quality.schema_problems(rejects, REJECT_SCHEMA, "rejects"))
@@ -286,8 +286,7 @@ def make_staging_asset(source: Source) -> dg.AssetsDefinition:
         reasons = rejects.group_by("reason").len().sort("len", descending=True)
         top, by_field = unmapped_figures(offerings)
         yield dg.Output(
-            derive({"raw": raw, "offerings": offerings, "rejects": rejects, "fingerprints": reuse.fingerprints},
-                   previous, reuse.previous_rows, REFRESHED),
+            derive(frames, previous, reuse.previous_rows, REFRESHED),
             metadata={
                 "raw_records": n_raw, "offerings": offerings.height, "rejects": rejects.height,
                 "records_reused": int(reuse.stats["reused"]), "records_normalized": int(reuse.stats["normalized"]),
