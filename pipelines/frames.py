@@ -33,7 +33,8 @@ Nothing ever writes into a stored file, so a base shared by several outputs stay
 recorded. A ``Derived`` frame may also be given as ``PatchedRows`` (normalize.reuse: the
 staging raw rows of a re-crawl, whose previous rows were never read): its new rows and
 refreshed columns are written as they are, plus the rows it takes from the previous frame's
-patch (read from that patch file alone); only a whole write puts the frame together. At 1M records this writes ~1% of the raw and offering rows instead of all of them.
+patch (read from that patch file alone); only a whole write puts the frame together. At 1M
+records this writes ~1% of the raw and offering rows instead of all of them.
 """
 
 from __future__ import annotations

@@ -313,6 +313,18 @@ def test_staging_asset_reuses_its_last_stored_output(tmp_path: Path) -> None:
             assert_frame_equal(got[part], want[part], check_exact=True)
         assert got["offerings"]["awarding_body"].str.contains(new.split()[1]).sum() == 1
         got.close()
+    # A crawl with nothing changed: the record the last run normalized is a row of that run's
+    # patch, which the new output takes over (raw rows handed over unread: PatchedRows).
+    third = materialize()
+    assert (third["reuse_mode"], third["records_reused"], third["records_normalized"]) == ("reuse", 12, 0)
+    (run_dir,) = [p for p in (local.data_dir / "landing" / local.name).iterdir() if p.name == third["run_id"]]
+    want = _scratch_kinds(run_dir, {local.name: "training_provider"})
+    assert (stored / "raw.base.parquet").stat().st_ino == whole["raw.parquet"]
+    assert pl.read_parquet(stored / "raw.patch.parquet").height == 1  # carried from the previous patch
+    got = FrameFolder(stored)
+    for part in ("raw", "offerings", "rejects"):
+        assert_frame_equal(got[part], want[part], check_exact=True)
+    got.close()
 
 
 def _scratch_kinds(run_dir: Path, kinds: dict[str, str]) -> dict[str, pl.DataFrame]:
