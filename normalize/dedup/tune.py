@@ -54,28 +54,24 @@ METRICS = ("pairwise_precision", "pairwise_recall", "pairwise_f1", "bcubed_preci
 # --- datasets ------------------------------------------------------------------------------------
 
 
+_TRUTH_FIELDS = {"source": pl.String, "source_key": pl.String, "credential_key": pl.String, "is_test": pl.Boolean}
+
+
 def truth_frame(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
     """truth.jsonl rows -> [offering_id, truth_key]; a test record is its own credential."""
-    from normalize.schema import offering_id
-
-    return pl.DataFrame(
-        {
-            "offering_id": [offering_id(r["source"], r["source_key"]) for r in rows],
-            "truth_key": [
-                f"test:{r['source']}:{r['source_key']}" if r.get("is_test") else r["credential_key"] for r in rows
-            ],
-        },
-        schema={"offering_id": pl.String, "truth_key": pl.String},
-    )
+    return _truth_keys(pl.DataFrame({name: [r.get(name) for r in rows] for name in _TRUTH_FIELDS},
+                                    schema=_TRUTH_FIELDS))
 
 
 def read_truth(path: Path) -> pl.DataFrame:
-    """A generator's truth.jsonl -> [offering_id, truth_key] of the rows that belong to a
-    credential (expected rejects have no ``credential_key``); a test record is its own
-    credential, as in ``truth_frame``. Only the four fields it needs are parsed (Polars, typed):
-    at a million rows ~4 s, against ~17 s for ``json.loads`` of every line."""
-    schema = {"source": pl.String, "source_key": pl.String, "credential_key": pl.String, "is_test": pl.Boolean}
-    rows = pl.read_ndjson(path, schema=schema).filter(pl.col("credential_key").str.len_bytes() > 0)
+    """A generator's truth.jsonl -> ``truth_frame`` of the rows that belong to a credential
+    (expected rejects have no ``credential_key``). Only the four fields it needs are parsed
+    (Polars, typed): at a million rows ~4 s, against ~17 s for ``json.loads`` of every line."""
+    rows = pl.read_ndjson(path, schema=_TRUTH_FIELDS)
+    return _truth_keys(rows.filter(pl.col("credential_key").str.len_bytes() > 0))
+
+
+def _truth_keys(rows: pl.DataFrame) -> pl.DataFrame:
     from normalize.schema import offering_id
 
     sources, keys = rows["source"].to_list(), rows["source_key"].to_list()
