@@ -242,31 +242,30 @@ def _line_fingerprints(frames: Any, raw: pl.DataFrame) -> pl.DataFrame:
                      _fp_scheme=pl.col("normalizer").replace_strict(schemes, default=None, return_dtype=pl.String))
 
 
-def _staged_raw(staged: Mapping[str, Any]) -> tuple[pl.DataFrame, RawPayloads]:
-    parts, fingerprints, spans = [], [], []
-    start = 0
-    for frames in staged.values():
-        raw = frames.read("raw", RAW_NARROW)
-        parts.append(raw)
-        fingerprints.append(_line_fingerprints(frames, raw))
-        spans.append((frames, start, raw.height))
-        start += raw.height
-    wide = [c for c in RAW_SCHEMA.names() if c not in RAW_NARROW]
-    return (pl.concat(parts, how="vertical"),
-            RawPayloads(pl.concat(fingerprints, how="vertical"), _fetch_spans("raw", wide, spans, start, RAW_SCHEMA)))
-
-
-def _staged_offerings(staged: Mapping[str, Any]) -> tuple[pl.DataFrame, OfferingContents]:
+def _read_narrow(staged: Mapping[str, Any], name: str, narrow: list[str],
+                 schema: pl.Schema) -> tuple[list[pl.DataFrame], Callable[[pl.Series], pl.DataFrame]]:
+    """The ``narrow`` columns of frame ``name`` of every source (a part per source, in order),
+    and ``fetch(mask)`` of its other columns over all of them (``_fetch_spans``)."""
     parts, spans = [], []
     start = 0
     for frames in staged.values():
-        offerings = frames.read("offerings", OFFERING_NARROW)
-        parts.append(offerings)
-        spans.append((frames, start, offerings.height))
-        start += offerings.height
-    wide = [c for c in OFFERING_SCHEMA.names() if c not in OFFERING_NARROW]
-    return (pl.concat(parts, how="vertical"),
-            OfferingContents(_fetch_spans("offerings", wide, spans, start, OFFERING_SCHEMA)))
+        part = frames.read(name, narrow)
+        parts.append(part)
+        spans.append((frames, start, part.height))
+        start += part.height
+    wide = [c for c in schema.names() if c not in narrow]
+    return parts, _fetch_spans(name, wide, spans, start, schema)
+
+
+def _staged_raw(staged: Mapping[str, Any]) -> tuple[pl.DataFrame, RawPayloads]:
+    parts, fetch = _read_narrow(staged, "raw", RAW_NARROW, RAW_SCHEMA)
+    fingerprints = [_line_fingerprints(frames, raw) for frames, raw in zip(staged.values(), parts, strict=True)]
+    return pl.concat(parts, how="vertical"), RawPayloads(pl.concat(fingerprints, how="vertical"), fetch)
+
+
+def _staged_offerings(staged: Mapping[str, Any]) -> tuple[pl.DataFrame, OfferingContents]:
+    parts, fetch = _read_narrow(staged, "offerings", OFFERING_NARROW, OFFERING_SCHEMA)
+    return pl.concat(parts, how="vertical"), OfferingContents(fetch)
 
 
 @dataclass(frozen=True)
