@@ -673,10 +673,10 @@ class _Clock:
 Previous = Mapping[str, pl.DataFrame] | Path | str
 
 
-def load_previous(folder: Path | str, part: str) -> pl.DataFrame | None:
+def load_previous(folder: Path | str, part: str, columns: list[str] | None = None) -> pl.DataFrame | None:
     path = Path(folder) / f"{part}.parquet"
     try:
-        return pl.read_parquet(path) if path.is_file() else None
+        return pl.read_parquet(path, columns=columns) if path.is_file() else None
     except (pl.exceptions.PolarsError, OSError, ValueError):
         return None
 
@@ -687,10 +687,7 @@ def _previous_part(previous: Previous, part: str, columns: list[str] | None = No
     columns)`` to read some columns alone, e.g. pipelines.frames.FrameFolder)."""
     try:
         if isinstance(previous, str | Path):
-            if columns is None:
-                return load_previous(previous, part)
-            path = Path(previous) / f"{part}.parquet"
-            return pl.read_parquet(path, columns=columns) if path.is_file() else None
+            return load_previous(previous, part, columns)
         if columns is not None and callable(getattr(previous, "read", None)):
             frame = previous.read(part, columns) if part in previous else None
         else:

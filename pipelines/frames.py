@@ -132,8 +132,7 @@ def _collected(value: pl.DataFrame | PatchedRows | Derived) -> pl.DataFrame | De
 
 def frame_of(value: pl.DataFrame | PatchedRows | Derived) -> pl.DataFrame:
     """The frame itself (a ``PatchedRows`` put together: its previous frame read whole)."""
-    frame = value.frame if isinstance(value, Derived) else value
-    return frame.collect() if isinstance(frame, PatchedRows) else frame
+    return _collected(value.frame if isinstance(value, Derived) else value)
 
 
 def write_folder(frames: Mapping[str, pl.DataFrame | Derived], folder: Path) -> dict[str, str]:
