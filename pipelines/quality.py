@@ -13,6 +13,8 @@ from typing import Any
 
 import polars as pl
 
+from normalize.keys import aligned
+
 # Fields normalization maps onto the taxonomy (or cleans): coverage = share of offerings with a
 # value. A drop of a field's coverage is how a changed page template or a broken parser shows.
 COVERAGE_FIELDS: tuple[str, ...] = (
@@ -95,11 +97,9 @@ def unmapped_by_field(offerings: pl.DataFrame) -> dict[str, int]:
 
 def one_link_per_offering(links: pl.DataFrame, offerings: pl.DataFrame) -> bool:
     """Exactly one link per offering: as many links as offerings, each offering_id once on both
-    sides, and every link's offering_id among the offerings' (so the two key sets are equal)."""
-    n = offerings.height
-    if links.height != n or links["offering_id"].n_unique() != n or offerings["offering_id"].n_unique() != n:
-        return False
-    return bool(links["offering_id"].is_in(offerings["offering_id"].implode()).all())
+    sides, and every link's offering_id among the offerings' (so the two key sets are equal);
+    no null offering_id."""
+    return aligned(links["offering_id"], offerings["offering_id"]) is not None
 
 
 def dedup_figures(offerings: pl.DataFrame, links: pl.DataFrame) -> dict[str, Any]:

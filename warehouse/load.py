@@ -45,6 +45,7 @@ import duckdb
 import polars as pl
 
 from normalize.expressions import collapse_whitespace
+from normalize.keys import any_duplicated
 from normalize.schema import (
     CREDENTIAL_SCHEMA,
     LINK_SCHEMA,
@@ -302,7 +303,7 @@ def _conform(frame: pl.DataFrame, schema: pl.Schema, name: str) -> pl.DataFrame:
 
 
 def _require_unique(frame: pl.DataFrame, keys: list[str], name: str) -> None:
-    if frame.height and frame.select(keys).is_duplicated().any():
+    if any_duplicated(frame.select(keys)):
         dupes = frame.filter(frame.select(keys).is_duplicated()).select(keys).head(3).rows()
         raise ValueError(f"{name}: duplicate {keys}: {dupes}")
 

@@ -47,6 +47,7 @@ from normalize.dedup.cluster_cache import ClusterCache
 from normalize.dedup.evaluate import evaluate
 from normalize.dedup.scoring import fit_weights, save_weights
 from normalize.dedup.settings import DedupSettings, Weights, default_settings, load_settings
+from normalize.keys import any_duplicated
 from normalize.schema import CREDENTIAL_SCHEMA, LINK_SCHEMA
 
 __all__ = [
@@ -101,7 +102,7 @@ def credential_id(anchor_offering_id: str) -> str:
 
 
 def _check_input(offerings: pl.DataFrame) -> None:
-    if offerings.height and offerings["offering_id"].is_duplicated().any():
+    if any_duplicated(offerings["offering_id"]):
         dupes = offerings.filter(pl.col("offering_id").is_duplicated())["offering_id"].unique().head(5).to_list()
         raise ValueError(f"offering_id must be unique; duplicated e.g. {dupes}")
 

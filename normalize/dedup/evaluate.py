@@ -16,6 +16,8 @@ from typing import Any
 
 import polars as pl
 
+from normalize.keys import any_duplicated
+
 
 def _pairs(sizes: pl.Series) -> int:
     return int((sizes.cast(pl.Int64) * (sizes.cast(pl.Int64) - 1) // 2).sum())
@@ -31,7 +33,7 @@ def evaluate(links: pl.DataFrame, truth: pl.DataFrame) -> dict[str, Any]:
     true = truth.select("offering_id", "truth_key")
     # An offering in two truth clusters would join twice and count pairs that do not exist.
     for name, frame in (("truth", true), ("links", predicted)):
-        if frame["offering_id"].is_duplicated().any():
+        if any_duplicated(frame["offering_id"]):
             dup = frame.filter(pl.col("offering_id").is_duplicated())["offering_id"].unique().sort().head(3).to_list()
             raise ValueError(f"{name}: an offering_id appears more than once (e.g. {dup}): "
                              "each offering belongs to exactly one cluster")

@@ -1,0 +1,84 @@
+"""normalize.keys: the hash fast paths give the plain Polars answers, collisions included."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from normalize import keys
+from normalize.keys import aligned, any_duplicated
+
+ids = st.lists(st.one_of(st.none(), st.text(alphabet="abc", min_size=0, max_size=3)), max_size=12)
+
+
+@contextmanager
+def hashing(collide: bool):
+    """Polars' hashes, or (``collide``) every value hashing alike, so every check takes its
+    exact path after the hashes."""
+    with pytest.MonkeyPatch.context() as mp:
+        if collide:
+            mp.setattr(pl.Series, "hash", lambda self, *a, **k: pl.Series(self.name, [7] * len(self), pl.UInt64))
+            mp.setattr(pl.DataFrame, "hash_rows", lambda self, *a, **k: pl.Series("", [7] * self.height, pl.UInt64))
+        yield
+
+
+def _plain_aligned(left: list, right: list) -> list[tuple] | None:
+    if len(left) != len(right) or None in left or None in right:
+        return None
+    if len(set(left)) != len(left) or len(set(right)) != len(right) or set(left) != set(right):
+        return None
+    where = {v: i for i, v in enumerate(right)}
+    return [(v, i, where[v]) for i, v in enumerate(left)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=ids)
+@pytest.mark.parametrize("collide", [False, True])
+def test_any_duplicated_is_is_duplicated(values, collide):
+    with hashing(collide):
+        _check_duplicated(values)
+
+
+def _check_duplicated(values):
+    series = pl.Series("k", values, dtype=pl.String)
+    assert any_duplicated(series) == bool(series.is_duplicated().any())
+    frame = pl.DataFrame({"a": series, "b": [len(v or "") % 2 for v in values]}, schema={"a": pl.String, "b": pl.Int64})
+    assert any_duplicated(frame) == bool(frame.is_duplicated().any())
+
+
+@settings(max_examples=150, deadline=None)
+@given(left=ids, right=ids, same=st.booleans())
+@pytest.mark.parametrize("collide", [False, True])
+def test_aligned_is_a_proved_one_to_one_join(left, right, same, collide):
+    with hashing(collide):
+        _check_aligned(left, right, same)
+
+
+def _check_aligned(left, right, same):
+    if same:  # often the interesting case: a permutation of the same keys
+        right = list(reversed(left))
+    got = aligned(pl.Series("l", left, dtype=pl.String), pl.Series("r", right, dtype=pl.String), name="id")
+    expected = _plain_aligned(left, right)
+    if expected is None:
+        assert got is None
+    else:
+        assert got is not None and got.columns == ["id", "_left", "_right"]
+        assert got.rows() == expected
+
+
+def test_a_million_distinct_ids_take_the_hash_path(monkeypatch):
+    """Distinct hashes decide without the plain calls (which would be the slow path)."""
+    values = pl.Series("k", [f"id-{i:07d}" for i in range(200_000)])
+
+    def refuse(*a, **k):
+        raise AssertionError("the plain call ran although the hashes were distinct")
+
+    monkeypatch.setattr(pl.Series, "is_duplicated", refuse)
+    assert not any_duplicated(values)
+    rows = aligned(values, values.reverse())
+    assert rows is not None and rows["_right"][0] == values.len() - 1
+    assert keys is not None
