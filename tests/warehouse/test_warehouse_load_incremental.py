@@ -66,6 +66,32 @@ def test_inputs_read_while_the_published_file_is_copied(tmp_path: Path) -> None:
     assert published_contents(published)["marts.offering_versions"].height == 3  # c1 changed: a second version
 
 
+def test_the_copy_is_flushed_to_disk_on_its_thread_while_the_load_runs(tmp_path: Path, monkeypatch) -> None:
+    # The copy's bytes are fsynced on the copy's thread, so the commit's own fsync does not wait
+    # for GBs of page cache; a flush that fails only loses that head start.
+    published = tmp_path / "credcat.duckdb"
+    build_and_publish(published, run(T1, "r1", {"c1": "Python"}))
+    synced: list[tuple[str, str]] = []
+    real_fsync = load_module.os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append((threading.current_thread().name, load_module.os.readlink(f"/proc/self/fd/{fd}")))
+        if len(synced) == 1:
+            raise OSError("disk full")
+        real_fsync(fd)
+
+    monkeypatch.setattr(load_module.os, "fsync", fsync)
+    work = tmp_path / "first.work.duckdb"
+    stats = build(work, published, run(T2, "r2", {"c1": "Python 2"}))
+    stats2 = build(tmp_path / "second.work.duckdb", published, run(T2, "r2", {"c1": "Python 2"}))
+    monkeypatch.undo()
+    assert [name for name, _ in synced] == ["credcat-work-file-copy"] * 2
+    assert [Path(path).name for _, path in synced] == ["first.work.duckdb", "second.work.duckdb"]
+    assert stats["overlap"]["flush_s"] >= 0 and stats2["overlap"]["flush_s"] >= 0
+    publish(work, published)
+    assert published_contents(published)["marts.offering_versions"].height == 2
+
+
 def test_a_failing_read_leaves_no_work_file_and_the_published_file_unchanged(tmp_path: Path) -> None:
     published = tmp_path / "credcat.duckdb"
     build_and_publish(published, run(T1, "r1", {"c1": "Python"}))
