@@ -418,6 +418,7 @@ def stage_load(state: State) -> dict[str, Any]:
     inner = build_steps.rounded()
     inner["reset_work_file (2nd thread, overlaps load inputs and prepare)"] = inner.pop("reset_work_file", 0.0)
     inner["wait for the work file copy"] = overlap.get("copy_wait_s", 0.0)
+    inner["fsync of the copy (2nd thread, overlaps the load)"] = overlap.get("flush_s", 0.0)
     serial = sum(v for k, v in build_steps.seconds.items() if k != "reset_work_file") + inner["wait for the work file copy"]
     inner["other (transaction commit, checkpoint)"] = round(build - serial, 3)
     keep = ("versions_opened", "versions_closed", "unchanged", "price_history_written", "raw_inserted",
