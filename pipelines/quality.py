@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from normalize.keys import aligned
+from normalize.keys import same_unique_keys
 
 # Fields normalization maps onto the taxonomy (or cleans): coverage = share of offerings with a
 # value. A drop of a field's coverage is how a changed page template or a broken parser shows.
@@ -99,7 +99,7 @@ def one_link_per_offering(links: pl.DataFrame, offerings: pl.DataFrame) -> bool:
     """Exactly one link per offering: as many links as offerings, each offering_id once on both
     sides, and every link's offering_id among the offerings' (so the two key sets are equal);
     no null offering_id."""
-    return aligned(links["offering_id"], offerings["offering_id"]) is not None
+    return same_unique_keys(links["offering_id"], offerings["offering_id"])
 
 
 def dedup_figures(offerings: pl.DataFrame, links: pl.DataFrame) -> dict[str, Any]:
