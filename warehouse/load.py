@@ -1457,6 +1457,15 @@ def _reset_work_file(work_path: Path, published_path: Path | None) -> None:
         shutil.copyfile(published_path, work_path)
 
 
+def fsync_file(path: Path) -> None:
+    """Write a file's bytes through to disk (the work file's copy here; publish's before its rename)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class _Copy:
     """``_reset_work_file`` on a second thread, so that copying the published file (seconds for
     a warehouse of GBs: the bytes are written to disk) overlaps reading and checking the run's
@@ -1497,11 +1506,7 @@ class _Copy:
         start = time.perf_counter()
         # Only a durability head start: a failure here is left to the checkpoint's own fsync.
         with contextlib.suppress(OSError):
-            fd = os.open(work_path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_file(work_path)
         self.flush_seconds = time.perf_counter() - start
 
     def wait(self) -> float:

@@ -36,7 +36,7 @@ from typing import Any
 import duckdb
 
 from warehouse.ddl import attach, quote_identifier
-from warehouse.load import RunInputs, build
+from warehouse.load import RunInputs, build, fsync_file
 
 WORK_SUFFIX = ".work.duckdb"
 
@@ -150,14 +150,6 @@ def _checkpoint(path: Path) -> None:
         raise RuntimeError(f"{path} still has a WAL after checkpoint: is it open elsewhere?")
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -181,7 +173,7 @@ def _publish_locked(work_path: Path, published_path: Path) -> Path:
         # A WAL beside the published file belongs to a writer that broke the rules; a
         # reader would replay it against the new file.
         raise RuntimeError(f"{_wal(published_path)} exists: the published file was written in place")
-    _fsync_file(work_path)
+    fsync_file(work_path)
     os.replace(work_path, published_path)
     _fsync_dir(published_path.parent)
     return published_path

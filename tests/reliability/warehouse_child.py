@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.stop:
         where = {"build": (load, "_refresh_marts", False), "checkpoint": (publish, "_checkpoint", False),
-                 "before_replace": (publish, "_fsync_file", True), "after_replace": (publish, "_fsync_dir", False)}
+                 "before_replace": (publish, "fsync_file", True), "after_replace": (publish, "_fsync_dir", False)}
         module, name, after = where[args.stop]
         _hook(module, name, args.marker, args.pause, after)
     inputs = run_inputs(args.rows, args.run)
