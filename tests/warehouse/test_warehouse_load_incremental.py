@@ -2,7 +2,9 @@
 
 - ``build`` copies the published file on a second thread while the inputs are read (a
   function may be given for them) and checked: bad inputs or a failing read leave no work
-  file, a failing copy fails the build, and the result equals a build from frames.
+  file, a failing copy fails the build, and the result equals a build from frames. A build
+  that commits its raw contents first (``EARLY_COMMIT_RAW_CONTENTS``) gives the same warehouse,
+  and its work file is removed when the load fails after that commit.
 - ``_upsert_changed`` compares only the keys whose row hash differs: its changes equal the
   plain column-by-column comparison of every row (the former code, kept here as reference).
 - Provenance that every crawl refreshes (last_seen_at, last_seen_run_id) and the URL, which
@@ -106,6 +108,53 @@ def test_a_failing_read_leaves_no_work_file_and_the_published_file_unchanged(tmp
     with pytest.raises(OSError, match="vanished"):
         build(work, published, broken)
     assert not work.exists() and not work.with_name(work.name + ".wal").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["credcat.duckdb", "credcat.duckdb.lock"]
+    assert published.read_bytes() == before
+
+
+@pytest.mark.parametrize("published_first", [False, True])
+def test_a_build_committing_its_raw_contents_first_equals_one_transaction(
+        tmp_path: Path, monkeypatch, published_first: bool) -> None:
+    # A build that stores many new raw contents commits them before the rest (DuckDB holds a
+    # transaction's appends in memory until its commit): the warehouse is the same.
+    first, second = run(T1, "r1", {"c1": "Python", "c2": "SQL"}), run(T2, "r2", {"c1": "Python 2", "c3": "R"})
+    built: dict[int, Path] = {}
+    for threshold in (1, 10**9):
+        monkeypatch.setattr(load_module, "EARLY_COMMIT_RAW_CONTENTS", threshold)
+        published = tmp_path / str(threshold) / "credcat.duckdb"
+        published.parent.mkdir()
+        if published_first:
+            build_and_publish(published, first)
+        stats = build_and_publish(published, second)
+        assert stats.get("committed_early", False) is (threshold == 1)
+        built[threshold] = published
+    assert_same_contents(published_contents(built[10**9]), published_contents(built[1]))
+
+
+def test_a_load_failing_after_its_early_commit_leaves_no_work_file(tmp_path: Path, monkeypatch) -> None:
+    published = tmp_path / "credcat.duckdb"
+    build_and_publish(published, run(T1, "r1", {"c1": "Python"}))
+    before = published.read_bytes()
+    committed: list[bool] = []
+    real_commit = load_module._commit_early
+
+    def commit(con: duckdb.DuckDBPyConnection) -> None:
+        real_commit(con)
+        committed.append(True)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("offerings unreadable (simulated)")
+
+    monkeypatch.setattr(load_module, "EARLY_COMMIT_RAW_CONTENTS", 1)
+    monkeypatch.setattr(load_module, "_commit_early", commit)
+    monkeypatch.setattr(load_module, "_offerings_whole", broken)
+    work = tmp_path / "work.duckdb"
+    with pytest.raises(RuntimeError, match="simulated"):
+        build(work, published, run(T2, "r2", {"c1": "Python 2"}))
+    assert committed == [True]  # the raw contents were committed to the work file, which is gone
+    assert not work.exists() and not work.with_name(work.name + ".wal").exists()
+    with pytest.raises(RuntimeError, match="simulated"):
+        build_and_publish(published, run(T2, "r2", {"c1": "Python 2"}))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["credcat.duckdb", "credcat.duckdb.lock"]
     assert published.read_bytes() == before
 
