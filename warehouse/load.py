@@ -1383,10 +1383,10 @@ def load(con: duckdb.DuckDBPyConnection, inputs: RunInputs) -> dict[str, Any]:
 # A build (``build``; ``load`` stays one transaction) that stored at least this many new raw
 # contents commits them before it goes on: the work file is private to the build, which
 # removes it when the load fails, so nothing ever reads a half-built one. Until its commit
-# DuckDB holds a transaction's appended rows in memory outside its memory_limit: at 1M records (~2 KB of payload each) the
-# raw contents held ~3.4 GB through the rest of the build, and the load stage peaked at 7.9 GB;
-# committed first, 6.5 GB, in the same time (30 Nov 2026). A re-crawl stores ~1% new contents
-# and stays one transaction.
+# DuckDB holds a transaction's appended rows in memory outside its memory_limit: at 1M records
+# (~2 KB of payload each) the raw contents held ~3.4 GB through the rest of the build, and the
+# load stage peaked at 7.9 GB; committed first, 6.5 GB, in the same time (30 Nov 2026). A
+# re-crawl stores ~1% new contents and stays one transaction.
 EARLY_COMMIT_RAW_CONTENTS = 50_000
 
 
