@@ -1568,10 +1568,11 @@ def build(work_path: Path, published_path: Path | None,
     ``inputs`` is the run's frames, or a function that reads them: the copy runs on a second
     thread while the inputs are read (when a function is given) and checked, so the two
     overlap. Bad inputs fail the build before anything is loaded, and the copy is removed
-    (``work_path`` does not exist afterwards); so is the work file of a load that fails later,
-    which may hold part of the run (a build storing many new raw contents commits them before
-    the rest: ``EARLY_COMMIT_RAW_CONTENTS``). ``stats["overlap"]`` tells the seconds the copy
-    took and how long the load waited for it after the inputs were ready.
+    (``work_path`` does not exist afterwards); so is a copy that failed or that DuckDB cannot
+    open, and the work file of a load that fails later, which may hold part of the run (a
+    build storing many new raw contents commits them before the rest:
+    ``EARLY_COMMIT_RAW_CONTENTS``). ``stats["overlap"]`` tells the seconds the copy took and
+    how long the load waited for it after the inputs were ready.
     """
     work_path = Path(work_path)
     published_path = Path(published_path) if published_path is not None else None
@@ -1589,8 +1590,9 @@ def build(work_path: Path, published_path: Path | None,
     try:
         waited = copy.wait()
         con = connect_writable(work_path)
-    except BaseException:
+    except BaseException:  # a failed copy, or a copy DuckDB cannot open: nothing to keep
         copy.join(flush=False)
+        _discard(work_path)
         raise
     copy.start_flush()
     loaded = False

@@ -1,8 +1,9 @@
 """The incremental load's shortcuts give what the plain way gives.
 
 - ``build`` copies the published file on a second thread while the inputs are read (a
-  function may be given for them) and checked: bad inputs or a failing read leave no work
-  file, a failing copy fails the build, and the result equals a build from frames. A build
+  function may be given for them) and checked: bad inputs, a failing read or a copy DuckDB
+  cannot open leave no work file, a failing copy fails the build, and the result equals a
+  build from frames. A build
   that commits its raw contents first (``EARLY_COMMIT_RAW_CONTENTS``) gives the same warehouse,
   and its work file is removed when the load fails after that commit.
 - ``_upsert_changed`` compares only the keys whose row hash differs: its changes equal the
@@ -178,6 +179,23 @@ def test_a_failing_copy_fails_the_build(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="WAL"):
         build(work, published, run(T2, "r2", {"c1": "Python"}))
     assert not work.exists()
+
+
+def test_a_copy_duckdb_cannot_open_is_removed(tmp_path: Path, monkeypatch) -> None:
+    published = tmp_path / "credcat.duckdb"
+    build_and_publish(published, run(T1, "r1", {"c1": "Python"}))
+    before = published.read_bytes()
+
+    def refuse(path: Path) -> duckdb.DuckDBPyConnection:
+        assert path.exists()  # the copy was made
+        raise duckdb.IOException("cannot open the work file (simulated)")
+
+    monkeypatch.setattr(load_module, "connect_writable", refuse)
+    work = tmp_path / "work.duckdb"
+    with pytest.raises(duckdb.IOException, match="simulated"):
+        build(work, published, run(T2, "r2", {"c1": "Python"}))
+    assert not work.exists() and not work.with_name(work.name + ".wal").exists()
+    assert published.read_bytes() == before
 
 
 def test_work_and_published_path_must_differ_before_anything_is_read(tmp_path: Path) -> None:
