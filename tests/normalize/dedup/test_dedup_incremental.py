@@ -235,3 +235,12 @@ def test_split_off_anchor_singleton_does_not_share_the_carried_id() -> None:
     assert per_cluster[0] == credential_id(a)  # b's cluster keeps the old id (tie: smaller cluster)
     assert per_cluster[1] != credential_id(a)
     assert out.group_by("credential_id").agg(pl.col("cluster").n_unique())["cluster"].max() == 1
+
+
+def test_distinct_is_exactly_whether_no_value_repeats() -> None:
+    from normalize.dedup import _distinct
+
+    assert _distinct(pl.Series(["cred-a", "cred-b", "cred-c"]))
+    assert not _distinct(pl.Series(["cred-a", "cred-b", "cred-a"]))
+    assert _distinct(pl.Series([], dtype=pl.String))
+    assert not _distinct(pl.Series(["cred-a", None, None]))

@@ -124,3 +124,22 @@ def test_golden_records_refuse_a_linked_offering_missing_or_repeated() -> None:
         build_credentials(repeated, links)
     with pytest.raises(ValueError, match="exactly once"):
         build_credentials(frame.head(1), links)
+
+
+def test_a_one_member_credential_gets_the_same_row_by_projection_and_by_group_by() -> None:
+    """golden_records tells one-member credentials by the ids' 64-bit hashes: a collision sends
+    them through the group-by instead of the projection, which must give the very same rows."""
+    from normalize.dedup import survivorship
+
+    settings = default_settings()
+    rules, text = settings.survivorship, settings.text
+    frame = offerings([OWN, PLATFORM, REGISTRY, {**OWN, "source_key": "empty", "title": "Bare", "language": None,
+                                                  "workload_hours_min": None, "price_usd": None}])
+    links = frame.select("offering_id", credential_id=pl.format("cred-{}", pl.int_range(pl.len())),
+                         match_score=pl.lit(None, dtype=pl.Float64))
+    every = survivorship.members(frame, links, rules, text).collect()
+    order, descending = survivorship.rank_order(rules)
+    projected = survivorship.singletons(every.lazy(), rules).sort("credential_id")
+    grouped = survivorship.aggregate(every.sort(order, descending=descending, nulls_last=True).lazy(), rules)
+    assert projected.height == 4
+    assert projected.equals(grouped)
