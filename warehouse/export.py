@@ -105,7 +105,8 @@ class Entity:
     """One exported dataset: a marts table, or a fixed query.
 
     A table's rows leave in the table's own order (deterministic for a given warehouse file:
-    the same file exports the same bytes), not sorted: row order is not part of the contract,
+    the same file exports the same rows in the same order; the bytes of a file of several row
+    groups may differ, docs/contracts.md), not sorted: row order is not part of the contract,
     and sorting the wide entities cost ~20% of the Parquet time at a million rows.
     """
 
