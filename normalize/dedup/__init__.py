@@ -47,7 +47,7 @@ from normalize.dedup.cluster_cache import ClusterCache
 from normalize.dedup.evaluate import evaluate
 from normalize.dedup.scoring import fit_weights, save_weights
 from normalize.dedup.settings import DedupSettings, Weights, default_settings, load_settings
-from normalize.keys import any_duplicated
+from normalize.keys import any_duplicated, is_in
 from normalize.schema import CREDENTIAL_SCHEMA, LINK_SCHEMA
 
 __all__ = [
@@ -196,12 +196,7 @@ def _assign_ids(
     # an id from all its members instead, so ids stay unique. The members' string is marked:
     # unmarked, a one-member cluster's would be its anchor again, i.e. the id it clashed with
     # (two clusters then shared one credential_id and build_credentials merged them).
-    # Found by the ids' 64-bit hashes (a set of ~800k strings costs ~0.3 s at 1M), then kept
-    # where the strings are equal: an exact match has equal hashes, so none is missed.
-    clash = ids.filter(pl.col("old_id").is_null() & pl.col("default_id").hash().is_in(taken.hash().implode()))
-    if clash.height:
-        maybe = taken.filter(taken.hash().is_in(clash["default_id"].hash().implode()))
-        clash = clash.filter(pl.col("default_id").is_in(maybe.implode()))
+    clash = ids.filter(pl.col("old_id").is_null() & is_in(ids["default_id"], taken))
     if clash.height:
         members = labels.filter(pl.col("cluster").is_in(clash["cluster"].implode())).group_by("cluster").agg(
             pl.col("offering_id").sort().str.join(",")
@@ -213,12 +208,6 @@ def _assign_ids(
             .otherwise(pl.col("credential_id"))
         )
     return labels.join(ids.select("cluster", "credential_id"), on="cluster", how="left", maintain_order="left")
-
-
-def _distinct(values: pl.Series) -> bool:
-    """Whether no value repeats: distinct 64-bit hashes prove it (~3x faster than comparing
-    strings at 1M); a repeated hash, a repeat or a collision, is settled by the values."""
-    return values.hash().n_unique() == len(values) or values.n_unique() == len(values)
 
 
 def _assign_ids_reusing(
@@ -240,7 +229,7 @@ def _assign_ids_reusing(
     if kept.height != int(untouched.sum()) or kept["old_id"].null_count():
         return everything("all: an untouched offering without exactly one previous link")
     per_cluster = kept.group_by("cluster").agg(n_ids=pl.col("old_id").n_unique(), old_id=pl.col("old_id").first())
-    if int(per_cluster["n_ids"].max() or 0) > 1 or not _distinct(per_cluster["old_id"]):
+    if int(per_cluster["n_ids"].max() or 0) > 1 or any_duplicated(per_cluster["old_id"]):
         return everything("all: untouched clusters do not map one-to-one to previous ids")
     ids = per_cluster["old_id"]
     # The previous links holding those ids, found by the ids' 64-bit hashes (~5x faster than

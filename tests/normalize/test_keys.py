@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from normalize.keys import any_duplicated, same_unique_keys
+from normalize.keys import any_duplicated, is_in, same_unique_keys
 
 ids = st.lists(st.one_of(st.none(), st.text(alphabet="abc", min_size=0, max_size=3)), max_size=12)
 
@@ -71,3 +71,14 @@ def test_distinct_ids_take_the_hash_path(monkeypatch):
     assert not any_duplicated(values)
     assert same_unique_keys(values, values.reverse())
     assert not same_unique_keys(values, values.reverse().set(pl.Series([False] * 199_999 + [True]), "other"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(st.text(alphabet="abc", max_size=3), max_size=12),
+       among=st.lists(st.text(alphabet="abc", max_size=3), max_size=12))
+@pytest.mark.parametrize("collide", [False, True])
+def test_is_in_is_the_plain_answer(values, among, collide):
+    left, right = pl.Series("v", values, dtype=pl.String), pl.Series("a", among, dtype=pl.String)
+    with hashing(collide):
+        got = is_in(left, right)
+    assert got.to_list() == [v in set(among) for v in values]
