@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from normalize.keys import any_duplicated, is_in, same_unique_keys
+from tests.normalize.collisions import hashing
 
 ids = st.lists(st.one_of(st.none(), st.text(alphabet="abc", min_size=0, max_size=3)), max_size=12)
-
-
-@contextmanager
-def hashing(collide: bool):
-    """Polars' hashes, or (``collide``) every value hashing alike, so every check takes its
-    exact path after the hashes."""
-    with pytest.MonkeyPatch.context() as mp:
-        if collide:
-            mp.setattr(pl.Series, "hash", lambda self, *a, **k: pl.Series(self.name, [7] * len(self), pl.UInt64))
-            mp.setattr(pl.DataFrame, "hash_rows", lambda self, *a, **k: pl.Series("", [7] * self.height, pl.UInt64))
-        yield
 
 
 def _plain_same_unique_keys(left: list, right: list) -> bool:

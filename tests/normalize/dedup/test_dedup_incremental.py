@@ -22,6 +22,7 @@ from polars.testing import assert_frame_equal
 from normalize.dedup import build_credentials, default_settings, resolve_report, survivorship
 from normalize.dedup.cluster_cache import META
 from normalize.schema import offering_id
+from tests.normalize.collisions import hashing
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -96,7 +97,7 @@ def test_removed_offerings_new_members_and_splits_equal_a_fresh_run(tmp_path: Pa
     assert stats["ids"] == "touched clusters only"
 
 
-def test_a_rerun_is_the_same_when_every_id_hash_collides(tmp_path: Path, monkeypatch) -> None:
+def test_a_rerun_is_the_same_when_every_id_hash_collides(tmp_path: Path) -> None:
     """Repeated and shared ids are found by their 64-bit hashes first, the strings deciding
     where hashes match (golden records' one-member split, the ids carried by untouched
     clusters, the clash rule, the one-to-one check). With every Series hash equal each takes
@@ -110,9 +111,7 @@ def test_a_rerun_is_the_same_when_every_id_hash_collides(tmp_path: Path, monkeyp
     for collide in (False, True):
         folder = tmp_path / str(collide)
         previous = resolve_report(first, cache=folder).links
-        with monkeypatch.context() as mp:
-            if collide:
-                mp.setattr(pl.Series, "hash", lambda self, *a, **k: pl.Series(self.name, [7] * len(self), pl.UInt64))
+        with hashing(collide):
             again = resolve_report(second, previous_links=previous, cache=folder)
             credentials = build_credentials(second, again.links)
         results[collide] = (again.links, credentials, again.stats["cache"]["cluster"]["ids"])
