@@ -10,13 +10,13 @@ process. Recording the same run twice changes nothing.
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pipelines.runtime import DataPaths
 from warehouse import ddl
+from warehouse.load import clone_or_copy
 from warehouse.publish import work_file
 
 TABLE = f"{ddl.RUN_FAILURES.layer}.{ddl.RUN_FAILURES.name}"
@@ -54,7 +54,7 @@ def record_failure(paths: DataPaths, failure: dict[str, Any]) -> bool:
     published = paths.warehouse
     with work_file(published) as work:
         if published.exists():
-            shutil.copyfile(published, work.path)
+            clone_or_copy(published, work.path)
         con = ddl.attach(str(work.path))
         try:
             if not published.exists():

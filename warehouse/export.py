@@ -307,7 +307,7 @@ class _Part:
     where: str | None = None
     linked: dict[str, Any] | None = None
     closed: dict[str, Any] | None = None  # for closed history: valid_to_max, rows_digest
-    how: str | None = None  # "linked" or "copied" (link_or_copy), for a file taken over
+    how: str | None = None  # "linked", "cloned" or "copied" (link_or_copy), for a file taken over
 
 
 def _closed_parts(con: duckdb.DuckDBPyConnection, entity: Entity, value: str, base: str, where: str,

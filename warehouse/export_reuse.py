@@ -37,12 +37,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from normalize.digests import file_sha256, identity_holds, identity_matches
+from warehouse.load import clone_or_copy
 
 MANIFEST = "manifest.json"
 
@@ -193,7 +193,8 @@ class SequentialSource:
 
 
 def link_or_copy(source: Path, target: Path) -> str:
-    """Hard-link ``source`` to ``target`` (a copy when the file system refuses); returns how.
+    """Hard-link ``source`` to ``target`` (a clone or a copy when the file system refuses:
+    ``warehouse.load.clone_or_copy``); returns how.
 
     Safe because snapshot files are never written in place: an export writes only into its own
     staging folder, and a verification reads."""
@@ -202,8 +203,7 @@ def link_or_copy(source: Path, target: Path) -> str:
         os.link(source, target)
         return "linked"
     except OSError:
-        shutil.copyfile(source, target)
-        return "copied"
+        return clone_or_copy(source, target)
 
 
 def fingerprint(*parts: str) -> str:

@@ -204,7 +204,29 @@ def run_size(size: int, seed: int, *, pandas: bool, splink: bool, log: Any) -> d
 # --- the report ---------------------------------------------------------------------------------
 
 
-def machine() -> dict[str, Any]:
+def file_system(path: Path, mounts: Path = Path("/proc/self/mounts")) -> str:
+    """The type of the file system holding ``path`` (the longest mount point above it in
+    Linux's ``mounts``), or "unknown".
+
+    It is part of the machine here: on one with reflinks (XFS, btrfs) the load clones the
+    published warehouse instead of copying its GBs (``warehouse.load.clone_or_copy``)."""
+    try:
+        target = os.path.realpath(path)
+        best, kind = "", "unknown"
+        for line in mounts.read_text().splitlines():
+            fields = line.split()
+            if len(fields) < 3:
+                continue
+            mount = fields[1].replace("\\040", " ")
+            inside = target == mount or target.startswith(mount.rstrip("/") + "/")
+            if inside and len(mount) >= len(best):
+                best, kind = mount, fields[2]
+        return kind
+    except OSError:
+        return "unknown"
+
+
+def machine(folder: Path | None = None) -> dict[str, Any]:
     cpu = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -228,7 +250,8 @@ def machine() -> dict[str, Any]:
     return {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": ram, "os": platform.platform(),
             "python": platform.python_version(), "polars": polars.__version__, "duckdb": duckdb.__version__,
             # Without the ESCO list normalize leaves skills unmapped: less work than a real run.
-            "esco_skills": esco_csv_path().is_file()}
+            "esco_skills": esco_csv_path().is_file(),
+            "file_system": file_system(folder) if folder is not None else "unknown"}
 
 
 def growth(sizes: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
@@ -438,7 +461,8 @@ def markdown(result: dict[str, Any]) -> str:
     esco = {True: "present", False: "ABSENT (skills left unmapped: less work than a real run)"}.get(
         m.get("esco_skills"), "unknown")
     out += [f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM; {m['os']}; Python {m['python']}, "
-            f"Polars {m['polars']}, DuckDB {m['duckdb']}; ESCO skills list {esco}. "
+            f"Polars {m['polars']}, DuckDB {m['duckdb']}; ESCO skills list {esco}; "
+            f"state on {m.get('file_system', 'unknown')}. "
             f"Seed {result['seed']}. Run {result['started_at']} - {result['finished_at']}, "
             f"1-minute load average {result['load_before'][0]} before, {_load_during(result)} at the stages' "
             f"ends, {result['load_after'][0]} after. "
@@ -516,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     command = f"{_python()} -m pipelines.bench " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     result: dict[str, Any] = {"command": command.strip(), "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                              "load_before": [round(x, 2) for x in os.getloadavg()], "machine": machine(),
+                              "load_before": [round(x, 2) for x in os.getloadavg()], "machine": machine(root),
                               "seed": args.seed, "sizes": []}
     for size in sorted(args.sizes):
         result["sizes"].append(run_size(

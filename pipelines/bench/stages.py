@@ -426,6 +426,7 @@ def stage_load(state: State) -> dict[str, Any]:
             "staging_offering_contents_inserted", "links_changed", "credentials_changed", "unmapped_values")
     return {"stage": "load", "rows": measured["offerings"], "wall_s": wall, "cpu_s": cpu,
             "seconds": steps.rounded(), "build_steps": inner,
+            "work_file": overlap.get("copy"),  # "cloned" on a file system with reflinks
             "warehouse_mb": round(state.published.stat().st_size / 2**20),
             "warehouse_used_mb": _used_mb(state.published),
             "marts_consistent": measured.get("marts_consistent"),

@@ -23,6 +23,7 @@ from pipelines.bench.run import (
     STAGES,
     _python,
     dedup_input,
+    file_system,
     fill_doc,
     fit_exponent,
     growth,
@@ -167,7 +168,7 @@ def test_markdown_fills_every_column() -> None:
                                  "splink": {"wall_s": 50.0, "pairwise_f1": 0.91}}}
     result = {"sizes": [size], "growth": growth([size]), "acceptance": [], "machine": {
         "cpu": "x", "cores": 2, "ram_gb": 8, "os": "linux", "python": "3.11", "polars": "2", "duckdb": "2",
-        "esco_skills": True}, "seed": 7, "started_at": "a", "finished_at": "b", "load_before": [1.0, 1, 1],
+        "esco_skills": True, "file_system": "xfs"}, "seed": 7, "started_at": "a", "finished_at": "b", "load_before": [1.0, 1, 1],
         "load_after": [2.0, 2, 2], "command": "c"}
     table = markdown(result)
     rows = [line for line in table.splitlines() if line.startswith("| 1,000 |")]
@@ -178,6 +179,21 @@ def test_markdown_fills_every_column() -> None:
     assert "0.960 / 0.990" in rows[-1] and "50.0 / 0.910" in rows[-1]
     assert "Not fitted" in table  # one size: no exponent rows of '-'
     assert "1.5-1.5 (mean 1.5) at the stages' ends" in table
+    assert "state on xfs." in table
+
+
+def test_file_system_is_the_longest_mount_above_the_path(tmp_path: Path) -> None:
+    mounts = tmp_path / "mounts"
+    mounts.write_text("/dev/vda / ext4 rw 0 0\n"
+                      "/dev/loop0 /mnt/x xfs rw 0 0\n"
+                      "/dev/loop1 /mnt/x\\040y btrfs rw 0 0\n"
+                      "tmpfs /mnt/xy tmpfs rw 0 0\n")
+    assert file_system(Path("/mnt/x/state/credcat.duckdb"), mounts) == "xfs"
+    assert file_system(Path("/mnt/x"), mounts) == "xfs"
+    assert file_system(Path("/mnt/x y/state"), mounts) == "btrfs"
+    assert file_system(Path("/mnt/xyz"), mounts) == "ext4"  # /mnt/xy is not above /mnt/xyz
+    assert file_system(Path("/srv"), mounts) == "ext4"
+    assert file_system(Path("/srv"), tmp_path / "no-mounts") == "unknown"
 
 
 @pytest.fixture(scope="module")

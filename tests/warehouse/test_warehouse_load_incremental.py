@@ -15,8 +15,11 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import math
+import os
 import random
+import shutil
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,6 +87,7 @@ def test_the_copy_is_flushed_to_disk_on_its_thread_while_the_load_runs(tmp_path:
         real_fsync(fd)
 
     monkeypatch.setattr(load_module.os, "fsync", fsync)
+    monkeypatch.setattr(load_module, "clone_or_copy", copy_bytes)  # a clone would need no flush
     work = tmp_path / "first.work.duckdb"
     stats = build(work, published, run(T2, "r2", {"c1": "Python 2"}))
     stats2 = build(tmp_path / "second.work.duckdb", published, run(T2, "r2", {"c1": "Python 2"}))
@@ -93,6 +97,82 @@ def test_the_copy_is_flushed_to_disk_on_its_thread_while_the_load_runs(tmp_path:
     assert stats["overlap"]["flush_s"] >= 0 and stats2["overlap"]["flush_s"] >= 0
     publish(work, published)
     assert published_contents(published)["marts.offering_versions"].height == 2
+
+
+def copy_bytes(source: Path, target: Path) -> str:
+    shutil.copyfile(source, target)
+    return "copied"
+
+
+def fake_clone(dst: int, request: int, src: int) -> None:
+    """FICLONE as a file system with reflinks answers it: ``dst`` gets ``src``'s bytes."""
+    assert request == load_module._FICLONE
+    os.lseek(src, 0, os.SEEK_SET)
+    while chunk := os.read(src, 1 << 16):
+        os.write(dst, chunk)
+
+
+def test_clone_or_copy_gives_the_same_bytes_and_replaces_a_longer_target(tmp_path: Path) -> None:
+    source, target = tmp_path / "source.bin", tmp_path / "target.bin"
+    data = random.Random(5).randbytes(300_000)
+    source.write_bytes(data)
+    target.write_bytes(b"x" * 1_000_000)  # left by an earlier run: truncated, not overwritten
+    assert load_module.clone_or_copy(source, target) in {"cloned", "copied"}  # which: the file system's
+    assert target.read_bytes() == data
+
+
+@pytest.mark.parametrize("refusal", [errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY])
+def test_a_refused_clone_is_a_copy(tmp_path: Path, monkeypatch, refusal: int) -> None:
+    source, target = tmp_path / "source.bin", tmp_path / "target.bin"
+    source.write_bytes(b"history" * 1000)
+    target.write_bytes(b"y" * 20_000)
+
+    def refuse(dst: int, request: int, src: int) -> None:
+        os.write(dst, b"partial")  # whatever a refused call left is replaced
+        raise OSError(refusal, os.strerror(refusal))
+
+    monkeypatch.setattr(load_module.fcntl, "ioctl", refuse)
+    assert load_module.clone_or_copy(source, target) == "copied"
+    assert target.read_bytes() == source.read_bytes()
+
+
+def test_a_failing_clone_is_not_hidden_by_a_copy(tmp_path: Path, monkeypatch) -> None:
+    # An I/O error is not "this file system cannot clone": the build fails on it, and leaves
+    # no work file.
+    published = tmp_path / "credcat.duckdb"
+    build_and_publish(published, run(T1, "r1", {"c1": "Python"}))
+    before = published.read_bytes()
+
+    def fail(dst: int, request: int, src: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(load_module.fcntl, "ioctl", fail)
+    monkeypatch.setattr(load_module.shutil, "copyfile", lambda *a, **k: pytest.fail("copied after EIO"))
+    work = tmp_path / "run.work.duckdb"
+    with pytest.raises(OSError, match="Input/output error"):
+        build(work, published, run(T2, "r2", {"c1": "Python 2"}))
+    assert not work.exists() and published.read_bytes() == before
+
+
+def test_a_cloned_work_file_is_built_like_a_copied_one_and_not_flushed(tmp_path: Path, monkeypatch) -> None:
+    published = tmp_path / "credcat.duckdb"
+    build_and_publish(published, run(T1, "r1", {"c1": "Python", "c2": "SQL"}))
+    reference = tmp_path / "reference.duckdb"
+    reference.write_bytes(published.read_bytes())
+    second = run(T2, "r2", {"c1": "Python 2", "c2": "SQL"})
+    flushed: list[int] = []
+    monkeypatch.setattr(load_module.fcntl, "ioctl", fake_clone)
+    monkeypatch.setattr(load_module, "fsync_file", lambda path: flushed.append(1))
+    stats = build_and_publish(published, second)
+    monkeypatch.undo()
+    assert stats["overlap"]["copy"] == "cloned" and stats["overlap"]["flush_s"] == 0 and not flushed
+
+    monkeypatch.setattr(load_module, "clone_or_copy", copy_bytes)
+    work = tmp_path / "reference.work.duckdb"
+    assert build(work, reference, second)["overlap"]["copy"] == "copied"
+    publish(work, reference)
+    assert_same_contents(published_contents(reference), published_contents(published))
+    assert build(tmp_path / "new.work.duckdb", None, run(T1, "r1", {"c1": "Python"}))["overlap"]["copy"] == "empty"
 
 
 def test_a_failing_read_leaves_no_work_file_and_the_published_file_unchanged(tmp_path: Path) -> None:
