@@ -54,13 +54,23 @@ from scrapers.base.html_fields import (
 from scrapers.base.options import apply_options
 from scrapers.base.spider import CredcatSpider
 
-_HOURS = (r"(?P<hours>\d+(?:\.\d+)?(?:\s*(?:-|–|to|or)\s*\d+(?:\.\d+)?)?)\s*"
-          r"(?P<unit>(?:semester |quarter |contact )?(?:credit hours?|credits?|units?|hours?|hrs?|ceus?)\.?)")
+_AMOUNT = r"\d+(?:\.\d+)?(?:\s*(?:-|–|to|or)\s*\d+(?:\.\d+)?)?"
+_UNIT = r"(?:semester |quarter |contact )?(?:credit hours?|credits?|units?|hours?|hrs?|ceus?|s\.?h)\.?"
+_HOURS = rf"(?P<hours>{_AMOUNT})\s*(?P<unit>{_UNIT})"
+# A course code: subject letters (upper case; cross-listed subjects joined by "/"), then a
+# number of 1-5 digits with up to 3 letters (CHEM 1A, CS 101, BIOL 10100, NURS 101LAB). The
+# code, a separator (". ", ": ", " - ", " – ", " — " or a space), the title, then the credits
+# ("3 Credits.", "(3-4 Credits)", "3 SH") where the line has them.
 COURSE_TITLE = re.compile(
-    rf"^(?P<code>[A-Z][A-Z&]{{1,6}}[ -]?\d{{2,4}}[A-Z]{{0,2}})[.:]?\s+(?P<title>.*?)[.\s]*(?:\(?{_HOURS}\)?\.?)?$",
+    r"^(?P<code>(?-i:[A-Z][A-Z&]{1,6}(?:/[A-Z][A-Z&]{1,6})*[ -]?\d{1,5}[A-Z]{0,3}))\b"
+    r"(?:\s*[.:]|\s+[-–—])?\s+"
+    rf"(?P<title>.*?)[.\s]*(?:\(?{_HOURS}\)?\.?)?$",
     re.I,
 )
 HOURS_ONLY = re.compile(rf"^\(?{_HOURS}\)?\.?$", re.I)
+# Credits after the title in the other two wordings: "Credits: 3" and a bare "(3)".
+_LABELLED_HOURS = re.compile(rf"[.\s]*\(?\b(?P<unit>{_UNIT})\s*:\s*(?P<hours>{_AMOUNT})\)?\.?$", re.I)
+_BARE_HOURS = re.compile(r"[.\s]*\((?P<hours>\d+(?:\.\d+)?(?:\s*(?:-|–)\s*\d+(?:\.\d+)?)?)\)\.?$")
 _FILE_LINK = re.compile(r"\.(?:pdf|docx?|xlsx?|pptx?|zip|png|jpe?g|gif|svg|css|js|xml|ics|txt)$", re.I)
 _LABEL_LINE = re.compile(r"^(?P<label>[A-Z][\w ()/&'-]{1,48}?)\s*:\s*(?P<value>.+)$", re.S)
 
@@ -208,8 +218,12 @@ class CourseLeafSpider(CredcatSpider):
         m = COURSE_TITLE.match(line or "")
         if not m:
             return {"title_line": line, "code": None, "title": line, "hours": None, "unit": None}
-        return {"title_line": line, "code": m["code"], "title": m["title"] or None,
-                "hours": m["hours"], "unit": m["unit"].rstrip(".") if m["unit"] else None}
+        title, hours, unit = m["title"], m["hours"], m["unit"]
+        if hours is None and title and (trailing := _LABELLED_HOURS.search(title) or _BARE_HOURS.search(title)):
+            title, hours = title[:trailing.start()], trailing["hours"]
+            unit = trailing.groupdict().get("unit")
+        return {"title_line": line, "code": m["code"], "title": title or None,
+                "hours": hours, "unit": unit.rstrip(".") if unit else None}
 
     def extra_facts(self, block: Selector) -> dict[str, Fact]:
         """The block's extra lines as facts: '<strong>Prerequisite:</strong> ...' or 'Prerequisite: ...'."""

@@ -107,11 +107,43 @@ def test_program_page(spider):
         ("CIS 2001 CS II for Data Scientists 4 Credit Hours", ("CIS 2001", "CS II for Data Scientists", "4", "Credit Hours")),
         ("MATH 115A. Calculus 2 (3-4 Credits)", ("MATH 115A", "Calculus 2", "3-4", "Credits")),
         ("HIST 210. The Cold War", ("HIST 210", "The Cold War", None, None)),
+        # other catalogs' codes and separators
+        ("BIOL 10100 - Introductory Biology 4.00 Credits", ("BIOL 10100", "Introductory Biology", "4.00", "Credits")),
+        ("CHEM 1A. General Chemistry. 5 Units.", ("CHEM 1A", "General Chemistry", "5", "Units.")),
+        ("CS/MATH 240. Discrete Math. 3 Credits.", ("CS/MATH 240", "Discrete Math", "3", "Credits.")),
+        ("MATH 101 \u2014 Calculus I (4 credits)", ("MATH 101", "Calculus I", "4", "credits")),
+        ("ECON 2105 \u2013 Macroeconomics", ("ECON 2105", "Macroeconomics", None, None)),
+        ("HIST 1101 World History 3 SH", ("HIST 1101", "World History", "3", "SH")),
+        ("PHIL 120 - Ethics - An Introduction", ("PHIL 120", "Ethics - An Introduction", None, None)),
     ],
 )
 def test_course_title_lines(line, parts):
     m = COURSE_TITLE.match(line)
     assert (m["code"], m["title"], m["hours"], m["unit"]) == parts
+
+
+@pytest.mark.parametrize("line", ["Special Topics", "Level 3 Diploma in Care", "Introduction to Python 3"])
+def test_lines_without_an_upper_case_code_are_no_course_lines(line):
+    assert COURSE_TITLE.match(line) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "title", "hours", "unit"),
+    [
+        ("CS 101 - Intro to CS (3)", "Intro to CS", "3", None),
+        ("PSYC 2301 Introduction to Psychology Credits: 3", "Introduction to Psychology", "3", "Credits"),
+        ("ART 210. Painting. Credit Hours: 1-3.", "Painting", "1-3", "Credit Hours"),
+        ("ENGL 1301: Composition I (3 Credit Hours)", "Composition I", "3", "Credit Hours"),
+        ("SOC 200. Society in the 1960s", "Society in the 1960s", None, None),
+    ],
+)
+def test_credits_in_every_wording_leave_the_title(line, title, hours, unit):
+    spider = offline_spider(PlainCourseLeaf, source="lakeside_college")
+    html = (f'<html><body><h1>Subject</h1><div class="courseblock"><p class="courseblocktitle">'
+            f"<strong>{line}</strong></p></div></body></html>")
+    [item] = split(spider.parse(fake_response(f"{SITE}/courses/x/", html, "text/html", response_cls=HtmlResponse)))[0]
+    assert (item["title"], item.get("credits_raw"), item.get("credit_unit_raw")) == (title, hours, unit)
+    assert item["page_defects"] == []
 
 
 class PlainCourseLeaf(CourseLeafSpider):
