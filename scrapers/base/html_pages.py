@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import urldefrag, urlsplit
 
 import scrapy
 from parsel import Selector
@@ -36,6 +36,21 @@ from scrapers.base.html_fields import (
     present,
 )
 from scrapers.base.spider import CredcatSpider
+
+
+def same_site(url: str, other: str) -> bool:
+    """Whether two URLs are on one site: the same host, ignoring case, a leading "www." and
+    the scheme's default port."""
+    def host(u: str) -> str:
+        parts = urlsplit(u)
+        name = (parts.hostname or "").removeprefix("www.")
+        default = {"http": 80, "https": 443}.get(parts.scheme)
+        try:
+            port = parts.port
+        except ValueError:  # a malformed port: compared as written
+            return parts.netloc.lower()
+        return name if port in (None, default) else f"{name}:{port}"
+    return host(url) == host(other)
 
 
 class HtmlPagesSpider(CredcatSpider):
@@ -56,10 +71,16 @@ class HtmlPagesSpider(CredcatSpider):
     def parse(self, response: Response, **kwargs: Any) -> Iterator[scrapy.Request]:
         """A listing page: its detail links, then its next page."""
         pattern = re.compile(self.detail_url_pattern)
-        links = dict.fromkeys(response.urljoin(h.strip()) for h in response.css(self.listing_link_css).getall())
+        here = urldefrag(response.url).url
+        # Links of the site's pages, without fragments: not the page itself (a "#top" anchor),
+        # mailto: or javascript:, nor another site; www.example.org is example.org's site.
+        links = dict.fromkeys(
+            url for h in response.css(self.listing_link_css).getall()
+            if h.strip() and (url := urldefrag(response.urljoin(h.strip())).url) != here
+            and urlsplit(url).scheme in ("http", "https") and same_site(url, response.url))
         followed = 0
         for url in links:
-            if urlsplit(url).netloc == urlsplit(response.url).netloc and pattern.search(url):
+            if pattern.search(url):
                 followed += 1
                 yield scrapy.Request(url, callback=self.parse_detail, errback=self.on_error)
         if not followed:

@@ -8,6 +8,8 @@ import pytest
 from scrapy.http import HtmlResponse
 
 from normalize.schema import RawOffering
+from scrapers.registry import Source
+from scrapers.spiders.html_pages import GenericHtmlPagesSpider
 from scrapers.spiders.iadp_certifications import IadpCertificationsSpider
 from scrapers.testing import crawl_demo, fake_response, offline_spider, saved_page, split
 
@@ -41,6 +43,28 @@ def test_listing_without_detail_links_is_a_page_defect(spider):
     html = "<html><body><main><p>Maintenance</p></main></body></html>"
     assert list(spider.parse(fake_response(f"{SITE}/certifications/", html, "text/html", response_cls=HtmlResponse))) == []
     assert spider.crawler.stats.get_value("credcat/page_defects/no_detail_links") == 1
+
+
+def test_a_listing_of_anchors_mail_and_other_sites_has_no_detail_links(spider):
+    # "#top", a blank href, mailto: and another site are not detail pages: the defect shows
+    html = ('<html><body><main><a href="#top">Top</a><a href="  ">-</a><a href="mailto:a@b.org">Mail</a>'
+            '<a href="https://elsewhere.example/x">Partner</a></main></body></html>')
+    assert list(spider.parse(fake_response(f"{SITE}/certifications/", html, "text/html", response_cls=HtmlResponse))) == []
+    assert spider.crawler.stats.get_value("credcat/page_defects/no_detail_links") == 1
+
+
+def test_detail_links_on_the_www_and_bare_host_are_one_site_and_fragments_dropped():
+    source = Source(name="any_site", spider="html_pages", kind="html_pages", format="listing and detail pages",
+                    provider_kind="professional_association", start_urls=["https://www.example.org/certs"])
+    generic = offline_spider(GenericHtmlPagesSpider, source=source)
+    html = ('<html><body><main><a href="https://example.org/cert/a">A</a><a href="/cert/b#fees">B</a>'
+            '<a href="/cert/b">B again</a><a href="HTTPS://WWW.EXAMPLE.ORG:443/cert/c">C</a>'
+            '<a href="https://example.org:8443/cert/d">other port</a></main></body></html>')
+    response = fake_response("https://www.example.org/certs", html, "text/html", response_cls=HtmlResponse)
+    _, requests = split(generic.parse(response))
+    assert [r.url for r in requests] == ["https://example.org/cert/a", "https://www.example.org/cert/b",
+                                         "https://www.example.org:443/cert/c"]
+    assert generic.crawler.stats.get_value("credcat/page_defects/no_detail_links") is None
 
 
 def test_table_page(spider):
