@@ -69,7 +69,10 @@ PLAIN_FACTS: dict[str, str] = {
     "starts": "start_dates_raw", "schedule": "timing_raw", "accreditation": "quality_assurance_raw",
 }
 
-_MONEY = re.compile(r"(?:[$€£]\s?\d[\d,]*(?:\.\d{2})?|\b(?:USD|EUR|GBP|CAD|AUD)\s?\d[\d,]*(?:\.\d{2})?)")
+# An amount with its currency before it ($1,250.00, EUR 99) or after it, as European pages
+# write it (1.250,00 €, 99 EUR).
+_MONEY = re.compile(r"(?:[$€£]\s?\d[\d,]*(?:\.\d{2})?|\b(?:USD|EUR|GBP|CAD|AUD)\s?\d[\d,]*(?:\.\d{2})?"
+                    r"|\b(?:\d{1,3}(?:[.\s\u00a0]\d{3})+|\d+)(?:,\d{2})?\s?(?:€|£|\b(?:EUR|GBP|CHF|USD)\b))")
 _HOURS = re.compile(r"(?i)\b\d[\d,.]*(?:\s*(?:-|–|to)\s*\d[\d,.]*)?\s*(?:clock |contact |credit )?hours?\b(?:\s+(?:of|per|a)\s+[\w-]+(?:\s+[\w-]+){0,3})?")
 _NUMBER_WORD = r"(?:\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|twelve)"
 _LENGTH = re.compile(rf"(?i)\b{_NUMBER_WORD}(?:\s*(?:-|–|to)\s*{_NUMBER_WORD})?[- ](?:semesters?|terms?|quarters?|weeks?|months?|years?|days?)\b")
@@ -127,7 +130,9 @@ class PlainPageSpider(CredcatSpider):
         found: dict[str, Any] = {}
         title_tag = squash(sel.css("title::text").get())
         title = self.first(sel, self.title_css)
-        if title and title == title_tag:
+        # A title that is the <title> tag carries the site's name after a separator, unless the
+        # page's own heading says the whole text is the name ("Café – Pro").
+        if title and title == title_tag and title != squash(extract_first(sel, "h1")):
             title = self.split_title(title)[0]
         site = extract_first(sel, self.site_name_css) or (self.split_title(title_tag)[1] if title_tag else None)
         description = self.first(sel, self.description_css)

@@ -71,3 +71,29 @@ def test_page_without_title_is_a_defect():
 def test_unknown_option_fails_at_start():
     with pytest.raises(ValueError, match="not options of kind plain_page"):
         spider_for(delimiter=";")
+
+
+def parse_html(html: str, url: str = "https://example.edu/p") -> dict:
+    items, _ = split(spider_for().parse(fake_response(url, html.encode(), "text/html", response_cls=HtmlResponse)))
+    RawOffering.model_validate(items[0])
+    return items[0]
+
+
+def test_a_heading_equal_to_the_title_tag_is_the_whole_name():
+    # "Page – Site" is split only where the page's own heading does not say the whole is the name
+    item = parse_html("<html><head><title>Café – Pro</title></head><body><h1>Café – Pro</h1></body></html>")
+    assert item["title"] == "Café – Pro"
+    item = parse_html("<html><head><title>Pastry Basics – Café Pro</title></head><body><p>x</p></body></html>")
+    assert (item["title"], item["awarding_body"]) == ("Pastry Basics", "Café Pro")
+
+
+@pytest.mark.parametrize(("text", "amount"), [
+    ("Die Teilnahmegebühr beträgt 1.250,00 € inklusive Material.", "1.250,00 €"),
+    ("Les frais sont de 1 250,00 € par session.", "1 250,00 €"),
+    ("The fee is 480 EUR for the whole course.", "480 EUR"),
+    ("Kosten: 1250 € pro Teilnehmer.", "1250 €"),
+    ("Tuition is $1,250.00 per term.", "$1,250.00"),
+])
+def test_amounts_with_the_currency_after_them(text, amount):
+    item = parse_html(f"<html><head><title>Kurs</title></head><body><main><h1>Kurs</h1><p>{text}</p></main></body></html>")
+    assert [p["amount"] for p in item["prices"]] == [amount]
