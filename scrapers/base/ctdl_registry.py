@@ -2,10 +2,12 @@
 
 Reads what Credential Engine's registry serves: pages of envelopes
 (``/ce-registry/envelopes?page=N&per_page=50``; a JSON list, or an object holding the list)
-whose ``decoded_resource`` is one CTDL resource or an ``@graph`` of them; a bare resource or
-graph document reads the same way. CTDL values may be plain strings or language maps
-(``{"en-US": "..."}``): fields take the English (else the first) entry, the payload keeps the
-resource as published.
+whose ``decoded_resource`` is one CTDL resource or an ``@graph`` of them (an object, or that
+JSON as a string); without it the ``resource`` is read (an object, JSON text, or a JWT whose
+payload is the JSON). An envelope whose resource cannot be read is an ``undecodable_resource``
+page defect. A bare resource or graph document reads the same way. CTDL values may be plain
+strings or language maps (``{"en-US": "..."}``): fields take the English (else the first)
+entry, the payload keeps the resource as published.
 
 Organizations are not offerings: they are kept by CTID and ``@id`` to name the awarding body
 (``ceterms:ownedBy``, else ``ceterms:offeredBy``) and its country. Credentials whose owner
@@ -14,9 +16,11 @@ resource URL) once; when it arrives, or if it cannot be fetched, they are releas
 dropped: a credential whose owner stays unknown lands without an awarding body and with the
 page defect ``unresolved_org``.
 
-Pagination: an object's ``next`` link, a ``Link: <...>; rel="next"`` header, or, for a bare
-list, the next ``page`` while pages come back full. A page that repeats envelopes already seen
-ends the walk (a pagination loop) with a page defect.
+Pagination: an object's ``next`` link (a URL, or a link object with an ``href`` or ``url``),
+a ``Link: <...>; rel="next"`` header, or, for a bare list, the next ``page`` while pages come
+back full. A ``next`` that is neither a URL nor a link object is an ``unreadable_next_link``
+page defect and a failed page (the crawl is not complete). A page that repeats envelopes
+already seen ends the walk (a pagination loop) with a page defect.
 
 Saved files read the same way (``location``): one resource, a list of bare resources, an
 ``@graph`` document or an envelope page per file. Resources that are read but are not
@@ -206,27 +210,43 @@ class CtdlRegistrySpider(CredcatSpider):
     def resource_of(self, env: dict[str, Any], response: Response) -> Any:
         if env.get("envelope_type") not in (None, "resource_data"):
             return None  # paradata envelopes describe use, not resources
-        headers = env.get("node_headers") or {}
-        if headers.get("deleted_at"):
+        headers = env.get("node_headers")
+        if isinstance(headers, dict) and headers.get("deleted_at"):
             self.crawler.stats.inc_value("credcat/ctdl/deleted_envelopes")
             return None
-        doc = env.get("decoded_resource")
-        if doc is None and isinstance(env.get("resource"), str):
-            doc = _decode_resource(env["resource"])
-            if doc is None:
-                self.page_defect(response, "undecodable_resource", str(env.get("envelope_id")))
-        return doc
+        for name in ("decoded_resource", "resource"):
+            value = env.get(name)
+            if value is None:
+                continue
+            doc = _decode_resource(value) if isinstance(value, str) else value
+            if isinstance(doc, dict | list):
+                return doc
+            self.page_defect(response, "undecodable_resource",
+                             f"envelope {env.get('envelope_id')}: {name} is no JSON document")
+            return None
+        self.page_defect(response, "undecodable_resource", f"envelope {env.get('envelope_id')} holds no resource")
+        return None
 
     def next_page(self, response: Response, data: Any, count: int) -> str | None:
         if isinstance(data, dict):
             for key in self.next_keys:
                 found = path_values(data, key)
-                if found and isinstance(found[0], str):
-                    return response.urljoin(found[0])
+                if not found:
+                    continue
+                nxt = found[0]
+                if isinstance(nxt, dict):
+                    nxt = next((nxt[k] for k in ("href", "url") if k in nxt), nxt)
+                if nxt is None or nxt is False or (isinstance(nxt, str) and not nxt.strip()):
+                    continue
+                if isinstance(nxt, str):
+                    return response.urljoin(nxt.strip())
+                self.page_defect(response, "unreadable_next_link", f"{key}: {json.dumps(nxt, default=str)[:200]}")
+                self.failed_page(response.url, "next page link is not a URL")
+                return None
+        if url := link_header_next(response):
+            return url
+        if isinstance(data, dict):
             return None
-        link = (response.headers.get(b"Link") or b"").decode("latin-1")
-        if m := re.search(r'<([^>]+)>\s*;\s*rel="?next"?', link):
-            return response.urljoin(m.group(1))
         parts = urlsplit(response.url)
         query = dict(parse_qsl(parts.query))
         per_page = next((int(query[k]) for k in ("per_page", "page_size", "limit") if query.get(k, "").isdigit()), None)
@@ -415,6 +435,17 @@ class CtdlRegistrySpider(CredcatSpider):
         if "unresolved_org" not in record["page_defects"]:
             record["page_defects"].append("unresolved_org")
         return record
+
+
+def link_header_next(response: Response) -> str | None:
+    """The target of the ``rel="next"`` link of a ``Link`` header (RFC 8288), if any."""
+    for header in response.headers.getlist(b"Link"):
+        text = header.decode("latin-1")
+        for m in re.finditer(r"<([^>]*)>([^<]*)", text):
+            rel = re.search(r'(?i)(?:^|;)\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))', m.group(2))
+            if rel and "next" in (rel.group(1) or rel.group(2) or "").lower().split() and m.group(1).strip():
+                return response.urljoin(m.group(1).strip())
+    return None
 
 
 def _decode_resource(resource: str) -> Any:

@@ -11,7 +11,10 @@ Declare where the records are and how the next page is found::
 
 Pagination, first match wins:
 
-1. ``next_path``: the body names the next page (absolute or relative URL); none ends it.
+1. ``next_path``: the body names the next page (absolute or relative URL, or an object whose
+   ``href`` or ``url`` is one, as HAL and JSON:API links are); none (null, false, "") ends it.
+   Anything else there (a number, a list, an object without a link) is an
+   ``unreadable_next_link`` defect and a failed page: the crawl stops and is not complete.
 2. ``page_param``: page-number pagination: the current page number is read from that query
    parameter of the page's URL (``first_page`` when absent) and increased by one while the
    body's ``page_count_path`` (number of pages) or ``record_count_path`` (number of records,
@@ -37,7 +40,9 @@ Saved responses and dumps:
   decoded from bytes; a byte sequence that is not valid in ``encoding`` is decoded, sequence by
   sequence, with ``encoding_fallback`` (cp1252 bytes inside UTF-8 JSON: the page is marked
   ``mixed_encoding``); without a fallback such bytes become U+FFFD and the page is marked
-  ``undecodable_bytes``.
+  ``undecodable_bytes``. A header charset no Python codec reads (MySQL's ``utf8mb4`` and
+  ``utf8mb3`` are read as utf-8) is read as utf-8 and the page is marked ``unknown_charset``;
+  an ``encoding`` or ``encoding_fallback`` option no codec reads fails at start.
 """
 
 from __future__ import annotations
@@ -93,6 +98,47 @@ def decode_with_fallback(body: bytes, encoding: str, fallback: str | None) -> tu
     return text, counts[0], counts[1]
 
 
+# Charset labels servers send that Python's codec registry does not know, as the codec that reads
+# them (MySQL's names for UTF-8, from PHP/MySQL stacks).
+CHARSET_ALIASES: dict[str, str] = {"utf8mb4": "utf-8", "utf8mb3": "utf-8", "utf-8mb4": "utf-8", "utf-8mb3": "utf-8"}
+_NOT_CHARSETS = frozenset({"undefined"})  # Python codecs that are no charset of any text
+
+
+def known_charset(name: str) -> str | None:
+    """The Python codec that decodes the charset ``name``; ``None`` when there is none (an
+    unknown label, or a bytes-to-bytes codec such as ``base64`` or ``rot13``)."""
+    label = name.strip().strip("\"'").lower()
+    label = CHARSET_ALIASES.get(label, label)
+    try:
+        info = codecs.lookup(label)
+    except LookupError:
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        return None
+    return info.name
+
+
+def body_encoding(spider: Any, response: Response, encoding: str | None) -> tuple[str, list[str]]:
+    """The codec a JSON body is decoded with, and the page defects that choice makes: the
+    ``encoding`` option, else the charset the Content-Type header declares, else utf-8 (JSON is
+    UTF-8, RFC 8259). A declared charset no codec reads is read as utf-8: ``unknown_charset``."""
+    declared = encoding or declared_charset(response)
+    if not declared:
+        return "utf-8", []
+    codec = known_charset(declared)
+    if codec is None:
+        return "utf-8", [spider.page_defect(response, "unknown_charset", f"charset {declared!r} read as utf-8")]
+    return codec, []
+
+
+def check_encoding_options(spider: Any) -> None:
+    """Fail at start on an ``encoding`` or ``encoding_fallback`` option no codec reads."""
+    for option in ("encoding", "encoding_fallback"):
+        value = getattr(spider, option, None)
+        if value is not None and (not isinstance(value, str) or known_charset(value) is None):
+            raise ValueError(f"source {spider.source_name}: option {option} = {value!r} names no text encoding")
+
+
 def declared_charset(response: Response) -> str | None:
     """The charset the Content-Type header declares, if any (never a guess from the bytes)."""
     header = (response.headers.get("Content-Type") or b"").decode("latin-1")
@@ -125,6 +171,10 @@ class JsonApiSpider(RecordSpider):
         "record_count_path", "page_size", "pages_path", "results_kinds", "encoding", "encoding_fallback",
     }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        check_encoding_options(self)
+
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         data, defects = self.body_json(response)
         if data is None:
@@ -155,9 +205,8 @@ class JsonApiSpider(RecordSpider):
 
     def body_json(self, response: Response) -> tuple[Any, list[str]]:
         """The parsed body and its page defects; ``None`` (a failed page) when it is no JSON."""
-        encoding = self.encoding or declared_charset(response) or "utf-8"  # JSON is UTF-8 (RFC 8259)
+        encoding, defects = body_encoding(self, response, self.encoding)
         text, n_fallback, n_replaced = decode_with_fallback(response.body, encoding, self.encoding_fallback)
-        defects: list[str] = []
         if n_fallback:
             defects.append(self.page_defect(
                 response, "mixed_encoding",
@@ -214,8 +263,7 @@ class JsonApiSpider(RecordSpider):
 
     def next_page_url(self, response: Response, data: Any, n_records: int) -> str | None:
         if self.next_path:
-            nxt = dig(data, self.next_path)
-            return response.urljoin(nxt) if isinstance(nxt, str) and nxt.strip() else None
+            return self.next_link(response, dig(data, self.next_path))
         if not self.page_param:
             return None
         parts = urlsplit(response.url)
@@ -233,6 +281,23 @@ class JsonApiSpider(RecordSpider):
             return None
         query = [(k, v) for k, v in query if k != self.page_param] + [(self.page_param, str(page + 1))]
         return urlunsplit(parts._replace(query=urlencode(query)))
+
+    def next_link(self, response: Response, nxt: Any) -> str | None:
+        """The next page's URL from the value at ``next_path``: a URL, or a link object (HAL,
+        JSON:API) whose ``href`` or ``url`` is one. A value that is none of these and does not
+        say "no next page" either is a defect and a failed page (the crawl is not complete)."""
+        if isinstance(nxt, dict):
+            for name in ("href", "url"):
+                if name in nxt:
+                    nxt = nxt[name]
+                    break
+        if nxt is None or nxt is False or (isinstance(nxt, str) and not nxt.strip()):
+            return None
+        if isinstance(nxt, str):
+            return response.urljoin(nxt.strip())
+        self.page_defect(response, "unreadable_next_link", f"{self.next_path!r} is {json.dumps(nxt, default=str)[:200]}")
+        self.failed_page(response.url, "next page link is not a URL")
+        return None
 
     def total_pages(self, data: Any) -> int | None:
         """Number of pages, as the body states it (directly or as a record count)."""

@@ -15,7 +15,12 @@ reads such a dump as records of one list, each joined with the entities it refer
   ``<reference path>`` (an id or a list of ids) are looked up in the entities of
   ``<list path>`` whose ``<match field>`` equals them (compared as text).
 - ``backrefs``: ``<name>=<list path>.<field>``: the entities of ``<list path>`` whose
-  ``<field>`` refers to the record (equals its key), e.g. a course's sessions.
+  ``<field>`` refers to the record (equals its key, or lists it among several ids), e.g. a
+  course's sessions.
+
+Ids compare as text after two normalizations, on both sides: a reference given as an object
+(``{"id": 1}``, ``{"@id": "..."}``, or one holding the match field) stands for that id, and a
+whole number written as a float (``1.0``) is the integer (``1``).
 
 The entities found are put beside the record under ``linked_key`` (default ``_linked``):
 ``{"_linked": {"unis": [{...}], "sessions": [{...}, ...]}}``, each a list in reference order,
@@ -33,7 +38,7 @@ from typing import Any, ClassVar
 from scrapy.http import Response
 
 from scrapers.base.fields import as_text, dig
-from scrapers.base.json_api import declared_charset, decode_with_fallback
+from scrapers.base.json_api import body_encoding, check_encoding_options, decode_with_fallback
 from scrapers.base.records import RecordSpider
 
 
@@ -44,6 +49,21 @@ def parse_link(spec: str, option: str) -> tuple[str, str, str]:
     if not sep or not dot or not name.strip() or not field:
         raise ValueError(f"{option} entry {spec!r} must read '<name>=<list path>.<field>'")
     return name.strip(), path.strip(), field.strip()
+
+
+def ref_text(value: Any, field: str | None = None) -> str | None:
+    """An id as the text it is compared by: an object standing for an id (``{"id": 1}``,
+    ``{"@id": ...}``, or one holding ``field``) as that id, a whole float as the integer."""
+    if isinstance(value, dict):
+        for name in (field, "id", "@id"):
+            if name and name in value:
+                value = value[name]
+                break
+        else:
+            return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return None if isinstance(value, dict | list) else as_text(value)
 
 
 def entities(value: Any) -> list[Any]:
@@ -75,11 +95,11 @@ class LinkedJsonSpider(RecordSpider):
         # Fail at start on a malformed declaration, not on the first page.
         self.lookup_specs = [parse_link(s, "lookups") for s in self.lookups]
         self.backref_specs = [parse_link(s, "backrefs") for s in self.backrefs]
+        check_encoding_options(self)
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
-        encoding = self.encoding or declared_charset(response) or "utf-8"
+        encoding, defects = body_encoding(self, response, self.encoding)
         text, n_fallback, n_replaced = decode_with_fallback(response.body, encoding, self.encoding_fallback)
-        defects: list[str] = []
         if n_fallback:
             defects.append(self.page_defect(response, "mixed_encoding", f"{n_fallback} sequences"))
         if n_replaced:
@@ -109,10 +129,15 @@ class LinkedJsonSpider(RecordSpider):
 
     @staticmethod
     def index(items: list[Any], field: str) -> dict[str, list[Any]]:
+        """The entities by the id(s) at ``field``: an entity listing several ids (a many-to-many
+        backref) is found under each."""
         out: dict[str, list[Any]] = {}
         for item in items:
-            key = as_text(dig(item, field)) if isinstance(item, dict) else None
-            if key is not None:
+            if not isinstance(item, dict):
+                continue
+            value = dig(item, field)
+            keys = {ref_text(v) for v in (value if isinstance(value, list) else [value])}
+            for key in keys - {None}:
                 out.setdefault(key, []).append(item)
         return out
 
@@ -125,13 +150,13 @@ class LinkedJsonSpider(RecordSpider):
             refs = dig(obj, name)
             found: list[Any] = []
             for ref in refs if isinstance(refs, list) else ([] if refs is None else [refs]):
-                hits = indexes[(path, field)].get(as_text(ref) or "")
+                hits = indexes[(path, field)].get(ref_text(ref, field) or "")
                 if hits:
                     found.extend(hits)
                 else:
                     dangling.append(f"{name}={ref}")
             linked[name] = found
-        key = self.key_of(obj)
+        key = ref_text(dig(obj, self.key_path)) or self.key_of(obj)
         for name, path, field in self.backref_specs:
             linked[name] = list(indexes[(path, field)].get(key or "", [])) if key is not None else []
         return linked, dangling

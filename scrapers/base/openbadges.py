@@ -42,7 +42,9 @@ from scrapers.base.jsonld import as_list, text_of, texts_of
 from scrapers.base.options import apply_options
 from scrapers.base.spider import CredcatSpider
 
-_JWT = re.compile(r"^[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]*$")
+# Segments are base64url (RFC 7515); padding and the standard alphabet's "+" and "/" are
+# tolerated, as some issuers encode with the wrong base64 variant.
+_JWT = re.compile(r"^[A-Za-z0-9_+/-]+=*\.([A-Za-z0-9_+/-]+=*)\.[A-Za-z0-9_+/-]*=*$")
 CREDENTIAL_TYPES = frozenset({"VerifiableCredential", "OpenBadgeCredential", "AchievementCredential",
                               "ClrCredential", "Assertion"})
 ACHIEVEMENT_TYPES = frozenset({"Achievement", "BadgeClass"})
@@ -59,7 +61,7 @@ def decode_jwt(text: str) -> Any:
     m = _JWT.match(text.strip())
     if not m:
         return None
-    part = m.group(1)
+    part = m.group(1).rstrip("=").replace("+", "-").replace("/", "_")
     try:
         payload = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     except (ValueError, TypeError, RecursionError):

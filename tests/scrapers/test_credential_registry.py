@@ -194,3 +194,47 @@ def test_credential_registry_end_to_end(tmp_path):
     assert not any("unresolved_org" in i["page_defects"] for i in run.items)
     tests = [i for i in run.items if truth[i["source_key"]]["is_test"]]
     assert len(tests) == 1 and tests[0]["title"].startswith("TESTING_TESTING_")
+
+
+def _badge(n: int) -> dict:
+    return {"@type": "ceterms:Badge", "ceterms:ctid": f"ce-00000000-0000-4000-8000-00000000001{n}", "ceterms:name": f"B{n}"}
+
+
+def test_object_pages_follow_a_link_header_or_a_next_link_object(spider):
+    from scrapy.http import Request, TextResponse
+
+    url = f"{SITE}/ce-registry/envelopes?page=1"
+    body = json.dumps({"data": [{"envelope_id": "e1", "decoded_resource": _badge(1)}], "total_count": 3}).encode()
+    link = f'<{SITE}/ce-registry/envelopes?page=0>; rel="prev", <{SITE}/ce-registry/envelopes?page=2>; title="p"; rel="next"'
+    response = TextResponse(url=url, body=body, headers={"Content-Type": "application/json", "Link": link},
+                            request=Request(url), encoding="utf-8")
+    items, requests = split(spider.parse(response))
+    assert [i["title"] for i in items] == ["B1"]
+    assert [r.url for r in requests] == [f"{SITE}/ce-registry/envelopes?page=2"]
+    body2 = {"data": [{"envelope_id": "e2", "decoded_resource": _badge(2)}], "links": {"next": {"href": "?page=3"}}}
+    _, requests = split(spider.parse(fake_response(f"{SITE}/ce-registry/envelopes?page=2", json.dumps(body2))))
+    assert [r.url for r in requests] == [f"{SITE}/ce-registry/envelopes?page=3"]
+    assert spider.crawler.stats.get_value("credcat/failed_pages") is None
+
+
+def test_a_next_that_is_no_link_is_a_defect_and_the_crawl_is_not_complete(spider):
+    body = {"data": [{"envelope_id": "e1", "decoded_resource": _badge(1)}], "next": 2}
+    items, requests = split(spider.parse(fake_response(f"{SITE}/ce-registry/envelopes?page=1", json.dumps(body))))
+    assert [i["title"] for i in items] == ["B1"] and requests == []
+    assert spider.crawler.stats.get_value("credcat/page_defects/unreadable_next_link") == 1
+    assert spider.crawler.stats.get_value("credcat/failed_pages") == 1
+
+
+def test_resources_as_json_text_or_objects_are_read_and_unreadable_ones_are_defects(spider):
+    envelopes = [
+        {"envelope_id": "e1", "decoded_resource": json.dumps({"@graph": [_badge(1)]})},  # JSON as a string
+        {"envelope_id": "e2", "decoded_resource": None, "resource": _badge(2)},  # resource as an object
+        {"envelope_id": "e3", "node_headers": "not an object", "decoded_resource": _badge(3)},
+        {"envelope_id": "e4", "node_headers": [], "decoded_resource": "not json"},
+        {"envelope_id": "e5", "decoded_resource": 42},
+        {"envelope_id": "e6", "decoded_resource": None, "resource": None},
+    ]
+    url = f"{SITE}/ce-registry/envelopes?page=1&per_page=50"
+    items, _ = split(spider.parse(fake_response(url, json.dumps(envelopes))))
+    assert [i["title"] for i in items] == ["B1", "B2", "B3"]
+    assert spider.crawler.stats.get_value("credcat/page_defects/undecodable_resource") == 3

@@ -173,3 +173,51 @@ def test_unknown_options_and_fields_fail_at_start(registry):
         offline_spider(DemoApiSpider, registry=registry('options = { resuls_path = "x" }\n'))
     with pytest.raises(ValueError, match="colour"):
         offline_spider(DemoApiSpider, registry=registry('field_map = { colour = "x" }\n'))
+
+
+@pytest.mark.parametrize(
+    ("next_value", "expected"),
+    [
+        ({"href": "/v1/courses?page=2"}, "https://api.example.org/v1/courses?page=2"),  # HAL, JSON:API
+        ({"url": "https://api.example.org/v1/courses?page=2", "title": "next"},
+         "https://api.example.org/v1/courses?page=2"),
+        ({"href": None}, None),
+        (False, None),
+    ],
+)
+def test_a_next_link_given_as_a_link_object(registry, next_value, expected):
+    spider = offline_spider(DemoApiSpider, registry=registry())
+    url = "https://api.example.org/v1/courses?page=1"
+    _, requests = split(spider.parse(fake_response(url, page([{"id": 1}], next=next_value))))
+    assert [r.url for r in requests] == ([expected] if expected else [])
+    assert spider.crawler.stats.get_value("credcat/failed_pages") is None
+
+
+@pytest.mark.parametrize("next_value", [2, ["/v1/courses?page=2"], {"rel": "next"}])
+def test_a_next_value_that_is_no_link_is_a_defect_and_the_crawl_is_not_complete(registry, next_value):
+    spider = offline_spider(DemoApiSpider, registry=registry())
+    url = "https://api.example.org/v1/courses?page=1"
+    items, requests = split(spider.parse(fake_response(url, page([{"id": 1}], next=next_value))))
+    assert len(items) == 1 and requests == []
+    stats = spider.crawler.stats
+    assert stats.get_value("credcat/page_defects/unreadable_next_link") == 1
+    assert stats.get_value("credcat/failed_pages") == 1
+
+
+def test_a_charset_python_does_not_know_is_read_as_utf8_with_a_defect(registry):
+    spider = offline_spider(DemoApiSpider, registry=registry())
+    body = page([{"id": 1, "title": "Caf\u00e9"}]).encode("utf-8")
+    items, _ = split(spider.parse(fake_response("https://api.example.org/c", body, "application/json; charset=x-no-such")))
+    assert [(i["title"], i["page_defects"]) for i in items] == [("Caf\u00e9", ["unknown_charset"])]
+    assert spider.crawler.stats.get_value("credcat/page_defects/unknown_charset") == 1
+    # MySQL's names for UTF-8 (PHP stacks send them) are read as UTF-8, no defect
+    items, _ = split(spider.parse(fake_response("https://api.example.org/c", body, "application/json; charset=utf8mb4")))
+    assert [(i["title"], i.get("page_defects")) for i in items] == [("Caf\u00e9", None)]
+    # a bytes-to-bytes codec is no charset either
+    items, _ = split(spider.parse(fake_response("https://api.example.org/c", body, 'application/json; charset="base64"')))
+    assert items[0]["page_defects"] == ["unknown_charset"]
+
+
+def test_an_encoding_option_no_codec_reads_fails_at_start(registry):
+    with pytest.raises(ValueError, match="encoding_fallback"):
+        offline_spider(DemoApiSpider, registry=registry('options = { encoding_fallback = "cp-1252x" }\n'))

@@ -128,3 +128,53 @@ def test_decode_with_fallback_per_sequence():
     assert decode_with_fallback(b"a\x81b", "utf-8", "cp1252") == ("a\ufffdb", 0, 1)
     assert decode_with_fallback(b"a\xe9b", "utf-8", None) == ("a\ufffdb", 0, 1)
     assert decode_with_fallback(b"\xef\xbb\xbf{}", "utf-8", None) == ("{}", 0, 0)
+
+
+LINKS = """
+[sources.demo_linked]
+spider = "demo_linked"
+kind = "linked_json"
+format = "id-linked dump"
+provider_kind = "mooc_platform"
+location = ["/nonexistent/dump.json"]
+options = { records_path = "programs", lookups = ["schools=schools.id", "teachers=teachers.teacher_no"], backrefs = ["runs=runs.program_ids"], encoding_fallback = "cp1252" }
+field_map = { title = "title", awarding_body = "_linked.schools.*.name", start_dates_raw = "_linked.runs.*.begins" }
+"""
+
+
+def test_a_backref_field_listing_several_ids_refers_to_each(tmp_path):
+    spider = make(DemoLinkedSpider, tmp_path, LINKS)
+    body = json.dumps({"programs": [{"id": 7, "title": "A"}, {"id": 8, "title": "B"}],
+                       "runs": [{"program_ids": [7, 8], "begins": "2024-01"}, {"program_ids": ["8"], "begins": "2024-06"},
+                                {"program_ids": 7, "begins": "2025-01"}]})
+    items, _ = split(spider.parse(fake_response(URL, body)))
+    assert {i["source_key"]: i["start_dates_raw"] for i in items} == {
+        "7": ["2024-01", "2025-01"], "8": ["2024-01", "2024-06"]}
+
+
+def test_references_as_id_objects_or_whole_floats_are_found(tmp_path):
+    spider = make(DemoLinkedSpider, tmp_path, LINKS)
+    body = json.dumps({
+        "programs": [{"id": 7.0, "title": "A", "schools": [{"id": 1}], "teachers": [{"teacher_no": 5}]},
+                     {"id": 8, "title": "B", "schools": 2.0},
+                     {"id": 9, "title": "C", "schools": [{"@id": "3"}, {"name": "no id"}, 1.5]}],
+        "schools": [{"id": 1, "name": "S1"}, {"id": 2, "name": "S2"}, {"id": "3", "name": "S3"}],
+        "teachers": [{"teacher_no": 5.0, "name": "T"}],
+        "runs": [{"program_ids": [{"id": 7}], "begins": "2024-01"}]})
+    items, _ = split(spider.parse(fake_response(URL, body)))
+    a, b, c = items
+    assert a["awarding_body"] == "S1" and "page_defects" not in a
+    assert [t["name"] for t in a["payload"]["_linked"]["teachers"]] == ["T"]
+    assert a["start_dates_raw"] == ["2024-01"]  # its id 7.0 is the run's {"id": 7}
+    assert b["awarding_body"] == "S2" and "page_defects" not in b
+    # an object without an id, and 1.5 (no whole number), refer to nothing: dangling
+    assert c["awarding_body"] == "S3" and c["page_defects"] == ["dangling_reference"]
+
+
+def test_linked_unknown_charset_is_read_as_utf8_then_the_fallback(tmp_path):
+    spider = make(DemoLinkedSpider, tmp_path, LINKS)
+    body = b'{"programs": [{"id": 1, "title": "Caf\xc3\xa9 / Caf\xe9"}]}'  # UTF-8 with a cp1252 byte
+    items, _ = split(spider.parse(fake_response(URL, body, "application/json; charset=utf8mb5")))
+    assert [(i["title"], i["page_defects"]) for i in items] == [
+        ("Caf\u00e9 / Caf\u00e9", ["unknown_charset", "mixed_encoding"])]
+    assert spider.crawler.stats.get_value("credcat/page_defects/unknown_charset") == 1

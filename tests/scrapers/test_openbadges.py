@@ -104,3 +104,18 @@ def test_options_configure_the_kind(presentation):
     assert item["skills"] == ["query relational databases"] and "subject_codes" not in item
     with pytest.raises(ValueError, match="not options of kind openbadges"):
         spider(results_path="x")
+
+
+@pytest.mark.parametrize("encode", [base64.urlsafe_b64encode, base64.b64encode], ids=["base64url", "standard"])
+def test_vc_jwt_with_padding_or_the_standard_base64_alphabet_is_read(encode):
+    achievement = {"id": "https://badges.example/a/1", "type": ["Achievement"], "name": "Padded ???>>> badge"}
+    credential = {"type": ["VerifiableCredential", "OpenBadgeCredential"],
+                  "credentialSubject": {"achievement": achievement}}
+    payload = json.dumps(credential).encode()
+    payload += b" " * ((1 - len(payload)) % 3)  # a length that needs "=" padding
+    segment = encode(payload).decode()
+    assert segment.endswith("=") and ("+" in segment or "-" in segment)
+    header = encode(b'{"alg": "ES256"}').decode()
+    jwt = f"{header}.{segment}.c2ln+/=="
+    items = read(spider(), jwt, "https://badges.example/credentials/1.jwt")
+    assert [i["title"] for i in items.values()] == ["Padded ???>>> badge"]
