@@ -92,6 +92,8 @@ def test_a_list_of_catalog_locations_is_counted_not_offered(drop_spider):
     ('split_column = "Badge"', "split_into"),
     ('rows_are = "courses"', "rows_are"),
     ('rows_are = "locations"', "location_column"),
+    ('format = "xlsx"', "format"),
+    ('delimiter = ";;"', "delimiter"),
 ])
 def test_bad_declarations_fail_at_start(drop_spider, options, message):
     with pytest.raises(ValueError, match=message):
