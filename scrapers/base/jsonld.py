@@ -8,8 +8,9 @@ comment or CDATA wrappers, entity-escaped bodies, several objects in one script)
 still fails is reported so the caller can record a page defect and use the rest of the page.
 
 The helpers below also flatten ``@graph``, index nodes by ``@id`` so references resolve
-across blocks, read dotted property paths through lists, and pick a value from a JSON-LD
-language map (``{"en-US": "..."}``).
+across blocks, read dotted property paths through lists, and pick one language's value
+from a JSON-LD language map (``{"en-US": "..."}``) or from a list of language-tagged values
+(``[{"@value": "Kurs", "@language": "de"}, {"@value": "Course", "@language": "en"}]``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ BlockStatus = Literal["ok", "repaired", "invalid"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _WRAPPERS = re.compile(r"^\s*(?://\s*)?(?:<!--|<!\[CDATA\[)|(?://\s*)?(?:-->|\]\]>)\s*$")
-_LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")
+# A BCP 47 tag as language maps use them: "en", "en-US", "zh_Hant", and the private-use or
+# grandfathered ones ("x-default", "i-klingon"). Primary subtags stay 2-3 letters, so node keys
+# ("name", "value") are never mistaken for languages.
+_LANG_TAG = re.compile(r"^(?:[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*|[xXiI](?:[-_][A-Za-z0-9]{1,8})+)$")
+# Entries that are meant for no language in particular: JSON-LD 1.1's "@none", hreflang's
+# "x-default", BCP 47's "und" (undetermined).
+_NEUTRAL_TAGS = ("@none", "x-default", "und")
+_BOM = "\ufeff"
+_LEADING_BOM = re.compile(r"^[ \t\r\n]*\ufeff[ \t\r\n\ufeff]*")
 _DECODER = json.JSONDecoder(strict=False)
 
 
@@ -45,12 +54,18 @@ class JsonLdBlock:
 
 def repair_json(text: str) -> str:
     """The usual breakage of hand-edited JSON-LD, mended where it is unambiguous."""
-    text = _WRAPPERS.sub("", text.strip())
+    text = _WRAPPERS.sub("", _strip_bom(text).strip())
     text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
     if "&quot;" in text and '"' not in text:
         text = html.unescape(text)  # a CMS escaped the whole body
     text = _CONTROL.sub("", text)
     return jstyleson.dispose(text)
+
+
+def _strip_bom(text: str) -> str:
+    """Without the byte order mark an editor or a CMS include may put before the JSON (and
+    the JSON whitespace around it)."""
+    return _LEADING_BOM.sub("", text)
 
 
 def _decode_all(text: str) -> Any:
@@ -59,7 +74,7 @@ def _decode_all(text: str) -> Any:
     while pos < len(text):
         value, pos = _DECODER.raw_decode(text, pos)
         values.append(value)
-        while pos < len(text) and text[pos] in " \t\r\n,;":
+        while pos < len(text) and text[pos] in " \t\r\n,;" + _BOM:
             pos += 1
     if not values:
         raise ValueError("empty JSON-LD block")
@@ -67,7 +82,12 @@ def _decode_all(text: str) -> Any:
 
 
 def decode_jsonld(text: str) -> tuple[Any, BlockStatus, str | None]:
-    """Decode a block: as is, else after one repair pass; ``invalid`` keeps the first error."""
+    """Decode a block: as is, else after one repair pass; ``invalid`` keeps the first error.
+
+    A leading byte order mark is no breakage (RFC 8259 lets parsers ignore it): it is dropped
+    before the first try.
+    """
+    text = _strip_bom(text)
     try:
         return json.loads(text, strict=False), "ok", None
     except (ValueError, RecursionError) as first:  # RecursionError: nested deeper than the stack
@@ -169,36 +189,72 @@ def has_type(node: dict[str, Any], wanted: Iterable[str]) -> bool:
 
 
 def path_values(node: Any, path: str) -> list[Any]:
-    """Values at a dotted path, fanning out through lists: ``offers.priceSpecification.price``."""
+    """Values at a dotted path, fanning out through lists: ``offers.priceSpecification.price``.
+
+    A property given in several languages (a list of language-tagged values) gives the values
+    of one language, chosen per node as ``pick_language`` chooses.
+    """
     current = as_list(node)
     for key in path.split("."):
         nxt: list[Any] = []
         for item in current:
             if isinstance(item, dict) and key in item:
-                nxt.extend(as_list(item[key]))
+                value = item[key]
+                nxt.extend(as_list(pick_language(value) if is_tagged_list(value) else value))
         current = nxt
     return [v for v in current if v is not None and v != "" and v != []]
 
 
 def is_language_map(value: Any) -> bool:
-    return (isinstance(value, dict) and bool(value) and not any(k.startswith("@") for k in value)
-            and all(isinstance(k, str) and _LANG_TAG.match(k) for k in value))
+    return (isinstance(value, dict) and bool(value)
+            and all(isinstance(k, str) and (k == "@none" or _LANG_TAG.match(k)) for k in value))
+
+
+def _is_value_object(value: Any) -> bool:
+    return isinstance(value, dict) and "@value" in value and set(value) <= {"@value", "@language", "@type", "@direction"}
+
+
+def is_tagged_list(value: Any) -> bool:
+    """A list of value objects of which some are language-tagged: one value in several languages."""
+    return (isinstance(value, list) and bool(value) and all(_is_value_object(v) for v in value)
+            and any(isinstance(v.get("@language"), str) for v in value))
+
+
+def _tag(key: Any) -> str:
+    return key.lower().replace("_", "-") if isinstance(key, str) and key else "@none"
+
+
+def _preferred_tag(tags: Iterable[str], prefer: tuple[str, ...]) -> str:
+    """Of normalized tags (at least one): the preferred, else any English variant, else a
+    language-neutral entry, else the first."""
+    tags = list(tags)
+    for tag in prefer:
+        if tag in tags:
+            return tag
+    for tag in tags:  # any English variant before other languages
+        if tag.startswith("en"):
+            return tag
+    for tag in _NEUTRAL_TAGS:
+        if tag in tags:
+            return tag
+    return tags[0]
 
 
 def pick_language(value: Any, prefer: tuple[str, ...] = ("en", "en-us", "en-gb")) -> Any:
-    """The preferred language's entry of a language map (else the first); other values unchanged."""
+    """One language's value: of a language map, of a list of language-tagged values (several
+    values of the chosen language stay a list), of a value object; other values unchanged."""
     if isinstance(value, dict) and "@value" in value:
         return value["@value"]
+    if is_tagged_list(value):
+        by_tag: dict[str, list[Any]] = {}
+        for v in value:
+            by_tag.setdefault(_tag(v.get("@language")), []).append(v["@value"])
+        chosen = by_tag[_preferred_tag(by_tag, prefer)]
+        return chosen[0] if len(chosen) == 1 else chosen
     if not is_language_map(value):
         return value
-    by_tag = {k.lower().replace("_", "-"): v for k, v in value.items()}
-    for tag in prefer:
-        if tag in by_tag:
-            return by_tag[tag]
-    for tag, v in by_tag.items():  # any English variant before other languages
-        if tag.startswith("en"):
-            return v
-    return next(iter(value.values()))
+    entries = {_tag(k): v for k, v in value.items()}
+    return entries[_preferred_tag(entries, prefer)]
 
 
 def text_of(value: Any) -> str | None:
@@ -221,9 +277,10 @@ def text_of(value: Any) -> str | None:
 
 
 def texts_of(values: Iterable[Any]) -> list[str]:
-    """A list reading: every value (lists and language maps of lists flattened)."""
+    """A list reading: every value (lists and language maps of lists flattened; of values
+    given in several languages, one language's)."""
     out: list[str] = []
-    for v in values:
+    for v in as_list(pick_language(list(values))):
         v = pick_language(v)
         if isinstance(v, list):
             out.extend(texts_of(v))

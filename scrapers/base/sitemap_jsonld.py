@@ -1,12 +1,17 @@
 """Kind ``sitemap_jsonld``: a site's sitemap leads to pages that describe offerings in JSON-LD.
 
-The start URL is a sitemap (an index of sitemaps, or a urlset; gzipped or not) or a site's
+The start URL is a sitemap (an index of sitemaps, or a urlset, in XML with or without a
+namespace prefix, or the plain-text form of one URL per line; gzipped or not) or a site's
 robots.txt (its ``Sitemap:`` lines). Nested sitemaps matching ``sitemap_follow`` are followed,
 and page URLs matching ``page_url_pattern`` are read. A page's JSON-LD blocks are decoded one
 by one (scrapers.base.jsonld: broken blocks get one repair pass, what stays broken is a page
 defect and the rest of the page is still used), ``@graph`` is flattened, references resolve
-across blocks, and the nodes of ``item_types`` become offerings; a node that another picked
-node points to (a Course in a program's ``hasCourse``) is a part of it, not an offering.
+across blocks, and the nodes of ``item_types`` become offerings: the page's top-level nodes,
+its ``mainEntity``, and what its lists hold (an ``ItemList``'s elements, a ``ListItem``'s
+``item``: Google's course-list markup). A node that another picked node points to (a Course
+in a program's ``hasCourse``) is a part of it, not an offering. A list entry known only by its
+URL (Google's summary-page list: ``{"@type": "ListItem", "url": ...}``) is read as a page of
+its own, if the URL matches ``page_url_pattern``; breadcrumbs are no such list.
 
 Declaration: ``page_url_pattern``, ``item_types``, ``one_offering_per_page`` and, where a
 site departs from schema.org habits, ``field_paths`` (RawOffering field -> property paths
@@ -28,11 +33,11 @@ import re
 import struct
 from collections.abc import Iterator
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import urldefrag, urlsplit
 
 import scrapy
 from parsel import Selector
-from scrapy.http import Response
+from scrapy.http import HtmlResponse, Response
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
@@ -95,6 +100,13 @@ SCHEMA_ORG_PATHS: dict[str, tuple[str, ...]] = {
 }
 
 ORGANIZATION_TYPES = ("CollegeOrUniversity", "EducationalOrganization", "Organization", "Corporation")
+# Lists whose entries are never offerings: their URLs are the site's navigation.
+NAVIGATION_LIST_TYPES = ("BreadcrumbList",)
+_LIST_DEPTH = 6  # lists in lists (an ItemList of ItemLists) read this deep
+# A string that points somewhere (a URL, a fragment, a blank node) rather than naming something.
+_IRI = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|#|_:)")
+_HTML_START = re.compile(rb"<(?:!doctype\s+html|html|head|body)[\s>/]", re.I)
+_URL_LINE = re.compile(r"^https?://\S+$")
 
 
 class _Inflated(Exception):
@@ -147,7 +159,7 @@ class SitemapJsonLdSpider(CredcatSpider):
             self.failed_page(response.url, "inflates beyond DOWNLOAD_MAXSIZE", "decompression_bomb")
             return
         if sitemap is None:
-            if b"<html" in response.body[:2048].lower():
+            if _is_html(response):
                 yield from self.parse_page(response)
             else:
                 self.page_defect(response, "invalid_sitemap", response.body[:200].decode("utf-8", "replace"))
@@ -168,7 +180,9 @@ class SitemapJsonLdSpider(CredcatSpider):
                 yield scrapy.Request(loc, callback=self.parse_page, errback=self.on_error,
                                      cb_kwargs={"lastmod": entry.get("lastmod")})
 
-    def sitemap_of(self, response: Response) -> Sitemap | None:
+    def sitemap_of(self, response: Response) -> Sitemap | TextSitemap | None:
+        """The sitemap a body holds: XML whose root element is a ``urlset`` or ``sitemapindex``
+        (whatever precedes it, whatever its namespace prefix), or a text sitemap."""
         body = response.body
         if body[:2] == b"\x1f\x8b":
             try:
@@ -177,14 +191,13 @@ class SitemapJsonLdSpider(CredcatSpider):
                 raise _Inflated(f"{len(response.body)} B inflate beyond {exc}") from exc
             except (OSError, EOFError, struct.error):
                 return None
-        head = body[:4096].lower()
-        if b"<urlset" not in head and b"<sitemapindex" not in head:
-            return None
         try:
-            sitemap = Sitemap(body)
-        except Exception:  # lxml raises several kinds on garbage
-            return None
-        return sitemap if sitemap.type in ("urlset", "sitemapindex") else None
+            sitemap = Sitemap(body)  # lxml reads up to the root element only; its local name is the type
+        except Exception:  # lxml raises several kinds on garbage (an empty body: StopIteration)
+            sitemap = None
+        if sitemap is not None and sitemap.type in ("urlset", "sitemapindex"):
+            return sitemap
+        return TextSitemap.of(body)
 
     # --- pages -----------------------------------------------------------------------------
 
@@ -194,7 +207,8 @@ class SitemapJsonLdSpider(CredcatSpider):
         defects = self.block_defects(response, blocks)
         nodes = [n for b in blocks if b.data is not None for n in top_nodes(b.data)]
         index = index_by_id(nodes)
-        items = self.pick_items(nodes)
+        items = self.pick_items(nodes, index)
+        yield from self.listed_pages(response, nodes, index)
         if len(items) > 1 and self.one_offering_per_page:
             defects.append(self.page_defect(response, "extra_jsonld_items", f"{len(items)} items"))
             items = items[:1]
@@ -236,24 +250,106 @@ class SitemapJsonLdSpider(CredcatSpider):
                 defects.append(self.page_defect(response, "repaired_jsonld", f"block {b.index}: {b.error}"))
         return defects
 
-    def pick_items(self, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Nodes of the configured types that no other picked node points to, by type preference."""
-        picked = [n for n in nodes if has_type(n, self.item_types)]
+    def pick_items(self, nodes: list[dict[str, Any]],
+                   index: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Nodes of the configured types that no other picked node points to, by type preference.
+
+        Top-level nodes, and those a page's ``mainEntity`` or lists hold (``_page_things``);
+        one node given twice (by ``@id``) counts once, as its fullest description.
+        """
+        index = index_by_id(nodes) if index is None else index
+        picked: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for node in self._page_things(nodes, index):
+            if isinstance(node, str):
+                continue  # a page named by its URL: listed_pages
+            own = _own_id(node)
+            if own is not None:
+                if own in seen:
+                    continue
+                seen.add(own)
+                node = index.get(own, node)
+            picked.append(node)
         parts: set[str] = set()
         for node in picked:
-            own = node.get("@id")
+            own = _own_id(node)
             for value in node.values():
                 parts.update(_ids_in(value) - {own})
-        items = [n for n in picked if n.get("@id") not in parts]
+        items = [n for n in picked if _own_id(n) not in parts]
         rank = {t: i for i, t in enumerate(self.item_types)}
         return sorted(items, key=lambda n: min((rank[t] for t in types_of(n) if t in rank), default=len(rank)))
+
+    def listed_pages(self, response: Response, nodes: list[dict[str, Any]],
+                     index: dict[str, dict[str, Any]] | None = None) -> Iterator[scrapy.Request]:
+        """The pages a list on this page names only by URL, matching ``page_url_pattern``: read as pages."""
+        index = index_by_id(nodes) if index is None else index
+        pattern = re.compile(self.page_url_pattern)
+        here = urldefrag(response.url)[0]
+        seen: set[str] = set()
+        for thing in self._page_things(nodes, index):
+            if not isinstance(thing, str):
+                continue
+            url = urldefrag(response.urljoin(thing.strip()))[0]
+            if url == here or url in seen or urlsplit(url).scheme not in ("http", "https", "file"):
+                continue
+            seen.add(url)
+            if pattern.search(url):
+                yield scrapy.Request(url, callback=self.parse_page, errback=self.on_error)
+
+    def _page_things(self, nodes: list[dict[str, Any]], index: dict[str, dict[str, Any]]) -> Iterator[dict[str, Any] | str]:
+        """What a page describes, in document order: nodes of the item types, and page URLs.
+
+        A top-level node of an item type is one; of other nodes, their ``mainEntity`` and the
+        entries of their list (``itemListElement``) are looked at. Nodes of the item types are
+        not looked into: what they hold are their parts.
+        """
+        for node in nodes:
+            if has_type(node, self.item_types):
+                yield node
+            else:
+                yield from self._held(node, index, 0)
+
+    def _held(self, node: dict[str, Any], index: dict[str, dict[str, Any]], depth: int) -> Iterator[dict[str, Any] | str]:
+        if depth >= _LIST_DEPTH:
+            return
+        for value in as_list(node.get("mainEntity")):
+            yield from self._entry(value, index, depth + 1, listed=False)
+        if not has_type(node, NAVIGATION_LIST_TYPES):
+            for value in as_list(node.get("itemListElement")):
+                yield from self._entry(value, index, depth + 1, listed=True)
+
+    def _entry(self, value: Any, index: dict[str, dict[str, Any]], depth: int,
+               listed: bool) -> Iterator[dict[str, Any] | str]:
+        """One entry of a list (or a main entity): a node of the item types, a list of its own,
+        a ``ListItem``'s item, or, in a list, the URL of a page that describes the entry."""
+        if depth >= _LIST_DEPTH:
+            return
+        if isinstance(value, str) or is_reference(value):
+            ident = value if isinstance(value, str) else value.get("@id")
+            target = index.get(ident) if isinstance(ident, str) else None
+            if target is None:  # not described on this page
+                if listed and isinstance(ident, str) and (
+                        isinstance(value, str) or not types_of(value) or has_type(value, self.item_types)):
+                    yield ident
+                return
+            value = target
+        if not isinstance(value, dict):
+            return
+        if has_type(value, self.item_types):
+            yield value
+        elif "item" in value:  # a ListItem: the entry is its item
+            yield from self._entry(value["item"], index, depth + 1, listed)
+        elif "itemListElement" in value or "mainEntity" in value:
+            yield from self._held(value, index, depth)
+        elif listed and set(types_of(value)) <= {"ListItem"} and isinstance(value.get("url"), str):
+            yield value["url"]  # an untyped entry, or a ListItem, known by its URL
 
     def map_item(self, node: dict[str, Any], response: Response) -> dict[str, Any]:
         """The hook: one JSON-LD node (references resolved) -> RawOffering fields."""
         fields: dict[str, Any] = {"record_kind_raw": text_of(as_list(node.get("@type"))[:1])}
         for name, paths in self.field_paths.items():
             for path in paths:
-                values = path_values(node, path)
+                values = _values_at(node, path)
                 value = texts_of(values) if name in LIST_FIELDS else text_of(values)
                 if value:
                     fields[name] = value
@@ -275,6 +371,8 @@ class SitemapJsonLdSpider(CredcatSpider):
             return {"text": text_of(offer)} if text_of(offer) else None
         spec = offer.get("priceSpecification")
         spec = spec[0] if isinstance(spec, list) and spec else spec
+        # a price specification given as text ("$10"): the price as written
+        spec_text = text_of(spec) if isinstance(spec, str | int | float) and not isinstance(spec, bool) else None
         spec = spec if isinstance(spec, dict) else {}
         amount = next((v for v in (offer.get("price"), spec.get("price"), offer.get("lowPrice")) if v not in (None, "")), None)
         price = {
@@ -282,7 +380,9 @@ class SitemapJsonLdSpider(CredcatSpider):
             "currency": text_of(offer.get("priceCurrency") or spec.get("priceCurrency")),
             "label": text_of(offer.get("category") or offer.get("name") or spec.get("name")),
         }
-        return price if price["amount"] is not None or price["currency"] is not None else None
+        if price["amount"] is None and spec_text:
+            price["text"] = spec_text
+        return price if any(price.get(k) is not None for k in ("amount", "currency", "text")) else None
 
     @staticmethod
     def page_path(response: Response) -> str:
@@ -300,7 +400,8 @@ class SitemapJsonLdSpider(CredcatSpider):
         if self.one_offering_per_page:
             return path
         for key_path in self.source_key_paths:
-            if value := text_of(path_values(node, key_path)[:1]):
+            value = _own_id(node) if key_path == "@id" else text_of(path_values(node, key_path)[:1])
+            if value:
                 return value
         return f"{path}#{position}"
 
@@ -320,6 +421,54 @@ class SitemapJsonLdSpider(CredcatSpider):
         }
         return self.offering(response, self.page_path(response), payload,
                              page_defects=sorted(set(defects)), **present(fields))
+
+
+class TextSitemap:
+    """A text sitemap (sitemaps.org): one page URL per line, UTF-8, nothing else."""
+
+    type = "urlset"
+
+    def __init__(self, urls: list[str]) -> None:
+        self.urls = urls
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter([{"loc": url} for url in self.urls])
+
+    @classmethod
+    def of(cls, body: bytes) -> TextSitemap | None:
+        head = body.lstrip(b"\xef\xbb\xbf").lstrip()
+        if not head[:8].lower().startswith((b"http://", b"https://")):
+            return None  # markup, robots.txt, garbage: no text sitemap
+        try:
+            lines = [line.strip() for line in body.decode("utf-8-sig").splitlines()]
+        except UnicodeDecodeError:
+            return None
+        urls = [line for line in lines if line]
+        return cls(urls) if all(_URL_LINE.match(url) for url in urls) else None
+
+
+def _is_html(response: Response) -> bool:
+    """An HTML page, by its response class, its Content-Type, or the start of its markup."""
+    if isinstance(response, HtmlResponse):
+        return True
+    if b"html" in (response.headers.get("Content-Type") or b"").lower():
+        return True
+    return _HTML_START.search(response.body[:65536]) is not None
+
+
+def _own_id(node: dict[str, Any]) -> str | None:
+    """A node's ``@id``; only a string is an identifier (a list or an object is not)."""
+    ident = node.get("@id")
+    return ident if isinstance(ident, str) else None
+
+
+def _values_at(node: dict[str, Any], path: str) -> list[Any]:
+    """``path_values``; where a ``x.name`` path finds nothing because ``x`` is plain text
+    (``"provider": "Some University"``, which schema.org allows), that text is the name."""
+    values = path_values(node, path)
+    if values or not path.endswith(".name"):
+        return values
+    return [v for v in path_values(node, path.removesuffix(".name")) if isinstance(v, str) and not _IRI.match(v.strip())]
 
 
 def _ids_in(value: Any) -> set[str]:

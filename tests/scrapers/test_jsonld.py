@@ -32,6 +32,10 @@ from scrapers.base.jsonld import (
         ('{&quot;a&quot;: &quot;b&quot;}', "repaired", {"a": "b"}),
         ('{"a": 1}\n{"b": 2}', "repaired", [{"a": 1}, {"b": 2}]),
         ('{"a": 1},{"b": 2};', "repaired", [{"a": 1}, {"b": 2}]),
+        ('\ufeff{"a": 1}', "ok", {"a": 1}),  # a byte order mark is no breakage
+        ('\n \ufeff{"a": "\ufeffb"}', "ok", {"a": "\ufeffb"}),  # one inside a string stays
+        ('\ufeff{"a": [1,],}', "repaired", {"a": [1]}),
+        ('\ufeff/* x */{"a": 1}\ufeff{"b": 2}', "repaired", [{"a": 1}, {"b": 2}]),
         ('{"a": "say "hi""}', "invalid", None),
         ("", "invalid", None),
     ],
@@ -79,6 +83,17 @@ def test_paths_fan_out_through_lists():
         ({"es": "Enfermería", "en-GB": "Nursing"}, "Nursing"),
         ({"de": "Pflege", "fr": "Soins"}, "Pflege"),
         ({"@value": "x", "@language": "en"}, "x"),
+        ({"x-default": "Course"}, "Course"),  # hreflang's default: no title lost
+        ({"de": "Kurs", "x-default": "Course", "fr": "Cours"}, "Course"),  # neutral before another language
+        ({"@none": "Course", "de": "Kurs"}, "Course"),  # JSON-LD 1.1's no-language entry
+        ({"de": "Kurs", "en-AU": "Course"}, "Course"),
+        ([{"@value": "Kurs", "@language": "de"}, {"@value": "Course", "@language": "en"}], "Course"),
+        ([{"@value": "Kurs", "@language": "de"}, {"@value": "Cours", "@language": "fr"}], "Kurs"),
+        ([{"@value": "a", "@language": "en-US"}, {"@value": "x", "@language": "de"}, {"@value": "b", "@language": "EN_us"}],
+         ["a", "b"]),
+        ([{"@value": "Kurs", "@language": "de"}, {"@value": "Course"}], "Course"),  # untagged: language-neutral
+        (["a", {"@value": "b", "@language": "en"}], ["a", {"@value": "b", "@language": "en"}]),  # not all values
+        ({"name": "n", "value": "v", "url": "u"}, {"name": "n", "value": "v", "url": "u"}),  # node keys are no tags
         ({"@type": "Thing", "name": "n"}, {"@type": "Thing", "name": "n"}),
         ("plain", "plain"),
     ],
@@ -92,6 +107,19 @@ def test_text_readings_of_nodes_and_lists():
     assert text_of(["en", "fr"]) == "en, fr"
     assert text_of(4125) == "4125" and text_of(True) == "true" and text_of("  ") is None
     assert texts_of([{"en-US": ["a", "b"]}, {"name": "c"}, None]) == ["a", "b", "c"]
+
+
+def test_values_in_several_languages_read_as_one_language():
+    kurs = [{"@value": "Kurs", "@language": "de"}, {"@value": "Course", "@language": "en"}]
+    assert text_of(kurs) == "Course"  # not "Kurs, Course"
+    assert text_of({"name": kurs}) == "Course"
+    assert text_of({"x-default": "Kurs"}) == "Kurs"
+    assert texts_of([{"@value": "Mathe", "@language": "de"}, {"@value": "Maths", "@language": "en"},
+                     {"@value": "Physics", "@language": "en"}]) == ["Maths", "Physics"]
+    # along a path, each node's own choice: two providers named in different languages both count
+    node = {"provider": [{"name": kurs}, {"name": [{"@value": "Uni Beispiel", "@language": "de"}]}]}
+    assert path_values(node, "provider.name") == ["Course", "Uni Beispiel"]
+    assert text_of(path_values(node, "provider.name")) == "Course, Uni Beispiel"
 
 
 def test_label_values_read_dl_tables_and_bold_lines():
