@@ -43,6 +43,20 @@ Saved responses and dumps:
   ``undecodable_bytes``. A header charset no Python codec reads (MySQL's ``utf8mb4`` and
   ``utf8mb3`` are read as utf-8) is read as utf-8 and the page is marked ``unknown_charset``;
   an ``encoding`` or ``encoding_fallback`` option no codec reads fails at start.
+  Without an ``encoding`` option the body's first bytes come first: a byte order mark (UTF-8,
+  UTF-16, UTF-32), else the pattern of NUL bytes of UTF-16 / UTF-32 text (RFC 4627 §3; JSON
+  opens with ASCII), decides the codec over the header's charset; a UTF-16 / UTF-32 body, or a
+  declared charset overruled, is marked ``sniffed_encoding``.
+
+Wrapped bodies: a body that is no JSON as it stands but is JSON behind a known anti-XSSI
+prefix (``)]}'``, ``while(1);``, ``for(;;);``, ``&&&START&&&``) or inside a single JSONP call
+(``callback({...});``) is read, the page marked ``xssi_prefix`` or ``jsonp_wrapper``.
+
+Results given as an object keyed by id (``{"results": {"c1": {...}, "c2": {...}}}``, the
+shape linked_json reads as entities) are its values, each a record; a record whose
+``key_path`` finds no key is keyed by its key in that object. A results object counts as such
+a mapping when every value is an object, it has no key of its own at ``key_path``, and its
+values carry more of the ``field_map`` than it does itself (else it is one record).
 """
 
 from __future__ import annotations
@@ -50,6 +64,7 @@ from __future__ import annotations
 import codecs
 import json
 import math
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -57,7 +72,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from scrapy.http import Response
 
-from scrapers.base.fields import dig
+from scrapers.base.fields import as_text, dig, extract
 from scrapers.base.records import RecordSpider
 
 _DECODING = threading.local()  # the fallback and counts of the decode in progress
@@ -118,11 +133,57 @@ def known_charset(name: str) -> str | None:
     return info.name
 
 
+# Byte order marks, the longest first (UTF-32LE's starts with UTF-16LE's).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
+         (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
+def sniff_encoding(body: bytes) -> tuple[str, str] | None:
+    """The Unicode encoding a JSON body's first bytes show, and how: its byte order mark, else
+    the NUL bytes of UTF-16 / UTF-32 text (RFC 4627 §3: the first two characters of JSON text
+    are ASCII, so ``00 00 00 xx`` is UTF-32BE, ``xx 00 00 00`` UTF-32LE, ``00 xx`` UTF-16BE,
+    ``xx 00`` UTF-16LE). ``None``: no sign, the body is read as declared."""
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            return codec, "byte order mark"
+    head = body[:4]
+    if len(head) == 4 and head[:3] == b"\0\0\0" and head[3]:
+        return "utf-32-be", "NUL byte pattern"
+    if len(head) == 4 and head[0] and head[1:] == b"\0\0\0":
+        return "utf-32-le", "NUL byte pattern"
+    if len(head) >= 2 and not head[0] and head[1]:
+        return "utf-16-be", "NUL byte pattern"
+    if len(head) >= 2 and head[0] and not head[1]:
+        return "utf-16-le", "NUL byte pattern"
+    return None
+
+
+def _family(codec: str) -> str:
+    """``utf-16-le`` -> ``utf-16``: codecs that read the same bytes once the BOM is known."""
+    m = re.match(r"utf-(8|16|32)", codec)
+    return m.group(0) if m else codec
+
+
 def body_encoding(spider: Any, response: Response, encoding: str | None) -> tuple[str, list[str]]:
     """The codec a JSON body is decoded with, and the page defects that choice makes: the
-    ``encoding`` option, else the charset the Content-Type header declares, else utf-8 (JSON is
-    UTF-8, RFC 8259). A declared charset no codec reads is read as utf-8: ``unknown_charset``."""
+    ``encoding`` option, else the encoding the body's first bytes show (``sniff_encoding``),
+    else the charset the Content-Type header declares, else utf-8 (JSON is UTF-8, RFC 8259).
+    A declared charset no codec reads is read as utf-8: ``unknown_charset``. A UTF-16 / UTF-32
+    body, or one whose bytes overrule the declared charset, is ``sniffed_encoding``."""
     declared = encoding or declared_charset(response)
+    sniffed = None if encoding else sniff_encoding(response.body)
+    if sniffed is not None:
+        codec, how = sniffed
+        known = known_charset(declared) if declared else None
+        if known is not None and _family(known) == _family(codec):
+            return codec, []
+        if declared:
+            detail = f"charset {declared!r} declared, the body read as {codec} by its {how}"
+        elif codec != "utf-8":
+            detail = f"no charset declared, the body read as {codec} by its {how}"
+        else:
+            return codec, []
+        return codec, [spider.page_defect(response, "sniffed_encoding", detail)]
     if not declared:
         return "utf-8", []
     codec = known_charset(declared)
@@ -149,6 +210,55 @@ def declared_charset(response: Response) -> str | None:
     return None
 
 
+# Anti-XSSI prefixes servers put before JSON so that a <script> tag cannot run it (Angular and
+# Google ")]}'", Google's "while(1);", Facebook's "for(;;);", Dojo's "&&&START&&&...&&&END&&&").
+XSSI_PREFIXES = (")]}',", ")]}'", "while(1);", "while (1);", "for(;;);", "for (;;);", "&&&START&&&")
+# One JSONP call: ``cb(...)``, ``a.b["c"](...)``, optionally behind ``/**/`` or
+# ``typeof cb === "function" &&``, optionally closed by ``;``.
+_JSONP = re.compile(
+    r"\A\s*(?:/\*\*/\s*)?(?:typeof\s+[\w$.]+\s*===?\s*(['\"])function\1\s*&&\s*)?"
+    r"([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*|\[\s*['\"]?[\w$]+['\"]?\s*\])*)\s*\((.*)\)\s*;?\s*\Z",
+    re.S,
+)
+
+
+def unwrap_json(text: str) -> tuple[str, str, str] | None:
+    """The JSON inside a wrapped body: (inner text, defect code, what was done), or ``None``
+    when the body has no known wrapper. Whether the inner text is JSON is the caller's test."""
+    stripped = text.lstrip()
+    for prefix in XSSI_PREFIXES:
+        if stripped.startswith(prefix):
+            inner = stripped[len(prefix):]
+            if prefix == "&&&START&&&":
+                inner = inner.rsplit("&&&END&&&", 1)[0]
+            return inner, "xssi_prefix", f"anti-XSSI prefix {prefix!r} stripped"
+    m = _JSONP.match(text)
+    if m:
+        return m.group(3), "jsonp_wrapper", f"JSONP call {m.group(2)}(...) unwrapped"
+    return None
+
+
+def loads_unwrapped(text: str) -> tuple[Any, list[tuple[str, str]]]:
+    """``json.loads(text)``; when that fails, the JSON behind an anti-XSSI prefix or inside a
+    JSONP call (at most two wrappers, e.g. a prefix before a call), with (code, detail) of each
+    wrapper removed. Raises the first error when no wrapper holds JSON."""
+    try:
+        return json.loads(text), []
+    except (ValueError, RecursionError) as first:
+        done: list[tuple[str, str]] = []
+        for _ in range(2):
+            wrapped = unwrap_json(text)
+            if wrapped is None:
+                break
+            text, code, detail = wrapped
+            done.append((code, detail))
+            try:
+                return json.loads(text), done
+            except (ValueError, RecursionError):
+                continue
+        raise first
+
+
 class JsonApiSpider(RecordSpider):
     kind = "json_api"
 
@@ -164,6 +274,8 @@ class JsonApiSpider(RecordSpider):
     encoding: str | None = None
     encoding_fallback: str | None = None
     results_origin: str | None = None  # the results path of the record being mapped
+    results_key: str | None = None  # its key in a results object keyed by id
+    results_keys: ClassVar[dict[int, str]] = {}  # set per page: id() of such a record -> its key
     request_headers: ClassVar[dict[str, str]] = {"Accept": "application/json"}
 
     option_names: ClassVar[frozenset[str]] = RecordSpider.option_names | {
@@ -189,11 +301,11 @@ class JsonApiSpider(RecordSpider):
                 self.page_defect(response, "results_missing", f"no records at {self.results_path!r}")
                 self.failed_page(response.url, "no results in the body")
             for path, obj in records:
-                self.results_origin = path
+                self.results_origin, self.results_key = path, self.results_keys.get(id(obj))
                 try:
                     yield from self.emit(response, obj, defects)
                 finally:
-                    self.results_origin = None
+                    self.results_origin = self.results_key = None
             n_records = len(records)
         if not pages:
             return
@@ -214,7 +326,9 @@ class JsonApiSpider(RecordSpider):
         if n_replaced:
             defects.append(self.page_defect(response, "undecodable_bytes", f"{n_replaced} bytes replaced"))
         try:
-            return json.loads(text), defects
+            data, unwrapped = loads_unwrapped(text)
+            defects.extend(self.page_defect(response, code, detail) for code, detail in unwrapped)
+            return data, defects
         except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python's stack
             self.page_defect(response, "invalid_json_body", f"{type(exc).__name__}: {exc}"[:500])
             # A listing page we cannot read hides its records: the crawl is not complete.
@@ -240,17 +354,49 @@ class JsonApiSpider(RecordSpider):
         return [obj for _, obj in records], found
 
     def results_with_paths(self, data: Any) -> tuple[list[tuple[str, Any]], bool]:
-        """The records of a page, each with its results path, and whether any path was there."""
+        """The records of a page, each with its results path, and whether any path was there.
+        The keys of records given in an object keyed by id are kept in ``results_keys`` (by the
+        record's ``id()``, for this page)."""
         paths = [self.results_path] if isinstance(self.results_path, str) else list(self.results_path)
         records: list[tuple[str, Any]] = []
+        self.results_keys = {}
         found = False
         for path in paths:
             value = dig(data, path)
             if value is None:
                 continue
             found = True
-            records.extend((path, v) for v in (value if isinstance(value, list) else [value]))
+            if isinstance(value, list):
+                records.extend((path, v) for v in value)
+            elif self.is_keyed_records(value):
+                for k, v in value.items():
+                    self.results_keys[id(v)] = k
+                    records.append((path, v))
+            else:
+                records.append((path, value))
         return records, found
+
+    def is_keyed_records(self, value: Any) -> bool:
+        """Whether a results object is records keyed by id rather than one record: every value
+        an object, no key of its own at ``key_path``, and most values carry more of the
+        ``field_map`` (and the key) than the object itself does."""
+        if not isinstance(value, dict) or not value or not all(isinstance(v, dict) for v in value.values()):
+            return False
+        own = dig(value, self.key_path)
+        if own is not None and not isinstance(own, dict | list):
+            return False
+
+        def score(obj: Any) -> int:
+            key = dig(obj, self.key_path)
+            return len(extract(obj, self.field_map)) + (key is not None and not isinstance(key, dict | list))
+
+        itself = score(value)
+        return 2 * sum(score(v) > itself for v in value.values()) > len(value)
+
+    def key_of(self, obj: Any) -> str | None:
+        """The record's key at ``key_path``; in a results object keyed by id, else that key."""
+        key = super().key_of(obj)
+        return key if key is not None else as_text(self.results_key)
 
     def record(self, response: Response, obj: Any) -> dict[str, Any] | None:
         fields = super().record(response, obj)

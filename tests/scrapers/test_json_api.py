@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from typing import Any
 
@@ -221,3 +222,75 @@ def test_a_charset_python_does_not_know_is_read_as_utf8_with_a_defect(registry):
 def test_an_encoding_option_no_codec_reads_fails_at_start(registry):
     with pytest.raises(ValueError, match="encoding_fallback"):
         offline_spider(DemoApiSpider, registry=registry('options = { encoding_fallback = "cp-1252x" }\n'))
+
+
+# --- results keyed by id ---------------------------------------------------------------------------
+
+def test_results_given_as_an_object_keyed_by_id_are_records_keyed_by_it(registry):
+    spider = offline_spider(DemoApiSpider, registry=registry())
+    body = json.dumps({"results": {"c1": {"title": "Robotics"}, "c2": {"id": 42, "title": "Welding"}}})
+    items, _ = split(spider.parse(fake_response("https://api.example.org/c", body)))
+    # the record's own key wins; without one, its key in the object
+    assert [(i["source_key"], i["title"]) for i in items] == [("c1", "Robotics"), ("42", "Welding")]
+    assert items[0]["payload"] == {"title": "Robotics"}
+    # one record whose fields are all objects (language maps) stays one record
+    body = json.dumps({"results": {"id": {"value": "x"}, "title": {"en": "Robotics", "de": "Robotik"}}})
+    items, _ = split(spider.parse(fake_response("https://api.example.org/c", body)))
+    assert len(items) == 1 and "Robotik" in items[0]["title"]
+    body = json.dumps({"results": {"id": 7, "title": "Single"}})
+    items, _ = split(spider.parse(fake_response("https://api.example.org/c", body)))
+    assert [(i["source_key"], i["title"]) for i in items] == [("7", "Single")]
+
+
+# --- wrapped bodies and their encodings ------------------------------------------------------------
+
+@pytest.mark.parametrize(("body", "defect"), [
+    (")]}'\n" + page([{"id": 1, "title": "A"}]), "xssi_prefix"),
+    (")]}',\n" + page([{"id": 1, "title": "A"}]), "xssi_prefix"),
+    ("while(1);" + page([{"id": 1, "title": "A"}]), "xssi_prefix"),
+    ("for (;;);" + page([{"id": 1, "title": "A"}]), "xssi_prefix"),
+    ("&&&START&&&" + page([{"id": 1, "title": "A"}]) + "&&&END&&&", "xssi_prefix"),
+    ("cb(" + page([{"id": 1, "title": "A"}]) + ");", "jsonp_wrapper"),
+    ("/**/ jQuery123_456.done(" + page([{"id": 1, "title": "A"}]) + ")\n", "jsonp_wrapper"),
+    ("typeof cb === 'function' && cb(" + page([{"id": 1, "title": "A"}]) + ");", "jsonp_wrapper"),
+], ids=["angular", "angular-comma", "while1", "for-ever", "dojo", "jsonp", "jsonp-member-comment", "jsonp-typeof"])
+def test_an_anti_xssi_prefix_or_a_jsonp_call_is_unwrapped_with_a_defect(registry, body, defect):
+    spider = offline_spider(DemoApiSpider, registry=registry())
+    items, _ = split(spider.parse(fake_response("https://api.example.org/c", body, "application/javascript")))
+    assert [(i["source_key"], i["title"], i["page_defects"]) for i in items] == [("1", "A", [defect])]
+    assert spider.crawler.stats.get_value(f"credcat/page_defects/{defect}") == 1
+    assert spider.crawler.stats.get_value("credcat/failed_pages") is None
+
+
+@pytest.mark.parametrize("body", [
+    "cb(" + page([{"id": 1}]) + "); other(1);",  # two calls: not one JSONP call
+    "cb(not json);",
+    "while(1); <html>",
+], ids=["two-calls", "call-without-json", "prefix-without-json"])
+def test_a_wrapper_without_json_inside_is_still_a_failed_page(registry, body):
+    spider = offline_spider(DemoApiSpider, registry=registry())
+    items, _ = split(spider.parse(fake_response("https://api.example.org/c", body)))
+    assert items == []
+    assert spider.crawler.stats.get_value("credcat/page_defects/invalid_json_body") == 1
+    assert spider.crawler.stats.get_value("credcat/failed_pages") == 1
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"])
+def test_utf16_and_utf32_bodies_are_detected_by_bom_or_nul_bytes(registry, codec):
+    spider = offline_spider(DemoApiSpider, registry=registry())
+    body = page([{"id": 1, "title": "Caf\u00e9 \u2013 \U0001f600"}]).encode(codec)  # "utf-16": with a BOM
+    items, _ = split(spider.parse(fake_response("https://api.example.org/c", body, "application/json")))
+    assert [(i["title"], i["page_defects"]) for i in items] == [("Caf\u00e9 \u2013 \U0001f600", ["sniffed_encoding"])]
+
+
+def test_a_bom_overrules_a_declared_charset_with_a_defect(registry):
+    spider = offline_spider(DemoApiSpider, registry=registry())
+    body = page([{"id": 1, "title": "Caf\u00e9"}])
+    for data, content_type, defects in [
+        (body.encode("utf-16"), "application/json; charset=utf-8", ["sniffed_encoding"]),
+        (codecs.BOM_UTF8 + body.encode("utf-8"), "application/json; charset=iso-8859-1", ["sniffed_encoding"]),
+        (body.encode("utf-16"), "application/json; charset=UTF-16", None),  # as declared
+        (codecs.BOM_UTF8 + body.encode("utf-8"), "application/json", None),  # UTF-8: JSON's own
+    ]:
+        items, _ = split(spider.parse(fake_response("https://api.example.org/c", data, content_type)))
+        assert [(i["title"], i.get("page_defects")) for i in items] == [("Caf\u00e9", defects)], content_type

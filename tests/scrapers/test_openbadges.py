@@ -119,3 +119,164 @@ def test_vc_jwt_with_padding_or_the_standard_base64_alphabet_is_read(encode):
     jwt = f"{header}.{segment}.c2ln+/=="
     items = read(spider(), jwt, "https://badges.example/credentials/1.jwt")
     assert [i["title"] for i in items.values()] == ["Padded ???>>> badge"]
+
+
+# --- JWS JSON serialization ------------------------------------------------------------------------
+
+def b64url(obj: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+
+CREDENTIAL = {"type": ["VerifiableCredential", "OpenBadgeCredential"],
+              "issuer": {"id": "https://org.example/", "type": ["Profile"], "name": "Org"},
+              "credentialSubject": {"achievement": {"id": "https://org.example/ach/1", "type": ["Achievement"],
+                                                    "name": "Signed badge"}}}
+
+
+@pytest.mark.parametrize("jws", [
+    {"payload": b64url(CREDENTIAL), "signatures": [{"protected": b64url({"alg": "ES256"}), "signature": "c2ln"}]},
+    {"payload": b64url({"iss": "x", "vc": CREDENTIAL}), "protected": b64url({"alg": "ES256"}), "signature": "c2ln"},
+], ids=["general", "flattened"])
+def test_a_jws_in_json_serialization_is_read_like_a_compact_jwt(jws):
+    items = read(spider(), json.dumps(jws), "https://org.example/credentials/1.json")
+    assert [(i["title"], i["awarding_body"]) for i in items.values()] == [("Signed badge", "Org")]
+    # inside a presentation too
+    presentation = {"type": ["VerifiablePresentation"], "verifiableCredential": [jws]}
+    items = read(spider(), json.dumps(presentation), "https://org.example/presentations/1.json")
+    assert list(items) == ["https://org.example/ach/1"]
+
+
+# --- hosted documents: badge classes and issuer profiles given by URL ------------------------------
+
+OB2 = "https://w3id.org/openbadges/v2"
+BADGE = "https://hosted.example/badges/python-basics.json"
+ISSUER = "https://hosted.example/issuer.json"
+PAGE = "https://hosted.example/assertions.json"
+
+
+def assertion(n: int, badge: str = BADGE) -> dict:
+    return {"@context": OB2, "type": "Assertion", "id": f"https://hosted.example/assertions/{n}", "badge": badge,
+            "recipient": {"type": "email", "hashed": True, "identity": "sha256$x"},
+            "verification": {"type": "hosted"}, "issuedOn": "2024-01-01"}
+
+
+def badge_class(ident: str = BADGE, issuer: object = ISSUER, name: str = "Python Basics") -> dict:
+    return {"@context": OB2, "type": "BadgeClass", "id": ident, "name": name, "issuer": issuer,
+            "tags": ["python"], "criteria": {"narrative": "Pass the quiz."}}
+
+
+def run(sp: GenericOpenBadgesSpider, body: object, url: str, callback=None, **kwargs):
+    text = body if isinstance(body, str) else json.dumps(body)
+    items, requests = split((callback or sp.parse)(fake_response(url, text), **kwargs))
+    for item in items:
+        RawOffering.model_validate(item)
+    return items, requests
+
+
+def follow(sp: GenericOpenBadgesSpider, request, body: object):
+    """The referenced document ``body`` served for ``request``."""
+    return run(sp, body, request.url, request.callback, **request.cb_kwargs)
+
+
+def failing(request, status: int = 404):
+    from scrapy.spidermiddlewares.httperror import HttpError
+    from twisted.python.failure import Failure
+
+    failure = Failure(HttpError(fake_response(request.url, "", status=status), "not ok"))
+    failure.request = request
+    return failure
+
+
+def test_a_hosted_assertion_s_badge_url_is_fetched_and_read_as_the_achievement():
+    sp = spider()
+    items, requests = run(sp, [assertion(1), assertion(2)], PAGE)
+    # one request for the badge class both assertions award; the second award is a repeat
+    assert items == [] and [r.url for r in requests] == [BADGE]
+    assert requests[0].errback is not None and b"json" in requests[0].headers[b"Accept"]
+    assert sp.crawler.stats.get_value("credcat/not_offerings/Achievement (repeated)") == 1
+    issuer = {"type": "Issuer", "id": ISSUER, "name": "Hosted Academy", "address": {"addressCountry": "NZ"}}
+    items, more = follow(sp, requests[0], badge_class(issuer=issuer))
+    assert more == [] and len(items) == 1
+    item = items[0]
+    assert (item["source_key"], item["title"], item["record_kind_raw"]) == (BADGE, "Python Basics", "Assertion")
+    assert (item["awarding_body"], item["country_raw"]) == ("Hosted Academy", "NZ")
+    assert item["url"] == BADGE and item["subjects"] == ["python"]
+    # provenance: the page, the assertion and the property that led there
+    assert item["payload"]["reference"] == {"from": PAGE, "credential": "https://hosted.example/assertions/1",
+                                            "property": "badge", "url": BADGE}
+    assert item["payload"]["credential"]["id"] == "https://hosted.example/assertions/1"
+
+
+def test_an_issuer_given_by_url_is_fetched_once_and_names_the_awarding_body():
+    sp = spider()
+    other = "https://hosted.example/badges/sql.json"
+    # two badge classes of one issuer: both wait for its profile, fetched once
+    items, requests = run(sp, [badge_class(), badge_class(other, name="SQL")], "https://hosted.example/badges.json")
+    assert items == [] and [r.url for r in requests] == [ISSUER]
+    profile = {"@context": OB2, "type": "Profile", "id": ISSUER, "name": "Hosted Academy"}
+    items, more = follow(sp, requests[0], profile)
+    assert more == [] and sorted((i["source_key"], i["awarding_body"]) for i in items) == [
+        (BADGE, "Hosted Academy"), (other, "Hosted Academy")]
+    assert items[0]["payload"]["issuer_profile"] == profile and "page_defects" not in items[0]
+    # a later badge class of that issuer is named at once
+    items, requests = run(sp, badge_class("https://hosted.example/badges/r.json", name="R"), "https://hosted.example/r")
+    assert requests == [] and items[0]["awarding_body"] == "Hosted Academy"
+
+
+def test_references_that_fail_are_defects_and_failed_pages_never_lost_silently():
+    sp = spider()
+    stats = sp.crawler.stats
+    missing, profile_url = "https://hosted.example/badges/gone.json", "https://hosted.example/badges/profile.json"
+    _, requests = run(sp, [assertion(1, missing), assertion(2, profile_url), assertion(3, "https://hosted.example/b/3")],
+                      PAGE)
+    gone, not_badge, unreadable = requests
+    # the badge class cannot be fetched: a failed page, and the assertion's page has a defect
+    assert list(sp.badge_failed(failing(gone)) or []) == []
+    assert stats.get_value("credcat/page_failures/http_404") == 1
+    # the URL serves something that is no badge class (a profile; an HTML page)
+    items, _ = follow(sp, not_badge, {"type": "Profile", "id": profile_url, "name": "Not a badge"})
+    assert items == []
+    items, _ = follow(sp, unreadable, "<html><body>Sign in to see this badge</body></html>")
+    assert items == []
+    assert stats.get_value("credcat/page_defects/unresolved_badge") == 3
+    assert stats.get_value("credcat/failed_pages") == 3
+
+
+def test_an_issuer_that_cannot_be_read_leaves_the_record_without_awarding_body_marked():
+    sp = spider()
+    _, requests = run(sp, badge_class(), "https://hosted.example/badges.json")
+    items = list(sp.issuer_failed(failing(requests[0], 503)))
+    assert [(i["source_key"], i.get("awarding_body"), i["page_defects"]) for i in items] == [
+        (BADGE, None, ["unresolved_issuer"])]
+    assert sp.crawler.stats.get_value("credcat/failed_pages") == 1
+    # that issuer is not asked again: the next badge class of it lands at once, marked
+    items, requests = run(sp, badge_class("https://hosted.example/b/2"), "https://hosted.example/b2")
+    assert requests == [] and items[0]["page_defects"] == ["unresolved_issuer"]
+    # an issuer URL serving no profile: marked too
+    sp = spider()
+    _, requests = run(sp, badge_class(), "https://hosted.example/badges.json")
+    items, _ = follow(sp, requests[0], {"type": "BadgeClass", "id": "x", "name": "not a profile"})
+    assert items[0]["page_defects"] == ["unresolved_issuer"]
+    # a record still held when the crawl goes idle (its request dropped) is released, marked
+    sp = spider()
+    _, requests = run(sp, badge_class(), "https://hosted.example/badges.json")
+    items = list(sp.release_held())
+    assert [i["page_defects"] for i in items] == [["unresolved_issuer"]] and not sp.held
+
+
+def test_reference_fetching_obeys_the_page_cap_and_can_be_turned_off():
+    sp = spider(max_pages=1)
+    _, requests = run(sp, [assertion(1), assertion(2, "https://hosted.example/b/2")], PAGE)
+    assert len(requests) == 1  # the second would pass the cap
+    assert sp.crawler.stats.get_value("credcat/page_defects/page_cap_reached") == 1
+    assert sp.crawler.stats.get_value("credcat/failed_pages") == 1
+    sp = spider(fetch_references=False)
+    items, requests = run(sp, [assertion(1), badge_class("https://hosted.example/b/9")], PAGE)
+    assert requests == [] and [i["page_defects"] for i in items] == [["unresolved_issuer"]]
+    assert sp.crawler.stats.get_value("credcat/page_defects/unresolved_badge") == 1
+
+
+def test_a_badge_described_in_the_same_document_is_not_fetched():
+    items, requests = run(spider(), [assertion(1), badge_class(issuer={"type": "Issuer", "id": ISSUER, "name": "H"})],
+                          PAGE)
+    assert requests == [] and [i["source_key"] for i in items] == [BADGE]
