@@ -48,12 +48,17 @@ def run(when: datetime, run_id: str, titles: dict[str, str]) -> RunInputs:
 # --- the copy on a second thread ----------------------------------------------------------------
 
 
-def test_inputs_read_while_the_published_file_is_copied(tmp_path: Path) -> None:
+def published_and_a_copy(tmp_path: Path) -> tuple[Path, Path, RunInputs]:
+    """A published warehouse after one run, a byte copy of it, and a second run (c1 changed)."""
     published = tmp_path / "credcat.duckdb"
     build_and_publish(published, run(T1, "r1", {"c1": "Python", "c2": "SQL"}))
     reference = tmp_path / "reference.duckdb"
     reference.write_bytes(published.read_bytes())
-    second = run(T2, "r2", {"c1": "Python 2", "c2": "SQL"})
+    return published, reference, run(T2, "r2", {"c1": "Python 2", "c2": "SQL"})
+
+
+def test_inputs_read_while_the_published_file_is_copied(tmp_path: Path) -> None:
+    published, reference, second = published_and_a_copy(tmp_path)
     threads: list[str] = []
 
     def read() -> RunInputs:
@@ -155,11 +160,7 @@ def test_a_failing_clone_is_not_hidden_by_a_copy(tmp_path: Path, monkeypatch) ->
 
 
 def test_a_cloned_work_file_is_built_like_a_copied_one_and_not_flushed(tmp_path: Path, monkeypatch) -> None:
-    published = tmp_path / "credcat.duckdb"
-    build_and_publish(published, run(T1, "r1", {"c1": "Python", "c2": "SQL"}))
-    reference = tmp_path / "reference.duckdb"
-    reference.write_bytes(published.read_bytes())
-    second = run(T2, "r2", {"c1": "Python 2", "c2": "SQL"})
+    published, reference, second = published_and_a_copy(tmp_path)
     flushed: list[int] = []
     monkeypatch.setattr(load_module.fcntl, "ioctl", fake_clone)
     monkeypatch.setattr(load_module, "fsync_file", lambda path: flushed.append(1))
