@@ -14,13 +14,17 @@ Units and conventions (documented once here, relied on by transforms and tests):
 - duration is calendar weeks; a year is 52 weeks and a month 52/12 weeks;
 - an ISO 8601 duration with only a time part (PT10H) is effort (hours); one with a date part
   (P4W, P6M) is calendar length (weeks), whichever raw field it came in;
-- ranges keep both ends; "up to 6 hours" has no minimum, "10+ hours" has no maximum.
+- ranges keep both ends; "up to 6 hours" has no minimum, "10+ hours" has no maximum;
+- a figure that cannot be taken gives null, and ``number_refusal`` says why in the note: a
+  negative figure, a zero ("0 hours", "P0D": a placeholder), instalments ("3x $99"), an
+  ambiguous "mil", an access or validity period ("Access for 12 months"), a free trial.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -92,6 +96,18 @@ def map_distinct(
         if only_if is not None:
             return s.clone().scatter(idx, mapped).alias(s.name)
         return mapped.alias(s.name)
+
+    return expr.map_batches(apply, return_dtype=return_dtype, is_elementwise=True)
+
+
+def on_distinct(expr: pl.Expr, fn: Callable[[pl.Expr], pl.Expr], return_dtype: pl.DataType) -> pl.Expr:
+    """``fn`` (an expression over a String column) evaluated once per distinct value and
+    joined back: for a costly regex over a column whose values repeat ("$49", "Free")."""
+
+    def apply(s: pl.Series) -> pl.Series:
+        table = s.drop_nulls().unique().to_frame("k").with_columns(fn(pl.col("k")).alias("v"))
+        return (s.to_frame("k").join(table, on="k", how="left", maintain_order="left", nulls_equal=False)
+                .get_column("v").alias(s.name))
 
     return expr.map_batches(apply, return_dtype=return_dtype, is_elementwise=True)
 
@@ -270,17 +286,23 @@ def plain_text(expr: pl.Expr) -> pl.Expr:
 NEEDS_CLEANING = r"[<&\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x84\x86-\x9F\x{202A}-\x{202E}\x{2066}-\x{2069}]"
 
 
+# A value with nothing a reader sees: empty, whitespace, zero-width characters, BOMs.
+_BLANK = r"^[\s\x{200B}-\x{200D}\x{2060}\x{FEFF}]*$"
+_CLEAN_OR_BLANK = f"{NEEDS_CLEANING}|{_BLANK}"
+
+
 def sanitize_text(expr: pl.Expr) -> pl.Expr:
     """``plain_text`` for the values that need it (``NEEDS_CLEANING``), the others unchanged:
     for text passed on verbatim where it is mostly clean (list elements kept raw, values quoted
     in mapping notes). A column without such a value costs one regex scan. A value that was
-    nothing but markup becomes null."""
+    nothing but markup, or is blank (empty, whitespace only: ``_BLANK``), becomes null."""
 
     def apply(s: pl.Series) -> pl.Series:
-        idx = s.str.contains(NEEDS_CLEANING).fill_null(False).arg_true()
+        idx = s.str.contains(_CLEAN_OR_BLANK).fill_null(False).arg_true()
         if idx.len() == 0:
             return s
-        done = s.gather(idx).to_frame("v").select(plain_text(pl.col("v"))).to_series()
+        v = pl.col("v")
+        done = s.gather(idx).to_frame("v").select(pl.when(~v.str.contains(_BLANK)).then(plain_text(v))).to_series()
         return s.clone().scatter(idx, done).alias(s.name)
 
     return expr.map_batches(apply, return_dtype=pl.String(), is_elementwise=True)
@@ -355,19 +377,26 @@ _NUMBER_WORDS = {
 
 def quantity_text(expr: pl.Expr) -> pl.Expr:
     """Lowercase text with numbers in one form: dashes unified, "1,000" -> "1000",
-    "1,5" -> "1.5", "one"/"a"/"an" before a unit -> "1", small number words -> digits."""
+    "1,5" -> "1.5", "half an hour" -> "0.5 hour", "one"/"a"/"an" before a unit -> "1",
+    "twice a week" -> "2 times per week", small number words -> digits."""
     out = (
         expr.str.to_lowercase()
         .str.replace_all("[\u2010-\u2015\u2212]", "-")
         .str.replace_all("[\u00a0\u202f\u2009]", " ")
         .str.replace_all(r"(\d),(\d{3})\b", "${1}${2}")
         .str.replace_all(r"(\d),(\d)", "${1}.${2}")
-        # "2 hours a week" is a rate; mark it before "a week" can become "1 week".
+        # "half an hour" before "an hour" can become "1 hour" (and "half 1 hour" an hour).
+        .str.replace_all(r"\bhalf\s+(?:an?\s+)?(hour|day)", "0.5 ${1}")
+        # "2 hours a week" is a rate; mark it before "a week" can become "1 week". So is
+        # "twice a week" (a frequency: "2 times per week"), which is no length of one week.
         .str.replace_all(
             r"\b(hours?|hrs?|h|minutes?|mins?)\s+(?:a|an|each|every)\s+(week|day|month)", "${1} per ${2}"
         )
+        .str.replace_all(r"\bonce\s+(?:a|an|per|each|every)\s+(week|day|month)", "1 times per ${1}")
+        .str.replace_all(r"\btwice\s+(?:a|an|per|each|every)\s+(week|day|month)", "2 times per ${1}")
+        .str.replace_all(r"\bthrice\s+(?:a|an|per|each|every)\s+(week|day|month)", "3 times per ${1}")
+        .str.replace_all(r"\btimes\s+(?:a|an|each|every)\s+(week|day|month)", "times per ${1}")
         .str.replace_all(r"\b(?:a|an|one|single)\s+(hour|week|month|year|day|minute|semester)", "1 ${1}")
-        .str.replace_all(r"\bhalf\s+(?:an?\s+)?(hour|day)", "0.5 ${1}")
     )
     for word, digit in _NUMBER_WORDS.items():
         out = out.str.replace_all(rf"\b{word}\b", digit)
@@ -394,14 +423,19 @@ def _staged(fields: Mapping[str, pl.Expr], *stages: Mapping[str, pl.Expr], keep:
 _FILLER = r"(?:total|estimated|approx(?:imate)?|video|study|learning|content|full|calendar|course)"
 
 
-def _range_pattern(unit: str) -> str:
+def _range_pattern(unit: str, sum_unit: str | None = None) -> str:
     """Regex of '[qualifier] [-]a[-b][+] unit[+]' with named groups lo_q, hi_q, neg, a, ea, b,
-    eb, plus, plus2 (``ea``/``eb``: an exponent after a figure)."""
+    eb, plus, plus2 (``ea``/``eb``: an exponent after a figure). A hyphen may join figure and
+    unit ("a 2-hour session"). With ``sum_unit`` a second quantity added on ("3 weeks + 1 week
+    exam", "4 weeks and 3 days") is captured (group ``c``; the unit's own groups) instead of
+    reading the "+" as open-ended."""
+    added = (rf"(?P<sum>\s*\(?\s*(?:\+|plus|and|und|et|y)\s*(?P<c>{_NUM})\s*-?\s*(?:{sum_unit})\b)|"
+             if sum_unit else "")
     return (
         r"(?:(?P<lo_q>up to|less than|under|at most|max(?:imum)?|<)\s*"
         r"|(?P<hi_q>at least|more than|min(?:imum)?|>)\s*)?"
         rf"{_SIGN}(?P<a>{_NUM})(?P<ea>{_EXP})?(?:\s*(?:-|to|or)\s*(?P<b>{_NUM})(?P<eb>{_EXP})?)?"
-        rf"\s*(?P<plus>\+)?\s*(?:{_FILLER}\s+)?(?:{unit})\b(?P<plus2>\s*(?:\+|or more))?"
+        rf"\s*(?P<plus>\+)?\s*-?\s*(?:{_FILLER}\s+)?(?:{unit})\b(?:{added}(?P<plus2>\s*(?:\+|or more)))?"
     )
 
 
@@ -471,14 +505,50 @@ def parse_iso_duration(expr: pl.Expr) -> pl.Expr:
     )
 
 
-_HOURS_UNIT = r"hours?|hrs?|h"
-_MINUTES_UNIT = r"minutes?|mins?"
-_PER_WEEK = r"^[^\d]{0,20}?(?:/|\bper\b|\beach\b|\bevery\b)\s*(?:week|wk)s?\b|^\s*weekly\b"
-_PER_OTHER = r"^[^\d]{0,20}?(?:/|\bper\b|\beach\b|\bevery\b)\s*(?:day|month|mo|session|lesson)s?\b"
+_HOURS_UNIT = r"hours?|hrs?|h|stunden?|std\.?|heures?|horas?|ore|uur"
+_MINUTES_UNIT = r"minutes?|mins?|minuten|minutos|minuti"
+# What makes a figure a rate, in the languages catalogs write: "/", "per", "pro", "par", "por"
+# ("10 h/Woche", "3 heures par semaine", "4 horas por semana", "3h/sem").
+_RATE_WORD = r"/|\b(?:per|each|every|pro|je|par|por|la|al|alla|a)\b"
+_WEEK_WORD = r"(?:weeks?|wks?|wochen?|semaines?|semanas?|settiman[ae]|sem)\b|wo\."
+_PER_WEEK = (
+    rf"^[^\d]{{0,20}}?(?:{_RATE_WORD})\s*(?:{_WEEK_WORD})"
+    r"|^\s*(?:weekly|wöchentlich|hebdomadaires?|semanal(?:es)?|settimanal[ei])\b"
+)
+_PER_OTHER = (
+    rf"^[^\d]{{0,20}}?(?:{_RATE_WORD})\s*(?:days?|tag(?:e|es)?|jours?|d[ií]as?|giorn[oi]|months?|mos?"
+    r"|monat(?:e|s)?|mois|mes(?:es)?|mese|sessions?|lessons?|sitzung(?:en)?|s[ée]ances?|sesi[oó]n(?:es)?"
+    r"|lezion[ei])\b|^\s*(?:daily|täglich|quotidien(?:ne)?|monthly|monatlich|mensuel(?:le)?|mensual)\b"
+)
 _EDX_EFFORT = (
     r"^\s*(?P<h1>\d{1,3}):(?P<m1>[0-5]\d)(?::[0-5]\d)?"
     r"(?:\s*-\s*(?P<h2>\d{1,3}):(?P<m2>[0-5]\d)(?::[0-5]\d)?)?\s*$"
 )
+# Effort stated as a count of sittings times their length: "3 x 2 hour sessions", "20 sessions
+# of 2 hours", "20 2-hour sessions", "2 hours x 5 days" (in all: 6, 40, 40, 10 hours); a count
+# of weeks makes the figure weekly ("6 weeks of 3 hours", "3 hours x 10 weeks").
+_COUNT_UNIT = (
+    r"sessions?|lessons?|classes|class|lectures?|meetings?|workshops?|seminars?|webinars?|days?"
+    r"|evenings?|mornings?|afternoons?|modules?|units?|sitzungen|termine|séances|sesiones"
+)
+_TIMES = r"x|×|\*"
+_COUNT_BEFORE = (
+    rf"(?:(?P<cx>\d+)\s*(?:{_TIMES})\s*|(?P<cof>\d+)\s+(?:{_COUNT_UNIT})\s+(?:of|x|à|de|von|zu)\s+"
+    r"|(?P<wof>\d+)\s+(?:weeks?|wks?)\s+(?:of|x|at)\s+|(?P<cb>\d+)\s+)?"
+)
+_COUNT_AFTER = (rf"^\s*(?:(?:{_TIMES})\s*(?P<n>\d+)\s*(?:(?P<nw>weeks?|wks?)|{_COUNT_UNIT})?\b"
+                r"|,?\s*(?:for|für|durante|pendant|during)\s+(?P<fn>\d+)\s*(?:(?P<fw>weeks?|wks?|wochen|semanas|semaines)"
+                r"|days?|tage?n?|jours|d[ií]as))\b")
+_COUNT_UNIT_NEXT = rf"^\s*(?:{_COUNT_UNIT})\b"
+# A frequency after the figure ("2 hours, twice a week" -> "2 times per week" in quantity_text).
+_FREQUENCY = r"^[^\d]{0,20}?(?P<f>\d+(?:\.\d+)?)\s*(?:times|x)\s+per\s+(?P<fp>week|wk|day|month)"
+# "10 hours for 3 months": 10 hours a week or a month, or in all? Refused, not guessed ("for N
+# weeks" is read as "per week for N weeks", the way catalogs write it, and "for N days" as
+# sittings: in _COUNT_AFTER).
+_SPAN = (r"^\s*,?\s*(?:for|für|durante|pendant|during)\s+\d+(?:\.\d+)?\s*"
+         r"(?:months?|mos?|monate?n?|mois|mes(?:es)?)\b")
+AMBIGUOUS_SPAN = (r"(?i)(?:hours?|hrs?|h)\s*,?\s*(?:for|für|durante|pendant|during)\s+\d+(?:\.\d+)?\s*"
+                  r"(?:months?|mos?|monate?n?|mois|mes(?:es)?)\b")
 
 
 def parse_workload(expr: pl.Expr) -> pl.Expr:
@@ -486,8 +556,12 @@ def parse_workload(expr: pl.Expr) -> pl.Expr:
 
     "3-5 hours/week" -> 3, 5, per_week; "3:00" (edX effort) -> 3, 3, per_week;
     "Approx. 40 hours to complete" -> 40, 40; "PT1H30M" -> 1.5; "90 minutes" -> 1.5;
-    "1 hour 30 minutes" -> 1.5. ``other_rate`` flags effort per day/month/session, which
-    cannot become hours without guessing. Calendar lengths ("P4W", "6 weeks") give nulls.
+    "1 hour 30 minutes" -> 1.5; "10 h/Woche", "3 heures par semaine" -> per_week;
+    "3 x 2 hour sessions" -> 6; "3 hours x 10 weeks", "3 hours for 10 weeks" -> 3, per_week;
+    "2 hours, twice a week" -> 4, per_week. ``other_rate`` flags effort per day/month/session, which cannot become
+    hours without guessing. Calendar lengths ("P4W", "6 weeks") give nulls; so do an ISO
+    duration with a date part ("P1DT2H": a length), a zero ("0 hours", "PT0H": a placeholder)
+    and a span that leaves open what the figure is per ("10 hours for 3 months").
     """
     h_lo, h_hi = _range_bounds("h")
     m_lo, m_hi = _range_bounds("m", 1 / 60)
@@ -495,23 +569,43 @@ def parse_workload(expr: pl.Expr) -> pl.Expr:
     edx_lo = edx.struct.field("h1").cast(pl.Float64) + edx.struct.field("m1").cast(pl.Float64) / 60
     edx_hi = edx.struct.field("h2").cast(pl.Float64) + edx.struct.field("m2").cast(pl.Float64) / 60
     iso_hours = pl.field("iso").struct.field("hours")
+    is_iso = iso_hours.is_not_null() | pl.field("iso").struct.field("weeks").is_not_null()
     fl = pl.field
+
+    def pick(name: str) -> pl.Expr:  # a group of the hours match if there is one, else of minutes
+        return pl.when(fl("hm")).then(fl("h").struct.field(name)).otherwise(fl("m").struct.field(name))
+
+    def count(name: str) -> pl.Expr:
+        return fl(name).cast(pl.Float64)
+
+    after = fl("after")
+    freq = fl("freq")
     return _staged(
         {"t": quantity_text(expr), "iso": parse_iso_duration(expr)},
         {
-            "h": fl("t").str.extract_groups(_range_pattern(_HOURS_UNIT) + r"(?P<rest>.{0,40})"),
-            "m": fl("t").str.extract_groups(_range_pattern(_MINUTES_UNIT) + r"(?P<rest>.{0,40})"),
+            "h": fl("t").str.extract_groups(_COUNT_BEFORE + _range_pattern(_HOURS_UNIT) + r"(?P<rest>.{0,40})"),
+            "m": fl("t").str.extract_groups(_COUNT_BEFORE + _range_pattern(_MINUTES_UNIT) + r"(?P<rest>.{0,40})"),
             "e": fl("t").str.extract_groups(_EDX_EFFORT),
+            "is_iso": is_iso,
         },
         {
             "h_lo": h_lo, "h_hi": h_hi, "m_lo": m_lo, "m_hi": m_hi,
             "h_single": fl("h").struct.field("b").is_null(),
             "m_single": fl("m").struct.field("b").is_null(),
             "edx_lo": edx_lo, "edx_hi": pl.coalesce(edx_hi, edx_lo), "iso_h": iso_hours,
-            "rest": pl.coalesce(fl("h").struct.field("rest"), fl("m").struct.field("rest")),
+            "hm": fl("h").struct.field("a").is_not_null(),
             "h_refused": _refused("h").fill_null(False), "m_refused": _refused("m").fill_null(False),
         },
         {
+            "rest": pick("rest"), "cx": pick("cx"), "cof": pick("cof"), "wof": pick("wof"), "cb": pick("cb"),
+        },
+        {
+            "after": fl("rest").str.extract_groups(_COUNT_AFTER),
+            "freq": fl("rest").str.extract_groups(_FREQUENCY),
+            "unit_next": fl("rest").str.contains(_COUNT_UNIT_NEXT).fill_null(False),
+            "span": fl("rest").str.contains(_SPAN).fill_null(False),
+            "pw_rest": fl("rest").str.contains(_PER_WEEK).fill_null(False),
+            "other_rest": fl("rest").str.contains(_PER_OTHER).fill_null(False),
             "has_h": fl("h_lo").is_not_null() | fl("h_hi").is_not_null(),
             "has_m": fl("m_lo").is_not_null() | fl("m_hi").is_not_null(),
             # "1 hour 30 minutes": one figure in two units.
@@ -520,50 +614,97 @@ def parse_workload(expr: pl.Expr) -> pl.Expr:
             .then(fl("h_lo") + fl("m_lo")),
         },
         {
-            "lo": pl.coalesce(fl("iso_h"), fl("edx_lo"), fl("both"), pl.when(fl("has_h")).then(fl("h_lo")),
-                              pl.when(~fl("has_h")).then(fl("m_lo"))),
-            "hi": pl.coalesce(fl("iso_h"), fl("edx_hi"), fl("both"), pl.when(fl("has_h")).then(fl("h_hi")),
-                              pl.when(~fl("has_h")).then(fl("m_hi"))),
-            # "-1 hour 30 minutes" is refused whole, not read as its 30 minutes.
-            "found": (fl("iso_h").is_not_null() | fl("edx_lo").is_not_null() | fl("has_h") | fl("has_m"))
-            & ~(fl("h_refused") | fl("m_refused")),
+            # Sittings times their length; weeks make it a weekly figure instead.
+            "mult": pl.coalesce(
+                count("cx"), count("cof"), pl.when(fl("unit_next")).then(count("cb")),
+                pl.when(after.struct.field("nw").is_null()).then(after.struct.field("n").cast(pl.Float64)),
+                pl.when(after.struct.field("fw").is_null()).then(after.struct.field("fn").cast(pl.Float64)),
+                pl.lit(1.0),
+            ) * freq.struct.field("f").cast(pl.Float64).fill_null(1.0),
+            "weekly_count": fl("wof").is_not_null() | after.struct.field("nw").is_not_null()
+            | after.struct.field("fw").is_not_null(),
+            "fp": freq.struct.field("fp"),
+        },
+        {
+            "lo": pl.when(fl("is_iso")).then(fl("iso_h")).otherwise(pl.coalesce(
+                fl("edx_lo"),
+                pl.coalesce(fl("both"), pl.when(fl("has_h")).then(fl("h_lo")),
+                            pl.when(~fl("has_h")).then(fl("m_lo"))) * fl("mult"))),
+            "hi": pl.when(fl("is_iso")).then(fl("iso_h")).otherwise(pl.coalesce(
+                fl("edx_hi"),
+                pl.coalesce(fl("both"), pl.when(fl("has_h")).then(fl("h_hi")),
+                            pl.when(~fl("has_h")).then(fl("m_hi"))) * fl("mult"))),
             "pw": fl("edx_lo").is_not_null()
-            | (fl("iso_h").is_null() & fl("rest").str.contains(_PER_WEEK).fill_null(False)),
+            | (~fl("is_iso") & (fl("pw_rest") | fl("weekly_count") | fl("fp").is_in(["week", "wk"]).fill_null(False))),
+        },
+        {
+            # "-1 hour 30 minutes" is refused whole, not read as its 30 minutes.
+            "found": pl.when(fl("is_iso")).then(fl("iso_h").is_not_null())
+            .otherwise(fl("edx_lo").is_not_null() | fl("has_h") | fl("has_m"))
+            & ~(fl("h_refused") | fl("m_refused"))
+            & ~(fl("span") & ~fl("pw"))
+            & (pl.coalesce(fl("hi"), fl("lo")) != 0).fill_null(True),
         },
         {
             "hours_min": pl.when(fl("found")).then(fl("lo").round(2)),
             "hours_max": pl.when(fl("found")).then(fl("hi").round(2)),
             "per_week": pl.when(fl("found")).then(fl("pw")),
             "other_rate": pl.when(fl("found")).then(
-                ~fl("pw") & fl("rest").str.contains(_PER_OTHER).fill_null(False)
+                ~fl("pw") & (fl("other_rest") | fl("fp").is_in(["day", "month"]).fill_null(False))
             ),
         },
         keep=["hours_min", "hours_max", "per_week", "other_rate"],
     )
 
 
-# Weeks per calendar unit, keyed by the unit's first letter (year, month, week, day).
-_WEEKS_PER_UNIT = {"y": WEEKS_PER_YEAR, "m": WEEKS_PER_MONTH, "w": 1.0, "d": 1 / DAYS_PER_WEEK}
-_CALENDAR_UNIT = r"(?P<u>years?|yrs?|months?|mos?|weeks?|wks?|days?)"
+_CALENDAR_WORDS = (
+    r"years?|yrs?|jahre?n?|ans?|années?|años?|anos?|anni|anno|months?|mos?|monate?n?|monats|mois"
+    r"|mes(?:es)?|mese|mesi|maanden?|weeks?|wks?|wochen?|semaines?|semanas?|settiman[ae]|weken"
+    r"|days?|tage?n?|jours?|d[ií]as?|giorni|giorno|dagen?"
+)
+_CALENDAR_UNIT = rf"(?P<u>{_CALENDAR_WORDS})"
+# Access to the material or a certificate's validity is no course length ("Access for 12
+# months", "365 days access", "valid for 3 years"): refused (noted), not read as one.
+ACCESS_WORDS = r"access|zugang|zugriff|acceso|accès|acesso|accesso|valid(?:ity)?|gültig(?:keit)?"
+
+
+def _weeks_per(unit: pl.Expr) -> pl.Expr:
+    """Weeks per calendar unit word (any of ``_CALENDAR_WORDS``)."""
+    return (
+        pl.when(unit.str.contains(r"^(?:y|jahr|an|añ)")).then(pl.lit(WEEKS_PER_YEAR))
+        .when(unit.str.contains(r"^(?:mo|mes|mois|maand)")).then(pl.lit(WEEKS_PER_MONTH))
+        .when(unit.str.contains(r"^(?:w|sem|sett)")).then(pl.lit(1.0))
+        .when(unit.str.contains(r"^(?:d|tag|jour|gior)")).then(pl.lit(1 / DAYS_PER_WEEK))
+    )
 
 
 def parse_duration(expr: pl.Expr) -> pl.Expr:
     """Calendar length -> struct{weeks_min, weeks_max}.
 
     "4 weeks" -> 4, 4; "3 - 6 Months" -> 13.04, 26.09; "1 year" -> 52.18; "P6M" -> 26.09;
-    "10 days" -> 1.43. The first quantity with a calendar unit counts; a per-week effort
-    ("5 hours/week") is not a length, and hour quantities are effort: null.
+    "10 days" -> 1.43; "6 Wochen" -> 6; "3 weeks + 1 week exam" -> 4. The first quantity with
+    a calendar unit counts; a per-week effort ("5 hours/week") is not a length, and hour
+    quantities are effort: null. So are an access or validity period ("Access for 12
+    months") and a zero ("P0D": a placeholder).
     """
-    scale = (
-        pl.field("g").struct.field("u").str.slice(0, 1)
-        .replace_strict(_WEEKS_PER_UNIT, default=None, return_dtype=pl.Float64)
-    )
-    lo, hi = _range_bounds("g", scale)
+    g = pl.field("g")
+    lo, hi = _range_bounds("g", _weeks_per(g.struct.field("u")))
+    added = (g.struct.field("c").cast(pl.Float64) * _weeks_per(g.struct.field("u2"))).fill_null(0.0)
+    access = g.struct.field("acc").is_not_null() | g.struct.field("acc2").is_not_null()
     iso_weeks = pl.field("iso").struct.field("weeks")
+    pattern = (
+        rf"(?P<acc>\b(?:{ACCESS_WORDS})\b\W{{0,3}}(?:(?:for|to|of|für|por|pour|pendant|durante|per|until)\s+)?)?"
+        + _range_pattern(_CALENDAR_UNIT, rf"(?P<u2>{_CALENDAR_WORDS})")
+        + rf"(?P<acc2>\s+(?:of\s+)?(?:\w+\s+)?(?:{ACCESS_WORDS})\b)?"
+    )
+    fl = pl.field
     return _staged(
-        {"g": quantity_text(expr).str.extract_groups(_range_pattern(_CALENDAR_UNIT)),
-         "iso": parse_iso_duration(expr)},
-        {"weeks_min": pl.coalesce(iso_weeks, lo).round(2), "weeks_max": pl.coalesce(iso_weeks, hi).round(2)},
+        {"g": quantity_text(expr).str.extract_groups(pattern), "iso": parse_iso_duration(expr)},
+        {"lo": pl.coalesce(iso_weeks, pl.when(~access).then(lo + added)),
+         "hi": pl.coalesce(iso_weeks, pl.when(~access).then(hi + added))},
+        {"nonzero": (pl.coalesce(fl("hi"), fl("lo")) != 0).fill_null(True)},
+        {"weeks_min": pl.when(fl("nonzero")).then(fl("lo").round(2)),
+         "weeks_max": pl.when(fl("nonzero")).then(fl("hi").round(2))},
         keep=["weeks_min", "weeks_max"],
     )
 
@@ -583,14 +724,14 @@ def parse_number(expr: pl.Expr) -> pl.Expr:
 
 def parse_credits(expr: pl.Expr) -> pl.Expr:
     """"5 ECTS" -> struct{credits: 5.0, unit_text: "ects", is_range: False}. A range
-    ("3-4 credits") sets is_range and leaves credits null: one figure is not the range; so do
-    a negative figure and exponent notation ("-5", "1e400")."""
+    ("3-4 credits", "3 or 4 credits", "3 bis 4 ECTS") sets is_range and leaves credits null:
+    one figure is not the range; so do a negative figure and exponent notation ("-5", "1e400")."""
     g = pl.field("g")
     plain = (g.struct.field("b").is_null() & g.struct.field("neg").is_null()
              & g.struct.field("ea").is_null() & g.struct.field("eb").is_null())
     return _staged(
         {"g": quantity_text(expr).str.extract_groups(
-            rf"^\s*(?P<neg>-)?(?P<a>{_NUM})(?P<ea>{_EXP})?(?:\s*(?:-|to)\s*(?P<b>{_NUM})(?P<eb>{_EXP})?)?"
+            rf"^\s*(?P<neg>-)?(?P<a>{_NUM})(?P<ea>{_EXP})?(?:\s*(?:-|to|or|bis|à|a|ou|o)\s*(?P<b>{_NUM})(?P<eb>{_EXP})?)?"
             r"\s*(?P<unit>.*?)\s*$")},
         {
             "credits": pl.when(plain).then(g.struct.field("a").cast(pl.Float64)),
@@ -623,35 +764,70 @@ def parse_rating(expr: pl.Expr) -> pl.Expr:
     ).struct.field("rating")
 
 
-_COUNT_SUFFIX = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mil": 1e6, "million": 1e6, "mn": 1e6}
+_COUNT_SUFFIX = {
+    "k": 1e3, "thousand": 1e3, "tsd": 1e3, "tausend": 1e3, "lakh": 1e5, "lakhs": 1e5,
+    "m": 1e6, "mn": 1e6, "mio": 1e6, "mill": 1e6, "million": 1e6, "millions": 1e6, "millionen": 1e6,
+    "millones": 1e6, "milhões": 1e6, "milhoes": 1e6, "crore": 1e7, "crores": 1e7,
+    "b": 1e9, "bn": 1e9, "billion": 1e9, "mrd": 1e9, "milliarden": 1e9,
+}  # fmt: skip
+# "mil" is a thousand in Spanish and Portuguese ("10 mil alumnos") and a million in English
+# slang ("1.5 mil learners"): read by the words around it, else refused (noted), not guessed.
+AMBIGUOUS_MIL = r"(?i)\d\s*mil\b"
+_MIL_ENGLISH = (r"\b(?:learners?|students?|enrolled|enrollments?|enrolments?|users?|reviews?|ratings?"
+                r"|people|views|subscribers|members|participants|graduates)\b")
+_MIL_IBERIAN = (r"\b(?:alumnos|estudiantes|estudantes|alunos|inscritos|matriculados|personas|pessoas"
+                r"|participantes|valoraciones|avalia[çc][õo]es|rese[ñn]as|opiniones|usuarios|usu[áa]rios)\b")
 
 
 def parse_count(expr: pl.Expr) -> pl.Expr:
     """Counts as Int64: "43K reviews" -> 43000, "10,438" -> 10438, "1.2M" -> 1200000,
-    "10 438" -> 10438. Null for a negative count and for exponent notation ("1e400")."""
+    "10 438" -> 10438, "2,5 Mio." -> 2500000, "3 Tsd." -> 3000. Null for a negative count,
+    for exponent notation ("1e400"), for a decimal figure without a known multiplier ("4,5" or
+    "2,5 Mia.": a count is whole, and dropping the comma would read 45 or 25) and for "mil"
+    without words that say which language it is in (``AMBIGUOUS_MIL``)."""
     text = expr.str.to_lowercase().str.replace_all("[\u00a0\u202f\u2009']", " ")
-    suffix_alt = "|".join(sorted(_COUNT_SUFFIX, key=len, reverse=True))
+    suffix_alt = "|".join(sorted([*_COUNT_SUFFIX, "mil"], key=len, reverse=True))
     g = pl.field("g")
     n, s = g.struct.field("n"), g.struct.field("s")
     with_suffix = n.str.replace_all(" ", "").str.replace(",", ".").cast(pl.Float64, strict=False)
     plain = n.str.replace_all(r"[,. ]", "").cast(pl.Float64, strict=False)
-    mult = s.replace_strict(_COUNT_SUFFIX, default=None, return_dtype=pl.Float64)
-    value = pl.when(s.is_not_null()).then(with_suffix * mult).otherwise(plain)
+    mil = (pl.when(pl.field("t").str.contains(_MIL_ENGLISH)).then(pl.lit(1e6))
+           .when(pl.field("t").str.contains(_MIL_IBERIAN)).then(pl.lit(1e3)))
+    mult = pl.when(s == "mil").then(mil).otherwise(
+        s.replace_strict(_COUNT_SUFFIX, default=None, return_dtype=pl.Float64))
+    decimal = n.str.contains(r"^\d+[.,]\d{1,2}$")
+    value = pl.when(s.is_not_null()).then(with_suffix * mult).when(~decimal).then(plain)
     value = pl.when(g.struct.field("neg").is_null() & g.struct.field("e").is_null()).then(value)
     return _staged(
-        {"g": text.str.extract_groups(
+        {"t": text},
+        {"g": pl.field("t").str.extract_groups(
             rf"{_SIGN}(?P<n>\d(?:[\d,. ]*\d)?)(?P<e>{_EXP})?\s*(?P<s>{suffix_alt})?\b")},
         {"count": value.round(0).cast(pl.Int64, strict=False)},
         keep=["count"],
     ).struct.field("count")
 
 
+# Every figure is zero ("0 hours", "PT0H", "P0D"): a placeholder, not a quantity.
+ALL_ZERO = r"^[^1-9]*0[^1-9]*$"
+_ACCESS_WITH_FIGURE = rf"(?i)\b(?:{ACCESS_WORDS})\b.*[0-9]|[0-9].*\b(?:{ACCESS_WORDS})\b"
+
+
 def number_refusal(expr: pl.Expr) -> pl.Expr:
     """Why a quantity text gave no figure, for its mapping note: "negative" where its first
-    figure carries a minus sign (``NEGATIVE_FIRST``), else "unparsed" (no figure, exponent
-    notation, no unit). Run it on the noted values only (null elsewhere): a regex pass."""
-    return (pl.when(expr.str.contains(NEGATIVE_FIRST)).then(pl.lit("negative"))
-            .otherwise(pl.lit("unparsed")))
+    figure carries a minus sign (``NEGATIVE_FIRST``); the parsers' other refusals by name (a
+    zero placeholder, instalments, an ambiguous "mil", an access period, an open per-week or
+    total span, a free trial); else "unparsed" (no figure, exponent notation, no unit). Run it
+    on the noted values only (null elsewhere): a few regex passes."""
+    return (
+        pl.when(expr.str.contains(NEGATIVE_FIRST)).then(pl.lit("negative"))
+        .when(expr.str.contains(ALL_ZERO)).then(pl.lit("zero, a placeholder"))
+        .when(expr.str.contains(INSTALMENTS)).then(pl.lit("instalments, not one price"))
+        .when(expr.str.contains(AMBIGUOUS_MIL)).then(pl.lit("ambiguous 'mil' (thousand or million)"))
+        .when(expr.str.contains(_ACCESS_WITH_FIGURE)).then(pl.lit("access or validity period, not a course length"))
+        .when(expr.str.contains(AMBIGUOUS_SPAN)).then(pl.lit("per week or in all? ambiguous"))
+        .when(expr.str.contains(FREE_TRIAL)).then(pl.lit("a free trial, not a price"))
+        .otherwise(pl.lit("unparsed"))
+    )
 
 
 def parse_bool(expr: pl.Expr, words: Mapping[str, str]) -> pl.Expr:
@@ -695,47 +871,197 @@ def parse_date(expr: pl.Expr) -> pl.Expr:
 # --- prices -------------------------------------------------------------------------------------
 
 _FREE = r"(?i)\b(?:free|gratis|gratuit|kostenlos|no cost|no charge|complimentary)\b"
+# A free trial, preview or sample is no price of the offering: "Free trial" is not "free".
+FREE_TRIAL = (
+    r"(?i)\bfree\s+(?:\d+[- ]?\w+\s+)?(?:trial|preview|demo|sample|lesson|webinar|consultation|intro\w*)"
+    r"|\btrial\b|\bprueba\s+gratu|\bessai\s+gratuit|\bkostenlos\s+testen|\bgratis\s+testen|\bprobeabo"
+)
+# Instalments: the first figure counts payments ("3x $99", "4 payments of $50", "12x de R$ 99,90")
+# or a figure is multiplied by a count ("$99 x 3"). No one price: refused (noted), not guessed.
+INSTALMENTS = (
+    r"(?i)^[^0-9]*?\b[0-9]{1,2}\s*(?:x|×)\s*(?:de\s+)?[^0-9\s]{0,4}\s*[0-9]"
+    r"|^[^0-9]*?\b[0-9]{1,2}\s+(?:(?:monthly|weekly|annual|yearly|equal|easy|interest[- ]free|monatliche"
+    r"|mensuales|mensais)\s+)?(?:payments?|instal(?:l)?ments?|raten|monatsraten|cuotas|parcelas"
+    r"|mensualidades|versements|mensualit[ée]s|pagos)\b"
+    r"|^[^0-9]*?[0-9][0-9.,']*\s*[^0-9\s]{0,4}\s*(?:x|×)\s*[0-9]{1,2}\b"
+)
+
+_PRICE_REFUSED = [re.compile(p) for p in (NEGATIVE_FIRST, _NOT_DECIMAL, INSTALMENTS, AMBIGUOUS_MIL)]
+_FREE_TRIAL = re.compile(FREE_TRIAL)
+_FREE_WORD = re.compile(_FREE)
+# Figures that count something else than money ("7-day free trial, then $499", "Save 20%: $79",
+# "12 months access $99"): blanked before price-parser picks the first figure.
+_NOT_MONEY = re.compile(
+    r"(?i)\d+(?:[.,]\d+)?\s*-?\s*(?:days?|weeks?|months?|years?|hours?|hrs?|minutes?|mins?|%|percent)\b"
+)
+# A multiplier after the first figure: "$1.5k", "$2K", "1.5 million IDR", "Rp 1,5 jt", "₹2 lakh".
+_MULTIPLIERS = {
+    "k": 1e3, "thousand": 1e3, "tsd": 1e3, "tausend": 1e3, "rb": 1e3, "ribu": 1e3,
+    "lakh": 1e5, "lakhs": 1e5, "lac": 1e5, "lacs": 1e5,
+    "m": 1e6, "mn": 1e6, "mio": 1e6, "mill": 1e6, "million": 1e6, "millions": 1e6, "millionen": 1e6,
+    "millones": 1e6, "milhões": 1e6, "milhoes": 1e6, "jt": 1e6, "juta": 1e6,
+    "crore": 1e7, "crores": 1e7, "bn": 1e9, "billion": 1e9, "mrd": 1e9, "milliarden": 1e9,
+}  # fmt: skip
+_MULTIPLIER = re.compile(
+    r"^\D*?(\d(?:[\d.,' ]*\d)?)\s*("
+    + "|".join(sorted(map(re.escape, _MULTIPLIERS), key=len, reverse=True))
+    + r")(?![^\W\d_])",
+    re.IGNORECASE,
+)
+# Two figures joined by a dash or "to" ("$0 – $49", "€100-200", "$500 to $1,500"): a range.
+_PRICE_RANGE = re.compile(
+    r"^\D*?\d[\d.,' ]*?\s*[^\d\s]{0,4}\s*(?:-|–|—|\bto\b|\bbis\b)\s*[^\d\s]{0,4}\s*(\d(?:[\d.,' ]*\d)?)",
+    re.IGNORECASE,
+)
+# price-parser found no currency: a short token right before or after the first figure
+# ("S/ 250", "L.E. 500", "R 499", "500 LE") is handed on for the look-up, which knows it or not.
+_FIRST_FIGURE = re.compile(r"\d(?:[\d.,' \u00a0\u202f]*\d)?")
+_TOKEN_BEFORE = re.compile(r"(?:^|\s)(\S{1,4}) ?$")
+_TOKEN_AFTER = re.compile(r" ?([^\s\d]{1,4})(?:\s|$)")
 
 
-_PRICE_REFUSED = re.compile(f"{NEGATIVE_FIRST}|{_NOT_DECIMAL}")
+def _short_token(token: str) -> str | None:
+    """A currency-like token: at most four characters, and capitals or with a symbol or dot
+    ("S/", "L.E.", "LE", "R", "KSh"), not a word ("for", "from", "Only")."""
+    if not token or len(token) > 4 or not any(c.isalpha() or unicodedata.category(c) == "Sc" for c in token):
+        return None
+    return token if (token.isupper() or not token.isalpha() or any(c.isupper() for c in token[1:])) else None
+
+
+def _currency_token(value: str, currency: str | None) -> str | None:
+    """The currency as written, whole: price-parser returns the symbol it knows, and letters
+    written right before it belong to the token ("E£ 500": "E£", Egyptian, not "£"; "Can$",
+    "CDN$" where it returns "$" or "N$")."""
+    if currency:
+        start = value.find(currency)
+        if start <= 0:
+            return currency
+        first = start
+        while first > 0 and (value[first - 1].isalpha() or value[first - 1] == "."):
+            first -= 1
+        return value[first:start] + currency
+    figure = _FIRST_FIGURE.search(value)
+    if figure is None:
+        return None
+    before = _TOKEN_BEFORE.search(value[: figure.start()])
+    token = _short_token(before.group(1)) if before else None
+    if token is None:
+        after = _TOKEN_AFTER.match(value[figure.end():])
+        token = _short_token(after.group(1)) if after else None
+    return token
+
+
+def _figure(text: str) -> float | None:
+    amount = Price.fromstring(text).amount
+    return float(amount) if amount is not None else None
 
 
 def _parse_price(value: str) -> dict[str, Any]:
-    price = Price.fromstring(value)
+    text = _NOT_MONEY.sub(" ", value)
+    if not re.search(r"\d", text):  # the only figures count days, hours or percent
+        text = value if not re.search(r"\d", value) else ""
+    price = Price.fromstring(text)
     amount = float(price.amount) if price.amount is not None else None
-    # price-parser reads the digits only: "-50" as 50, "1e308" as 1, "0x1F" as 0 (free!).
-    if amount is not None and _PRICE_REFUSED.search(value):
+    note = None
+    # price-parser reads the digits only: "-50" as 50, "1e308" as 1, "0x1F" as 0 (free!),
+    # "3x $99" as 3, "10 mil" as 10.
+    if amount is not None and any(r.search(value) for r in _PRICE_REFUSED):
         amount = None
-    return {"amount": amount, "currency": price.currency}
+    multiplied = _MULTIPLIER.search(text)
+    if amount is not None and multiplied and _figure(multiplied.group(1)) == amount:
+        amount = round(amount * _MULTIPLIERS[multiplied.group(2).lower()], 2)
+    ranged = _PRICE_RANGE.search(text)
+    if amount is not None and ranged:
+        upper = _figure(ranged.group(1))
+        if upper is not None and upper > amount:  # "$99 - 2 courses" is no range
+            # The labelled convention: the lowest non-zero price stated ("$0 – $49": 49, not free).
+            amount = amount if amount > 0 else upper
+            note = "range; lowest non-zero price kept"
+    trial = _FREE_TRIAL.search(value) is not None
+    if amount == 0 and trial:
+        amount = None
+    free = _FREE_WORD.search(value) is not None and not trial
+    if amount is None and free and not re.search(r"\d", value):  # "Free!", "gratis"
+        amount = 0.0
+    currency = _currency_token(value, price.currency)
+    return {"amount": amount, "currency_text": re.sub(r"\s+", "", currency) if currency else None,
+            "free": free or amount == 0, "note": note}
 
 
 def parse_price(expr: pl.Expr) -> pl.Expr:
-    """Price text -> struct{amount, currency_text, free}: "$49" -> 49, "$"; "49.99 USD" ->
-    49.99, "USD"; "€ 1.200,00" -> 1200, "€"; "Free" -> 0, null, free. The currency stays as
-    written (symbol or code); transforms resolves it to ISO 4217 with the offering's country.
-    A negative price ("-50 USD", "$-0.01"), exponent notation and hexadecimal give no amount.
+    """Price text -> struct{amount, currency_text, free, note}: "$49" -> 49, "$"; "49.99 USD"
+    -> 49.99, "USD"; "€ 1.200,00" -> 1200, "€"; "Free" -> 0, null, free; "$1.5k" -> 1500;
+    "E£ 500" -> 500, "E£". The currency stays as written (symbol or code, with the letters
+    written right before a symbol); transforms resolves it to ISO 4217 with the offering's
+    country. A negative price ("-50 USD", "$-0.01"), exponent notation, hexadecimal,
+    instalments ("3x $99") and an ambiguous "mil" give no amount, nor does a free trial; a
+    range ("$0 – $49") gives its lowest non-zero end and a ``note``.
 
     price-parser does the decimal-separator guessing ("1.200,00" vs "1,200.00"), which a
-    regex would get wrong; it runs once per distinct price text.
+    regex would get wrong; it runs once per distinct price text, and so does the rest.
     """
-    parsed = map_distinct(
+    return map_distinct(
         expr,
         _parse_price,
-        pl.Struct({"amount": pl.Float64(), "currency": pl.String()}),
+        pl.Struct({"amount": pl.Float64(), "currency_text": pl.String(), "free": pl.Boolean(),
+                   "note": pl.String()}),
     )
-    amount = pl.field("p").struct.field("amount")
-    free = pl.field("t").str.contains(_FREE).fill_null(False)
+
+
+# A price per some unit: per credit, hour, session, course, term, year or month ("$300 per
+# credit", "$25/hour", "€29 / Monat", "29 € par mois", "£9,250 per year", "Tuition per 6-month
+# term"), in the languages catalogs write. ``price_per`` names the kind.
+_PER_PREP = r"(?:/|\b(?:per|each|every|pro|je|par|por|al|au|la|le|el)\b)"
+_PER_QUALIFIER = r"(?:\d+[-\s]?(?:month|year|week)s?[-\s]|academic\s+|school\s+|calendar\s+|full[-\s]time\s+|part[-\s]time\s+)?"
+_PRICE_UNITS = (
+    r"credits?(?:[-\s]hours?)?|semester[-\s](?:credit[-\s])?hours?|quarter[-\s](?:credit[-\s])?hours?"
+    r"|contact[-\s]hours?|ects(?:[-\s]credits?)?|cr|units?|cr[ée]dits?|cr[ée]ditos?|crediti|leistungspunkte?|cfu"
+    r"|courses?|modules?|kurse?s?|cours|cursos?|corsi|corso|modulen|subjects?|seminars?|workshops?"
+    r"|semesters?|terms?|quarters?|trimesters?|semestres?|trimestres?|cuatrimestres?|semestri|halbjahr"
+    r"|years?|yrs?|annum|jahre?s?|ans?|ann[ée]es?|a[ñn]os?|anni|anno"
+    r"|months?|mos?|monate?s?|monat|mois|mes(?:es)?|mese|mesi|maand(?:en)?|m[åa]nad"
+    r"|hours?|hrs?|h|stunden?|std|heures?|horas?|sessions?|lessons?|lectures?|classes|class"
+    r"|days?|tage?|jours?|d[ií]as?|weeks?|wks?|wochen?|semaines?|semanas?|settiman[ae]"
+)
+_PRICE_PER_ADVERB = (
+    r"monthly|monatlich|mensuel(?:le)?|mensual(?:mente)?|mensile|maandelijks|yearly|annually|jährlich"
+    r"|annuel(?:le)?|anual(?:mente)?|annuale|jaarlijks|per\s+annum|weekly|wöchentlich|hourly"
+)
+PRICE_PER = (
+    rf"(?i){_PER_PREP}\s*{_PER_QUALIFIER}(?P<u>{_PRICE_UNITS})\b"
+    rf"|[0-9]\S*\s+(?:a|an)\s+(?P<u2>{_PRICE_UNITS})\b|\b(?P<u3>{_PRICE_PER_ADVERB})\b|\b(?P<u4>p\.\s?a\.)"
+)
+# The kind of a per-unit word, tried in this order (a "semester hour" is a credit, "modules" no month).
+_PRICE_PER_KINDS = [
+    ("credit", r"^(?:credit|semester[-\s]|quarter[-\s]|contact|ects|cr$|cr[ée]d|unit|leistungs|cfu)"),
+    ("course", r"^(?:course|module|kurs|cours|curs|cors|subject|seminar|workshop)"),
+    ("month", r"^(?:mo|mes|mois|maand|m[åa]nad|mensu|mensil)"),
+    ("year", r"^(?:y|an|añ|jahr|jaar|jährlich|per\s+annum|p\.)"),
+    ("term", r"^(?:semest|term|quarter|trimest|cuatrim|halbjahr)"),
+]
+
+
+PRICE_PER_DTYPE = pl.Struct({"unit": pl.String(), "per": pl.String()})
+
+
+def price_per(expr: pl.Expr, *, distinct: bool = True) -> pl.Expr:
+    """The unit a price is stated per -> struct{unit, per}: ``per`` is "credit", "course",
+    "month", "year", "term" or "time" (hour, session, day, week), ``unit`` the word as
+    written, lowercased; nulls for a price of the whole offering ("$49", "$99 per person").
+    Once per distinct text (``on_distinct``) unless ``distinct`` is False (for use inside
+    another ``on_distinct``)."""
+    if distinct:
+        return on_distinct(expr, lambda e: price_per(e, distinct=False), PRICE_PER_DTYPE)
+    g = pl.field("g")
+    unit = pl.coalesce(g.struct.field("u"), g.struct.field("u2"), g.struct.field("u3"), g.struct.field("u4"))
+    kind = pl.lit("time")
+    for name, pattern in reversed(_PRICE_PER_KINDS):
+        kind = pl.when(pl.field("unit").str.contains(pattern)).then(pl.lit(name)).otherwise(kind)
     return _staged(
-        {"t": expr, "p": parsed},
-        {
-            # price-parser reads "Free" as 0 already; say so explicitly for "Free!" or "gratis".
-            "amount": pl.when(amount.is_null() & free & ~pl.field("t").str.contains(r"\d"))
-            .then(0.0).otherwise(amount),
-            "currency_text": pl.field("p").struct.field("currency").str.strip_chars(),
-            "_free": free,
-        },
-        {"free": pl.field("_free") | (pl.field("amount") == 0)},
-        keep=["amount", "currency_text", "free"],
+        {"g": expr.str.extract_groups(PRICE_PER)},
+        {"unit": unit.str.to_lowercase()},
+        {"per": pl.when(pl.field("unit").is_not_null()).then(kind)},
+        keep=["per", "unit"],
     )
 
 

@@ -22,9 +22,12 @@ Mapping rules worth knowing (each also stated where it is applied):
   none (record_kind says learning_opportunity / assessment). Language keeps no region.
 - EQF only from evidence: an explicit "EQF 6", a degree type (Associate 5 ... Doctoral 8) or a
   degree-level audience (Bachelors Degree Level -> 6). Never from "beginner".
-- The main price is the first price that is not a subscription, preferring AggregateCost,
-  then Tuition, then untyped; a free audit track beside a paid one sets ``free_to_audit``
-  instead, and as the only price makes the offering free. A zero price has no currency. ``price_usd`` uses the dated table
+- The main price is a paid price before a free one, preferring AggregateCost, then Tuition,
+  then untyped, and among those the lowest (in USD where rates allow; "member 1,407 /
+  non-member 1,640" -> 1,407), then the first. Subscriptions (monthly prices too) and prices
+  per credit, hour or course are no course price (noted); a price per term is kept, noted. A
+  free audit track beside a paid one sets ``free_to_audit`` instead, and as the only price
+  makes the offering free. A zero price has no currency. ``price_usd`` uses the dated table
   data/fx_rates.csv; its date is returned as ``NormalizeResult.fx_rate_date``.
 - Skills: each distinct provider skill name is matched once against the ESCO list
   (normalize/taxonomy/skills.py: curated look-up, exact labels, label runs, guarded fuzzy
@@ -60,6 +63,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -72,15 +76,18 @@ from polars.io.plugins import register_io_source
 from normalize import taxonomy as tx
 from normalize.expressions import (
     NEEDS_CLEANING,
+    PRICE_PER_DTYPE,
     blank_to_null,
     clean_text,
     collapse_whitespace,
+    keyword_text,
     lookup_exact,
     map_distinct,
     marker_text,
     match_keywords,
     matches_any,
     number_refusal,
+    on_distinct,
     parse_bool,
     parse_count,
     parse_credits,
@@ -90,6 +97,7 @@ from normalize.expressions import (
     parse_rating,
     parse_workload,
     plain_text,
+    price_per,
     sanitize_text,
 )
 from normalize.schema import (
@@ -543,42 +551,129 @@ def _map_test_flag(lf: pl.LazyFrame) -> pl.LazyFrame:
     return lf.with_columns(is_test=is_test)
 
 
+# A degree word names the award only on its own: not after "mini", "pre", "micro" or "non"
+# ("Mini MBA", "Pre-Master's Programme", "Non-degree"), not before "level" or "prep"
+# ("Master's-level course", "MBA Prep"), not after "towards", "stackable", "pathway" ...
+# ("Credit towards a Master's degree", "Stackable into a Master's Degree").
+_DEGREE_BEFORE = ("mini", "pre", "prep", "micro", "non")
+_DEGREE_AFTER = ("level", "prep", "preparation", "preparatory", "readiness", "essentials", "foundation",
+                 "foundations", "taster")
+_DEGREE_LEADING = ("toward", "towards", "stackable", "stack", "stacks", "pathway", "leading", "counts",
+                   "count", "applicable", "preparation", "preparing", "prepare", "bridge", "bridging",
+                   "admission")
+
+
+def _degree_classes(classes: pl.DataFrame) -> frozenset[str]:
+    """Degree and every class under it (MasterOfScienceDegree, ResearchDoctorate ...)."""
+    parent = dict(zip(classes["code"], classes["parent"], strict=True))
+
+    def under_degree(code: str | None) -> bool:
+        seen = set()
+        while code and code not in seen:
+            if code == "Degree":
+                return True
+            seen.add(code)
+            code = parent.get(code)
+        return False
+
+    return frozenset(c for c in parent if under_degree(c))
+
+
+def _degree_qualified(lookup: tx.Lookup, degrees: frozenset[str]) -> str:
+    """A regex over ``keyword_text`` that finds a degree keyword qualified as not the award."""
+    words = sorted({p.strip() for p, v in lookup.keywords.items() if v in degrees}, key=lambda p: (-len(p), p))
+    degree = "|".join(r"\s+".join(re.escape(w) for w in p.split()) for p in words)
+    before, after, leading = ("|".join(ws) for ws in (_DEGREE_BEFORE, _DEGREE_AFTER, _DEGREE_LEADING))
+    return (rf"\s(?:{before})\s+(?:{degree})\s|\s(?:{degree})\s+(?:{after})\s"
+            rf"|\s(?:{leading})\s.*\s(?:{degree})\s")
+
+
+def _credential_class(raw: pl.Expr, lookup: tx.Lookup, kind_of: Mapping[str, str],
+                      degrees: frozenset[str], qualified: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """The CTDL class a label names, why none when a keyword was refused, and the kind the
+    label's other keywords agree on ("credential" for "MBA Certificate").
+
+    The whole label first (``lookup_exact``: "MBA", "Master"), else its keywords in text order
+    (leftmost, longest), as ``_lookup`` does; but a degree keyword counts only when it names
+    the award: refused when qualified (``_degree_qualified``: "Mini MBA", "Master's-level
+    microcredential") or beside a learning opportunity ("Doctoral seminar", "MBA Prep Course":
+    a course); beside another credential class ("MBA Certificate") the label names no single
+    class. The class is then the first other keyword, else none with the reason given."""
+    found = match_keywords(raw, lookup.keywords).list.drop_nulls().list.eval(
+        pl.element().filter(pl.element() != ""))
+    is_degree = pl.element().is_in(sorted(degrees))
+    other = found.list.eval(pl.element().filter(~is_degree))
+    learning = found.list.eval(pl.element().filter(
+        pl.element().replace_strict(kind_of, default=None, return_dtype=pl.String) != "credential"))
+    has_degree = found.list.eval(is_degree.any()).list.first().fill_null(False)
+    modified = keyword_text(raw).str.contains(qualified).fill_null(False)
+    blank = lookup_exact(raw, lookup.exact).eq("").fill_null(False)  # recognised, maps to nothing
+    by_keyword = (
+        pl.when(~has_degree).then(found.list.first())
+        .when(modified).then(other.list.first())
+        .when(learning.list.len() > 0).then(learning.list.first())
+        .when(other.list.len() == 0).then(found.list.first())
+    )
+    why = (pl.when(has_degree & modified & (other.list.len() == 0))
+           .then(pl.lit("degree word qualified, not the award"))
+           .when(has_degree & ~modified & (learning.list.len() == 0) & (other.list.len() > 0))
+           .then(pl.lit("a degree and another credential class in")))
+    kinds = (pl.when(modified).then(other).otherwise(found)
+             .list.eval(pl.element().replace_strict(kind_of, default=None, return_dtype=pl.String))
+             .list.unique())
+    return (pl.coalesce(lookup_exact(raw, lookup.exact), by_keyword),
+            pl.when(~blank).then(why),
+            pl.when(kinds.list.len() == 1).then(kinds.list.first()))
+
+
 def _map_kind(lf: pl.LazyFrame) -> pl.LazyFrame:
     """The CTDL class from the credential label, else from the record kind; credential_type
-    is that class when it is a credential; record_kind its kind; EQF from degree classes."""
+    is that class when it is a credential; record_kind its kind; EQF from degree classes.
+
+    Degree keywords count only where they name the award (``_credential_class``). A label
+    that maps to no class says nothing of the kind: the record kind's class is used when it is
+    a credential ("Competency" in an OpenBadgeCredential is an OpenBadge), the record kind
+    otherwise, else learning_opportunity (noted); never "credential" for a label we could not
+    read ("Audit", "Masterclass")."""
     lookup = tx.load_lookup("credential_type")
     classes = tx.load_credential_types()
     kind_of = dict(zip(classes["code"], classes["kind"], strict=True))
     eqf_of = {c: e for c, e in zip(classes["code"], classes["eqf_level"], strict=True) if e is not None}
+    degrees = _degree_classes(classes)
+    qualified = _degree_qualified(lookup, degrees)
+    label_class, label_why, label_kind = _credential_class(pl.col("credential_type_raw"), lookup, kind_of,
+                                                           degrees, qualified)
+    kind_class, _, _ = _credential_class(pl.col("record_kind_raw"), lookup, kind_of, degrees, qualified)
     lf = lf.with_columns(
-        _ct_label=_lookup(pl.col("credential_type_raw"), lookup),
-        _ct_kind=_lookup(pl.col("record_kind_raw"), lookup),
+        _ct_label=label_class,
+        _ct_why=label_why,
+        _ct_label_kind=label_kind,
+        _ct_kind=kind_class,
         _label_given=_present("credential_type_raw"),
         _kind_given=_present("record_kind_raw"),
     )
-    # A stated but unknown credential label is not overridden by a generic record kind
-    # ("course"): the offering awards something we could not name.
     lf = lf.with_columns(
-        _class=pl.when("_label_given").then(blank_to_null(pl.col("_ct_label")))
-        .otherwise(blank_to_null(pl.col("_ct_kind"))),
         _raw_kind=blank_to_null(pl.col("_ct_kind")).replace_strict(kind_of, default=None,
                                                                   return_dtype=pl.String),
+    ).with_columns(
+        _class=pl.when("_label_given").then(pl.coalesce(
+            blank_to_null(pl.col("_ct_label")),
+            pl.when(pl.col("_raw_kind") == "credential").then(blank_to_null(pl.col("_ct_kind"))),
+        )).otherwise(blank_to_null(pl.col("_ct_kind"))),
     ).with_columns(_class_kind=pl.col("_class").replace_strict(kind_of, default=None, return_dtype=pl.String))
     return lf.with_columns(
         # credential_type names what is awarded: a course or an exam that awards nothing
         # has none (its CTDL class shows in record_kind).
         credential_type=pl.when(pl.col("_class_kind") == "credential").then("_class"),
-        record_kind=pl.coalesce(
-            "_class_kind",
-            "_raw_kind",
-            pl.when("_label_given").then(pl.lit("credential")),
-            pl.lit("learning_opportunity"),
-        ),
+        record_kind=pl.coalesce("_class_kind", "_raw_kind", "_ct_label_kind", pl.lit("learning_opportunity")),
         _eqf_degree=pl.col("_class").replace_strict(eqf_of, default=None, return_dtype=pl.Int64),
         _n_kind=_notes(
             "kind",
-            _note(pl.col("_label_given") & pl.col("_ct_label").is_null(), "credential_type", "unmapped",
-                  pl.col("credential_type_raw")),
+            _note(pl.col("_label_given") & pl.col("_ct_label").is_null(), "credential_type",
+                  lambda _: pl.coalesce(pl.col("_ct_why"), pl.lit("unmapped")), pl.col("credential_type_raw")),
+            _note(pl.col("_label_given") & pl.col("_ct_label").is_null() & pl.col("_raw_kind").is_null()
+                  & pl.col("_ct_label_kind").is_null(),
+                  "record_kind", "credential label unmapped; learning_opportunity assumed"),
             _note(pl.col("_kind_given") & pl.col("_ct_kind").is_null(), "record_kind", "unmapped",
                   pl.col("record_kind_raw")),
             _note(~pl.col("_label_given") & ~pl.col("_kind_given"), "record_kind",
@@ -619,6 +714,58 @@ def _map_level(lf: pl.LazyFrame) -> pl.LazyFrame:
                   "audience_level", "unmapped", pl.col("level_raw")),
         ),
     )
+
+
+def _ects_figure(raw: pl.Expr, lookup: tx.Lookup) -> pl.Expr:
+    """The figure written with an ECTS unit anywhere in the text ("30 credits (15 ECTS)" -> 15;
+    "7,5 hp" -> 7.5), the units being those the credit-unit look-up maps to ECTS."""
+    words = {p.strip() for p, v in lookup.keywords.items() if v == "ECTS"}
+    words |= {k for k, v in lookup.exact.items() if v == "ECTS" and k.isalpha() and len(k) <= 4}
+    units = "|".join(r"[\s-]*".join(re.escape(w) for w in p.split()) for p in sorted(words, key=lambda p: (-len(p), p)))
+    return (raw.str.to_lowercase().str.extract(rf"(?:^|[^\d.,])(\d+(?:[.,]\d+)?)\s*-?\s*(?:{units})\b", 1)
+            .str.replace(",", ".").cast(pl.Float64, strict=False))
+
+
+def _pair_credit_units(lf: pl.LazyFrame, lookup: tx.Lookup) -> pl.LazyFrame:
+    """``_unit``: the credit unit, each figure paired with its own unit. The first figure's
+    unit is the words right after it ("30 credits (15 ECTS)": "credits", not the ECTS further
+    on); where another figure is in ECTS, that figure is kept (``_cr_credits`` replaced,
+    noted). The unit field (credit_unit_raw) and the figure's own unit must agree: "5 ECTS"
+    with "CEU" gives no unit (noted); an unmapped unit field leaves the figure's own unit."""
+    own_text = (pl.col("_cr_unit_text").str.replace(r"\s*[(\[/=;,].*$", "").str.replace(r"\s*\d.*$", "")
+                .str.strip_chars())
+    lf = lf.with_columns(
+        _cr_own_text=pl.when(own_text.str.len_chars() > 0).then(own_text),
+        _cr_ects=_ects_figure(pl.col("credits_raw"), lookup),
+        _unit_given=_present("credit_unit_raw"),
+        _unit_field=_lookup(collapse_whitespace(pl.col("credit_unit_raw")), lookup),
+    ).with_columns(_unit_own=_lookup(pl.col("_cr_own_text"), lookup))
+    lf = lf.with_columns(
+        _cr_switch=pl.col("_cr_ects").is_not_null() & pl.col("_cr_credits").is_not_null()
+        & (pl.col("_unit_own") != "ECTS").fill_null(True),
+    ).with_columns(
+        _cr_credits=pl.when("_cr_switch").then("_cr_ects").otherwise("_cr_credits"),
+        _unit_own=pl.when("_cr_switch").then(pl.lit("ECTS")).otherwise("_unit_own"),
+    )
+    field, own = blank_to_null(pl.col("_unit_field")), blank_to_null(pl.col("_unit_own"))
+    return lf.with_columns(
+        _unit_conflict=(field.is_not_null() & own.is_not_null() & (field != own)).fill_null(False),
+    ).with_columns(
+        _unit=pl.when(~pl.col("_unit_conflict")).then(pl.coalesce("_unit_field", "_unit_own")),
+    )
+
+
+def _credit_unit_notes() -> list[pl.Expr]:
+    """Notes of ``_pair_credit_units``: unmapped units, a conflict, another figure kept."""
+    return [
+        _note(pl.col("_unit_given") & pl.col("_unit_field").is_null(), "credit_unit", "unmapped",
+              collapse_whitespace(pl.col("credit_unit_raw"))),
+        _note(~pl.col("_unit_given") & pl.col("_cr_own_text").is_not_null() & pl.col("_unit_own").is_null(),
+              "credit_unit", "unmapped", pl.col("_cr_own_text")),
+        _note(pl.col("_unit_conflict"), "credit_unit", "unit field and figure disagree",
+              pl.format("{} / {}", collapse_whitespace(pl.col("credit_unit_raw")), pl.col("credits_raw"))),
+        _note(pl.col("_cr_switch"), "credits", "several figures; the ECTS one kept", pl.col("credits_raw")),
+    ]
 
 
 def _map_effort(lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -680,14 +827,13 @@ def _map_effort(lf: pl.LazyFrame) -> pl.LazyFrame:
 
     # Credits and their unit; ECTS taken as given or derived from the workload.
     credit_lookup = tx.load_lookup("credit_unit")
+    lf = _pair_credit_units(lf, credit_lookup)
     lf = lf.with_columns(
         workload_hours_min=hours("min"),
         workload_hours_max=hours("max"),
         credits=pl.when(pl.col("_cr_credits") <= MAX_CREDITS).then("_cr_credits"),
         _cr_out=(pl.col("_cr_credits") > MAX_CREDITS).fill_null(False),
-        _unit_text=pl.coalesce(collapse_whitespace(pl.col("credit_unit_raw")), pl.col("_cr_unit_text")),
     ).with_columns(
-        _unit=_lookup(pl.col("_unit_text"), credit_lookup),
         _work_out=beyond("workload_hours", MAX_WORKLOAD_HOURS),
     ).with_columns(within("workload_hours", "_work_out"))
     lf = lf.with_columns(
@@ -723,42 +869,132 @@ def _map_effort(lf: pl.LazyFrame) -> pl.LazyFrame:
             _note(pl.col("_cr_out"), "credits", "out of range", pl.col("credits_raw")),
             _note(_present("credits_raw") & pl.col("credits").is_null() & ~is_range & ~pl.col("_cr_out"),
                   "credits", number_refusal, pl.col("credits_raw")),
-            _note(pl.col("_unit_text").is_not_null() & pl.col("_unit").is_null(), "credit_unit", "unmapped",
-                  pl.col("_unit_text")),
+            *_credit_unit_notes(),
         ),
     )
 
 
+# Several delivery words in one value: "or", "/" and "," offer alternatives ("Online or
+# in-person": none chosen, noted); "and", "with", "&", "+" combine them ("In-person and online",
+# "Online with an in-person residency": blended). A qualified word ("mostly online",
+# "partly on campus") is a blend too.
+_ALTERNATIVES = r"(?i)\b(?:or|either|oder|ou|o)\b|[/|]"
+_COMBINED = r"(?i)\b(?:and|with|plus|combined|und|et|y|mit|avec|con)\b|[&+]"
+_LISTED = r","
+_NEGATIONS = ("not", "non", "no", "without", "kein", "keine", "sans", "sin")
+_QUALIFIERS = ("mostly", "mainly", "primarily", "largely", "predominantly", "partly", "partially", "partial",
+               "some", "occasional")
+
+
+def _keyword_regex(lookup: tx.Lookup) -> str:
+    """The lookup's keywords as one alternation over ``keyword_text`` (words joined by spaces)."""
+    words = sorted({p.strip() for p in lookup.keywords}, key=lambda p: (-len(p), p))
+    return "|".join(r"\s+".join(re.escape(w) for w in p.split()) for p in words)
+
+
+def _delivery_axis(raw: pl.Expr, lookup: tx.Lookup, blended: str | None) -> tuple[pl.Expr, pl.Expr]:
+    """One delivery axis read from one raw value: its code and, where none is read although
+    the value names some, why ("negated", "alternatives", "several").
+
+    The whole value first; else its keywords, each once, negated ones ("Not online", "no
+    live sessions") dropped. One code is the value; several are a blend when combined (only
+    on an axis with a blend: ``blended``) and otherwise none."""
+    words = _keyword_regex(lookup)
+    text = keyword_text(raw)
+    negated = rf"\s(?:{'|'.join(_NEGATIONS)})\s+(?:{words})\s"
+    kept = text.str.replace_all(negated, "  ")
+    found = (match_keywords(kept, lookup.keywords).list.drop_nulls()
+             .list.eval(pl.element().filter(pl.element() != "")).list.unique(maintain_order=True))
+    n = found.list.len()
+    qualified = text.str.contains(rf"\s(?:{'|'.join(_QUALIFIERS)})\s+(?:{words})\s").fill_null(False)
+    alternatives = raw.str.contains(_ALTERNATIVES).fill_null(False)
+    combined = ~alternatives & raw.str.contains(_COMBINED).fill_null(False)
+    listed = raw.str.contains(_LISTED).fill_null(False)
+    blend = pl.lit(blended) if blended is not None else pl.lit(None, dtype=pl.String)
+    by_keyword = (
+        pl.when(qualified & (blended is not None)).then(blend)
+        .when(n == 1).then(found.list.first())
+        .when((n > 1) & combined).then(blend)
+    )
+    why = (
+        pl.when((n == 0) & (text != kept)).then(pl.lit("negated"))
+        .when((n > 1) & (alternatives | (listed & ~combined))).then(pl.lit("alternatives, none chosen"))
+        .when(n > 1).then(pl.lit("several, none chosen"))
+    )
+    exact = lookup_exact(raw, lookup.exact)
+    value = pl.coalesce(exact, by_keyword)
+    return value, pl.when(exact.is_null() & by_keyword.is_null()).then(why)
+
+
 def _map_delivery(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Modality and timing; either raw field may carry either axis ("Online, self-paced")."""
+    """Modality and timing; either raw field may carry either axis ("Online, self-paced").
+    Negated words do not count; several modalities combined are a blend, offered as
+    alternatives none (``_delivery_axis``); timing has no blend."""
     modality_lu, timing_lu = tx.load_lookup("modality"), tx.load_lookup("timing")
     platform_lu = tx.load_lookup("platform_modality")
+    m_own, m_own_why = _delivery_axis(pl.col("modality_raw"), modality_lu, "BlendedDelivery")
+    t_own, t_own_why = _delivery_axis(pl.col("timing_raw"), timing_lu, None)
+    m_other, m_other_why = _delivery_axis(pl.col("timing_raw"), modality_lu, "BlendedDelivery")
+    t_other, t_other_why = _delivery_axis(pl.col("modality_raw"), timing_lu, None)
     lf = lf.with_columns(
-        _m_own=_lookup(pl.col("modality_raw"), modality_lu),
-        _t_own=_lookup(pl.col("timing_raw"), timing_lu),
-        _m_other=_lookup(pl.col("timing_raw"), modality_lu),
-        _t_other=_lookup(pl.col("modality_raw"), timing_lu),
+        _m_own=m_own, _m_own_why=m_own_why,
+        _t_own=t_own, _t_own_why=t_own_why,
+        _m_other=m_other, _m_other_why=m_other_why,
+        _t_other=t_other, _t_other_why=t_other_why,
         # A listing on an online-only platform is online, whatever else it leaves unsaid.
         _m_platform=lookup_exact(pl.col("platform"), platform_lu.exact),
     )
+    # A value whose words were refused (negated, alternatives) does not fall back on the
+    # platform: "Online or in-person" on an online platform is still not known to be online.
+    m_refused = pl.col("_m_own_why").is_not_null() | pl.col("_m_other_why").is_not_null()
     return lf.with_columns(
-        modality=blank_to_null(pl.coalesce("_m_own", "_m_other", "_m_platform")),
+        modality=blank_to_null(pl.coalesce("_m_own", "_m_other", pl.when(~m_refused).then("_m_platform"))),
         timing=blank_to_null(pl.coalesce("_t_own", "_t_other")),
         _n_delivery=_notes(
             "delivery",
-            _note(_present("modality_raw") & pl.col("_m_own").is_null() & pl.col("_t_other").is_null(),
+            _note(_present("modality_raw") & pl.col("_m_own").is_null() & pl.col("_t_other").is_null()
+                  & pl.col("_m_own_why").is_null() & pl.col("_t_other_why").is_null(),
                   "modality", "unmapped", pl.col("modality_raw")),
-            _note(_present("timing_raw") & pl.col("_t_own").is_null() & pl.col("_m_other").is_null(),
+            _note(pl.col("_m_own_why").is_not_null(), "modality", lambda _: pl.col("_m_own_why"),
+                  pl.col("modality_raw")),
+            _note(pl.col("_t_other_why").is_not_null() & pl.col("_t_own").is_null(), "timing",
+                  lambda _: pl.col("_t_other_why"), pl.col("modality_raw")),
+            _note(_present("timing_raw") & pl.col("_t_own").is_null() & pl.col("_m_other").is_null()
+                  & pl.col("_t_own_why").is_null() & pl.col("_m_other_why").is_null(),
                   "timing", "unmapped", pl.col("timing_raw")),
+            _note(pl.col("_t_own_why").is_not_null(), "timing", lambda _: pl.col("_t_own_why"),
+                  pl.col("timing_raw")),
+            _note(pl.col("_m_other_why").is_not_null() & pl.col("_m_own").is_null(), "modality",
+                  lambda _: pl.col("_m_other_why"), pl.col("timing_raw")),
         ),
     )
 
 
 _TAG_LIKE = r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$"
+# A bare code (no subtag) is read only when it is one of these ISO 639-1 codes or their ISO
+# 639-2 forms ("ger", "fra"): languages catalogs teach in. Every code is valid BCP 47, but a
+# bare "SE", "KR" or "BR" in a language field means Swedish, Korean or Portuguese (a country
+# code), not Northern Sami, Kanuri or Breton; "CHN" is not Chinook jargon nor "ASL" Asilulu.
+# Codes that are also the country code of a common catalog market with another language
+# (be, cy, my, sa, si, eu, la, in; 3-letter "ind", "per", "mar" ...) are left out too: such
+# values stay unmapped, noted.
+_COMMON_LANGUAGES = (
+    "af ar az bg bn bs ca cs da de el en es et fa fi fr ga gl gu ha he hi hr hu hy id ig is it ja jv "
+    "ka kk km kn ko ku lt lv mk ml mn mr ms mt nb ne nl nn no pa pl ps pt ro ru sk sl so sq sr sv sw ta "
+    "te th tl tr uk ur uz vi xh yo zh zu"
+)
+_COUNTRY_NOT_LANGUAGE = {"ben", "ind", "mac", "mar", "pan", "per", "slv"}  # Benin, India, Macao ...
+_BARE_LANGUAGE_CODES = frozenset(
+    {c for code in _COMMON_LANGUAGES.split()
+     for c in (code, langcodes.Language.get(code).to_alpha3(), langcodes.Language.get(code).to_alpha3(variant="B"))}
+    - _COUNTRY_NOT_LANGUAGE | {"iw", "fil", "yue", "ase", "und"}
+)
 
 
 def _standard_tag(value: str) -> str | None:
     if not re.fullmatch(_TAG_LIKE, value):
+        return None
+    if "-" not in value and "_" not in value and value.lower() not in _BARE_LANGUAGE_CODES:
         return None
     try:
         tag = langcodes.standardize_tag(value.replace("_", "-"))
@@ -782,6 +1018,47 @@ def _country_code(value: str) -> str | None:
     return found.alpha_2
 
 
+# Regions written after a city ("Austin, TX", "London, Ontario", "Sydney, NSW"): the states,
+# districts, provinces and territories of the countries whose catalogs write places that way
+# (ISO 3166-2; US outlying areas have country codes of their own). A region key naming regions
+# of two countries ("WA", "NT") or also a country ("Georgia") is ambiguous.
+_REGION_COUNTRIES = ("US", "CA", "AU")
+_REGION_ALIASES = {"Québec": "CA", "Newfoundland": "CA", "Washington DC": "US"}
+AMBIGUOUS_REGION = "?"
+
+
+def _region_key(value: str) -> str:
+    """Case, dots and spacing do not matter: "D.C." is "dc", "new  york" is "new york"."""
+    return " ".join(value.casefold().replace(".", "").split())
+
+
+@cache
+def _regions() -> dict[str, frozenset[str]]:
+    """Region key (code or name, ``_region_key``) -> the countries it names a region of."""
+    found: dict[str, set[str]] = {}
+    for country in _REGION_COUNTRIES:
+        for sub in pycountry.subdivisions.get(country_code=country) or []:
+            if sub.type == "Outlying area":
+                continue
+            for key in (sub.code.split("-", 1)[1], sub.name):
+                found.setdefault(_region_key(key), set()).add(country)
+    for key, country in _REGION_ALIASES.items():
+        found.setdefault(_region_key(key), set()).add(country)
+    return {k: frozenset(v) for k, v in found.items()}
+
+
+def _region_country(value: str) -> str | None:
+    """The country of a US state, Canadian province or Australian state written by code or
+    name ("TX", "Ontario", "NSW" -> US, CA, AU); ``AMBIGUOUS_REGION`` when the key names regions
+    of two countries ("WA") or is a country's name too ("Georgia"); None when no region."""
+    countries = _regions().get(_region_key(value.strip()))
+    if not countries:
+        return None
+    if len(countries) > 1 or (len(value.strip()) > 3 and _country_code(value) is not None):
+        return AMBIGUOUS_REGION
+    return next(iter(countries))
+
+
 def _currency_by_name(value: str) -> str | None:
     """ISO 4217 code of a currency written by name ("US Dollar", "Euro")."""
     if len(value) < 4:  # symbols and codes are resolved by the tables first
@@ -796,16 +1073,29 @@ def _map_place_language(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Language -> BCP 47 language[-script] (names via the curated table, tags via langcodes); country ->
     ISO 3166-1 alpha-2 (aliases via the table, codes and names via pycountry). When the whole
     value is not known, its first part is tried ("English, Spanish" -> en, noted); for
-    countries also the last part ("Boston, MA, USA" -> US)."""
+    countries the last part ("Berlin, Germany", "Boston, MA, USA" -> US), then the first.
+
+    In "City, XX" the two letters name a region, not a country ("Boston, MA" is not Morocco,
+    "Pittsburgh, PA" not Panama): a US state or Canadian province code gives its country, any
+    other two letters give none (noted); only a third part is read as a country code
+    ("Toronto, ON, CA"). A region name or an Australian state gives its country ("Paris,
+    Texas", "Sydney, NSW"); a name of a region and a country alike ("Atlanta, Georgia") or of
+    regions of two countries ("Perth, WA") gives none, noted as ambiguous. A whole value is
+    read as a country first ("CA", "Georgia")."""
     languages, countries = tx.load_lookup("language"), tx.load_lookup("country")
     lf = lf.with_columns(
         _lang=collapse_whitespace(pl.col("language_raw")),
         _ctry=collapse_whitespace(pl.col("country_raw")),
     ).with_columns(
-        _lang_first=pl.col("_lang").str.replace(r"(?i)\s+and\s+.*$", "").str.replace(r"[,;/|(].*$", "")
+        # The first of several: "English and French", "English & French", "Deutsch und
+        # Englisch", "EN/FR", "de, en", "English (subtitles)".
+        _lang_first=pl.col("_lang").str.replace(r"(?i)\s+(?:and|or|with|und|oder|et|ou|y|o|e|og|och)\s+.*$", "")
+        .str.replace(r"[,;/|(&+].*$", "").str.strip_chars(),
+        # A US ZIP code after the state ("Austin, TX 78701") is not part of the region.
+        _ctry_last=pl.col("_ctry").str.replace(r"^.*,", "").str.replace(r"\s+\d{5}(?:-\d{4})?$", "")
         .str.strip_chars(),
-        _ctry_last=pl.col("_ctry").str.replace(r"^.*,", "").str.strip_chars(),
         _ctry_first=pl.col("_ctry").str.replace(r",.*$", "").str.strip_chars(),
+        _ctry_parts=pl.col("_ctry").str.count_matches(",") + 1,
     )
 
     def language_of(col: str) -> pl.Expr:
@@ -816,10 +1106,24 @@ def _map_place_language(lf: pl.LazyFrame) -> pl.LazyFrame:
         return pl.coalesce(lookup_exact(pl.col(col), countries.exact),
                            map_distinct(pl.col(col), _country_code, pl.String()))
 
+    region = map_distinct(pl.col("_ctry_last"), _region_country, pl.String())
+    code2 = pl.col("_ctry_last").str.contains(r"^[A-Za-z]{2}$")
+    by_region = pl.when(region != AMBIGUOUS_REGION).then(region)
     lf = lf.with_columns(
         _lang_whole=language_of("_lang"),
         _lang_part=language_of("_lang_first"),
-        _country=pl.coalesce(country_of("_ctry"), country_of("_ctry_last"), country_of("_ctry_first")),
+        _ctry_whole=country_of("_ctry"),
+        _ctry_region=region,
+        _ctry_by_part=pl.when(pl.col("_ctry_parts") >= 3)
+        .then(pl.coalesce(country_of("_ctry_last"), by_region, country_of("_ctry_first")))
+        # "Germany, DE" is Germany, not Delaware: a code that repeats the first part's country.
+        .when((pl.col("_ctry_parts") == 2) & code2)
+        .then(pl.when(country_of("_ctry_first") == pl.col("_ctry_last").str.to_uppercase())
+              .then(country_of("_ctry_first")).otherwise(by_region))
+        .when(region.is_not_null()).then(by_region)
+        .otherwise(pl.coalesce(country_of("_ctry_last"), country_of("_ctry_first"))),
+    ).with_columns(
+        _country=pl.coalesce("_ctry_whole", "_ctry_by_part"),
     )
     return lf.with_columns(
         # Region subtags go: a catalog's "en_US" / "en-GB" names the site's market, not a
@@ -834,8 +1138,11 @@ def _map_place_language(lf: pl.LazyFrame) -> pl.LazyFrame:
                   "language", "unmapped", pl.col("_lang")),
             _note(pl.col("_lang_whole").is_null() & pl.col("_lang_part").is_not_null(), "language",
                   "several or qualified; first kept from", pl.col("_lang")),
-            _note(pl.col("_ctry").is_not_null() & pl.col("_country").is_null(), "country", "unmapped",
+            _note(pl.col("_ctry").is_not_null() & pl.col("_country").is_null()
+                  & (pl.col("_ctry_region") != AMBIGUOUS_REGION).fill_null(True), "country", "unmapped",
                   pl.col("_ctry")),
+            _note(pl.col("_country").is_null() & (pl.col("_ctry_region") == AMBIGUOUS_REGION).fill_null(False),
+                  "country", "ambiguous region or country", pl.col("_ctry")),
             _note(pl.col("_country") == "", "country", "not a country", pl.col("_ctry")),
         ),
     )
@@ -843,18 +1150,43 @@ def _map_place_language(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 _COST_PRIORITY = {"AggregateCost": 0, "Tuition": 1}
 _AUDIT = r"(?i)\baudit"
-# "FREE - Add a Verified Certificate for $49": free to take, the certificate paid, in one text.
-_FREE_PLUS_PAID = r"(?i)\bfree\b.{0,40}\b(?:add|upgrade|get|buy|purchase|pay)\b.{0,40}\bcertificat"
-_PER_PERIOD = r"(?i)/\s*(?:mo|month|yr|year)\b"
+# Free to take with a paid certificate, in one text: "FREE - Add a Verified Certificate for $49",
+# "Free to audit, $49 certificate", "Audit: Free | Certificate: $149", "Free course, paid
+# certificate ($49)"; not "$49, free certificate" (_FREE_CERTIFICATE: the certificate is free).
+_FREE_PLUS_PAID = (
+    r"(?i)\bfree\b.{0,60}\b(?:certificat|verified)|\b(?:certificat|verified)\w*.{0,60}\bfree\b"
+    r"|\bfree\b.{0,20}\baudit|\baudit\w*.{0,20}\bfree\b"
+)
+_FREE_CERTIFICATE = r"(?i)\bfree\s+(?:\w+\s+)?certificat"
+# A paid price that buys a certificate: a free price beside it is the audit track.
+_CERTIFICATE_TRACK = r"(?i)certificat|verified|zertifikat|certificado|attestation"
+# Tuition per year ("Tuition: £9,250 per year") is a price per academic period, like one per
+# term; a bare price per year may as well be an annual fee or subscription.
+_TUITION = r"(?i)\btuition|studiengeb|scolarit|matr[ií]cula|colegiatura"
+_ABOUT_FLAGS = pl.Struct({"per": PRICE_PER_DTYPE, "audit": pl.Boolean(), "free_plus_paid": pl.Boolean(),
+                          "certificate": pl.Boolean(), "tuition": pl.Boolean()})
+
+
+def _about_flags(about: pl.Expr) -> pl.Expr:
+    """What a price's label and text say besides the amount (run once per distinct text:
+    catalogs repeat "$49" and "Free" a million times)."""
+    return pl.struct(
+        per=price_per(about, distinct=False),
+        audit=about.str.contains(_AUDIT),
+        free_plus_paid=about.str.contains(_FREE_PLUS_PAID) & ~about.str.contains(_FREE_CERTIFICATE),
+        certificate=about.str.contains(_CERTIFICATE_TRACK),
+        tuition=about.str.contains(_TUITION),
+    )
 
 
 def _price_rows(valid: pl.LazyFrame) -> pl.LazyFrame:
     """Prices in long form, one row per offering with prices: the price list (amount,
     ISO 4217 currency with country-aware symbols, CTDL cost type), the main price and notes.
-    Subscriptions and free-audit notes stay out of the list: a subscription is a price
-    model, not a course price (TAXONOMY.md), and auditing is ``free_to_audit``. A negative
-    price, exponent notation (``parse_price``) and an amount beyond ``MAX_PRICE`` are refused
-    and noted."""
+    Subscriptions, prices per credit, hour or course (``price_per``) and free-audit notes stay
+    out of the list: a subscription is a price model, not a course price (TAXONOMY.md), a unit
+    price is no price of the offering, and auditing is ``free_to_audit``. A negative price,
+    exponent notation, instalments (``parse_price``), a bare "$" in a country with its own
+    currency (no currency) and an amount beyond ``MAX_PRICE`` are refused and noted."""
     cost_lu, model_lu = tx.load_lookup("cost_type"), tx.load_lookup("price_model")
     ct_lu = tx.load_lookup("credential_type")
     symbols = tx.load_currency_symbols()
@@ -873,22 +1205,41 @@ def _price_rows(valid: pl.LazyFrame) -> pl.LazyFrame:
     )
     p = p.with_columns(
         parse_price(pl.col("_text")).alias("_parsed"),
-        parse_price(pl.col("_amount_given")).struct.field("amount").alias("_amount_parsed"),
+        parse_price(pl.col("_amount_given")).alias("_amount_parsed"),
         _about=pl.concat_str(["_label", "_text"], separator=" ", ignore_nulls=True),
     ).with_columns(
-        _amount=pl.coalesce("_amount_parsed", pl.col("_parsed").struct.field("amount")),
+        _amount=pl.coalesce(pl.col("_amount_parsed").struct.field("amount"), pl.col("_parsed").struct.field("amount")),
+        _parse_note=pl.coalesce(pl.col("_amount_parsed").struct.field("note"), pl.col("_parsed").struct.field("note")),
         _cur_text=pl.coalesce("_currency_given", pl.col("_parsed").struct.field("currency_text")),
         _cost=pl.coalesce(_lookup(pl.col("_label"), cost_lu),
                           match_keywords(pl.col("_text"), cost_lu.keywords).list.first()),
-        _subscription=(match_keywords(pl.col("_about"), model_lu.keywords).list.len() > 0)
-        | pl.col("_text").str.contains(_PER_PERIOD).fill_null(False),
-        _audit=pl.col("_about").str.contains(_AUDIT).fill_null(False),
-        _free_plus_paid=pl.col("_about").str.contains(_FREE_PLUS_PAID).fill_null(False),
+        _model=match_keywords(pl.col("_about"), model_lu.keywords).list.len() > 0,
+        _flags=on_distinct(pl.col("_about"), _about_flags, _ABOUT_FLAGS),
         # A price that buys a named credential ("Verified Certificate") names what is awarded.
         _ct=match_keywords(pl.col("_about"), ct_lu.keywords).list.drop_nulls().list.first(),
     ).with_columns(
         _cur_key=pl.col("_cur_text").str.to_lowercase(),
         _cur_upper=pl.col("_cur_text").str.to_uppercase(),
+        # "$300 per credit", "€29 / Monat", "Tuition per 6-month term": the unit priced.
+        _per=pl.col("_flags").struct.field("per"),
+        _per_kind=pl.col("_flags").struct.field("per").struct.field("per"),
+        _audit=pl.col("_flags").struct.field("audit").fill_null(False),
+        _free_plus_paid=pl.col("_flags").struct.field("free_plus_paid").fill_null(False),
+        _certificate=pl.col("_flags").struct.field("certificate").fill_null(False),
+        _tuition=(pl.col("_cost") == "Tuition").fill_null(False)
+        | pl.col("_flags").struct.field("tuition").fill_null(False),
+    ).with_columns(
+        # A monthly price is a subscription (a price model); a price per credit, hour, session
+        # or course is no price of the offering (out of the list, noted); one per term, or
+        # tuition per year, is the price as catalogs state it (kept, noted); any other price
+        # per year is an annual fee or a subscription (out, noted).
+        _subscription=pl.col("_model") | (pl.col("_per_kind") == "month").fill_null(False),
+        _per_year_tuition=((pl.col("_per_kind") == "year") & pl.col("_tuition")).fill_null(False),
+    ).with_columns(
+        _per_unit=~pl.col("_subscription") & pl.col("_per_kind").is_not_null() & (pl.col("_per_kind") != "term")
+        & ~pl.col("_per_year_tuition"),
+        _per_term=~pl.col("_subscription") & ((pl.col("_per_kind") == "term").fill_null(False)
+                                                | pl.col("_per_year_tuition")),
     )
     local = symbols.lazy().filter(pl.col("country") != "").rename({"currency": "_cur_local"})
     anywhere = symbols.lazy().filter(pl.col("country") == "").drop("country").rename({"currency": "_cur_any"})
@@ -896,26 +1247,52 @@ def _price_rows(valid: pl.LazyFrame) -> pl.LazyFrame:
         p.join(local, left_on=["_cur_key", "country"], right_on=["key", "country"], how="left")
         .join(anywhere, left_on="_cur_key", right_on="key", how="left")
         .with_columns(
-            _currency=pl.coalesce(pl.when(pl.col("_cur_upper").is_in(iso)).then("_cur_upper"),
-                                  "_cur_local", "_cur_any",
-                                  map_distinct(pl.col("_cur_text"), _currency_by_name, pl.String())),
+            # A bare "$" where the offering's country has its own currency and no "$" row
+            # (lookup_currency.csv: the dollar and peso countries) is no sure USD.
+            _dollar_unsure=((pl.col("_cur_key") == "$") & pl.col("country").is_not_null()
+                            & pl.col("_cur_local").is_null()).fill_null(False),
+        )
+        .with_columns(
+            _currency=pl.when(~pl.col("_dollar_unsure")).then(pl.coalesce(
+                pl.when(pl.col("_cur_upper").is_in(iso)).then("_cur_upper"), "_cur_local", "_cur_any",
+                map_distinct(pl.col("_cur_text"), _currency_by_name, pl.String()))),
             _cost_type=blank_to_null(pl.col("_cost")),
         )
         .with_columns(_price_out=(pl.col("_amount") > MAX_PRICE * pl.col("_currency").replace_strict(
             per_usd, default=1.0, return_dtype=pl.Float64).clip(lower_bound=1.0)).fill_null(False))
         .with_columns(
             _amount=pl.when(~pl.col("_price_out")).then("_amount"),
-            _priced=~pl.col("_subscription") & pl.col("_amount").is_not_null() & ~pl.col("_price_out"),
+            _priced=~pl.col("_subscription") & ~pl.col("_per_unit") & pl.col("_amount").is_not_null()
+            & ~pl.col("_price_out"),
         )
-        # A free audit track beside a paid one is "free to audit"; as the only price it is
-        # simply the price (0: the offering is free).
-        .with_columns(_paid_track=(pl.col("_priced") & ~pl.col("_audit")).any().over("_row"))
+    )
+    # Per offering: is a certificate paid for, and is there a paid track besides the audit
+    # one (one grouping for both; a window per flag costs a grouping each).
+    tracks = p.group_by("_row").agg(
+        _certificate_paid=(pl.col("_priced") & (pl.col("_amount") > 0) & pl.col("_certificate")).fill_null(False).any(),
+        _paid_any=(pl.col("_priced") & ~pl.col("_audit")).any(),
+        _paid_nonzero=(pl.col("_priced") & ~pl.col("_audit") & (pl.col("_amount") != 0)).fill_null(False).any(),
+    )
+    p = (
+        p.join(tracks, on="_row", how="left")
+        # A free price beside a paid certificate ("Free" and "$49 Certificate") is the audit track.
+        .with_columns(
+            _audit=pl.col("_audit") | (pl.col("_priced") & (pl.col("_amount") == 0)
+                                       & pl.col("_certificate_paid")).fill_null(False),
+            # A free audit track beside a paid one is "free to audit"; as the only price it is
+            # simply the price (0: the offering is free).
+            _paid_track=pl.when("_certificate_paid").then("_paid_nonzero").otherwise("_paid_any"),
+        )
         .with_columns(
             _keep=pl.col("_priced") & (~pl.col("_audit") | ~pl.col("_paid_track")),
             _audit_beside_paid=(pl.col("_audit") & pl.col("_paid_track"))
-            | (pl.col("_free_plus_paid") & (pl.col("_amount") > 0).fill_null(False)),
+            | (pl.col("_free_plus_paid") & pl.col("_priced") & (pl.col("_amount") > 0).fill_null(False)),
         )
     )
+    unit = pl.col("_per").struct.field("unit")
+    per_unit_reason = (pl.when(pl.col("_per_kind") == "year")
+                       .then(pl.lit("price per year, an annual fee or subscription, not a course price"))
+                       .otherwise(pl.format("price per {}, not a course price", unit)))
     p = p.with_columns(
         # Main-price preference: AggregateCost, Tuition, untyped, then any other cost type.
         _priority=pl.when(pl.col("_cost_type").is_null()).then(2)
@@ -925,19 +1302,34 @@ def _price_rows(valid: pl.LazyFrame) -> pl.LazyFrame:
             _note(pl.col("_amount").is_null() & ~pl.col("_price_out") & pl.col("_text").is_not_null(), "prices",
                   number_refusal, pl.col("_text")),
             _note(pl.col("_price_out"), "prices", "out of range", pl.col("_text")),
-            _note(pl.col("_keep") & (pl.col("_amount") > 0) & pl.col("_currency").is_null(), "prices",
-                  "unknown currency in", pl.col("_text")),
+            _note(pl.col("_keep") & (pl.col("_amount") > 0) & pl.col("_currency").is_null() & ~pl.col("_dollar_unsure"),
+                  "prices", "unknown currency in", pl.col("_text")),
+            _note(pl.col("_keep") & (pl.col("_amount") > 0) & pl.col("_dollar_unsure"), "prices",
+                  lambda _: pl.format("ambiguous '$' in country {}, currency left open in", pl.col("country")),
+                  pl.col("_text")),
+            _note(pl.col("_keep") & pl.col("_parse_note").is_not_null(), "prices", lambda _: pl.col("_parse_note"),
+                  pl.col("_text")),
             _note(pl.col("_subscription"), "prices", "subscription is a price model, not a course price",
                   pl.col("_text")),
+            _note(pl.col("_per_unit"), "prices", lambda _: per_unit_reason, pl.col("_text")),
+            _note(pl.col("_keep") & pl.col("_per_term"), "prices",
+                  lambda _: pl.format("price per {}, not the whole cost", unit), pl.col("_text")),
             _note(pl.col("_keep") & pl.col("_label").is_not_null() & pl.col("_cost").is_null(),
                   "prices", "unmapped cost type", pl.col("_label")),
         ),
     )
     price = pl.struct(amount="_amount", currency="_currency", cost_type="_cost_type")
-    by_preference = ["_priority", "_pos"]
+    # A paid price before a free one (the price to earn the credential), then by cost type,
+    # then the lowest (the labelled convention: "member 1,407 / non-member 1,640" -> 1,407),
+    # then the first. One Float64 key (a per-group sort by one key costs half of one by four):
+    # rank x 1e13 + USD cents (below 1e9 x 1e3: MAX_PRICE) x 1e3 + position.
+    in_usd = pl.col("_amount") / pl.col("_currency").replace_strict(per_usd, default=1.0, return_dtype=pl.Float64)
+    rank = (pl.col("_amount") == 0).fill_null(False).cast(pl.Int64) * 4 + pl.col("_priority")
+    p = p.with_columns(_preference=rank.cast(pl.Float64) * 1e13 + (in_usd * 100).round(0) * 1e3
+                       + pl.col("_pos").clip(upper_bound=999))
     return p.sort("_row", "_pos").group_by("_row").agg(
         prices=price.filter("_keep"),  # rows keep their order within a group
-        _main=price.sort_by(by_preference).filter(pl.col("_keep").sort_by(by_preference)).first(),
+        _main=price.sort_by("_preference").filter(pl.col("_keep").sort_by("_preference")).first(),
         _any_audit=pl.col("_audit_beside_paid").any(),
         _price_ctype=blank_to_null(pl.col("_ct")).drop_nulls().first(),
         _n_prices=pl.col("_price_notes").list.explode(keep_nulls=False, empty_as_null=False),
