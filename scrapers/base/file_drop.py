@@ -83,7 +83,7 @@ from ftfy import fix_encoding
 from scrapy.http import Response
 
 from scrapers.base.fields import LIST_FIELDS, TEXT_FIELDS, as_text, check_field_map, dig, extract
-from scrapers.base.json_api import declared_charset
+from scrapers.base.json_api import declared_charset, known_charset
 from scrapers.base.records import RecordSpider
 
 EXTRA_CELLS = "_extra_cells"  # where csv puts cells beyond the header
@@ -108,17 +108,6 @@ class CsvRow(dict):
 
 class Unreadable(dict):
     """A line that could not be read: kept as a record without key, so it lands among the rejects."""
-
-
-def text_encoding(name: str | None) -> str | None:
-    """``name`` if Python decodes text with it (``latin-1``, ``cp1252`` ...), else ``None``."""
-    if not name:
-        return None
-    try:
-        info = codecs.lookup(name)
-    except (LookupError, ValueError):
-        return None
-    return name if getattr(info, "_is_text_encoding", True) else None
 
 
 def bom_encoding(body: bytes) -> str | None:
@@ -262,7 +251,7 @@ class FileDropSpider(RecordSpider):
             raise ValueError(f"{where}: rows_are = 'locations' needs location_column")
         if self.format and str(self.format).lower() not in FORMATS:
             raise ValueError(f"{where}: format is one of {sorted(FORMATS)}, not {self.format!r}")
-        if self.encoding and not text_encoding(self.encoding):
+        if self.encoding and not known_charset(self.encoding):
             raise ValueError(f"{where}: encoding {self.encoding!r} is not a text encoding Python knows")
         if self.delimiter is not None and (not isinstance(self.delimiter, str) or len(self.delimiter) != 1):
             raise ValueError(f"{where}: delimiter is one character, not {self.delimiter!r}")
@@ -308,8 +297,8 @@ class FileDropSpider(RecordSpider):
         encoding = self.encoding
         if not encoding:
             declared = declared_charset(response)
-            encoding = bom_encoding(response.body) or text_encoding(declared) or "utf-8"
-            if declared and not text_encoding(declared):
+            encoding = bom_encoding(response.body) or (known_charset(declared) if declared else None) or "utf-8"
+            if declared and not known_charset(declared):
                 self.logger.info("unknown charset %r declared by %s: read as %s", declared, response.url, encoding)
         try:
             text = response.body.decode(encoding)
